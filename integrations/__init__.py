@@ -1,0 +1,1 @@
+"""Adapters that let MPC and HE engines (MPyC, TenSEAL) run over qkdlink, and the hospital demo."""

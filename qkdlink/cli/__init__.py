@@ -1,20 +1,25 @@
 """The `qkdlink` command line: one module per top-level command, each with `register()`.
 
-A command module defines `register(subparsers)`, which adds its parser and sets `handler`, a
-function `(argparse.Namespace) -> int` (the exit code). Nothing runs at import time.
+Every module of this package whose name does not start with `_` is a command module: it defines
+`register(subparsers)`, which adds its parser and sets `handler`, a function
+`(argparse.Namespace) -> int` (the exit code). Heavy imports go inside the handlers, so that
+`qkdlink --help` is fast and works without optional extras. Nothing runs at import time.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from qkdlink.errors import QkdlinkError
 
-# Top-level commands, each in its own module of this package (`qkdlink.cli.<name>`).
-COMMAND_MODULES: tuple[str, ...] = ()
+
+def command_modules() -> list[str]:
+    """Names of the command modules of this package, sorted (so `--help` lists them stably)."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qkdlink", description="QKD-keyed key delivery and secure channels."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(f"qkdlink.cli.{name}").register(subparsers)
     return parser
 

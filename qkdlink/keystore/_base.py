@@ -1,0 +1,124 @@
+"""The `KeyStore` contract a KME keeps its link pools and deliverable keys in.
+
+Model (docs/kme.md): each QKD link has a stream of raw blocks (`KeySource`) that both KMEs of the
+link ingest identically. Blocks alternate between two *partitions* by parity (block_id % 2); each
+KME of a link owns one partition and is the only one that ever reserves from it, so two KMEs
+acting as masters at the same time can never hand out the same bytes. A partition is read as one
+byte stream (its blocks in order); an `offset` is a position in that stream.
+
+- Master side: `reserve` consumes the next bytes of the KME's own partition, atomically and
+  durably, and returns them; the KME then tells the peer which key IDs map to which offsets.
+- Peer (slave) side: `assign` consumes exactly those ranges of the peer's partition in its own
+  copy and stores them as keys deliverable once to each named slave SAE; `take` delivers and
+  deletes them (ETSI GS QKD 014 clause 5.3/5.4 post-conditions).
+
+Every method is atomic: it applies entirely or not at all, and what it returned is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from qkdlink.keysource import KeyBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A range of a partition stream, consumed by `reserve`, with its bytes."""
+
+    offset: int
+    """Start of the range in the partition stream (bytes)."""
+    material: bytes = field(repr=False)
+    """The key bytes; never printed."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAssignment:
+    """The master KME's word to the peer: key `key_id` is bytes [offset, offset+length)."""
+
+    key_id: str
+    """The ETSI 014 key ID (a UUID string) the master chose."""
+    offset: int
+    """Start of the range in the master's partition stream (bytes)."""
+    length: int
+    """Length of the key in bytes (the requested size / 8)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """A key delivered by `take`."""
+
+    key_id: str
+    material: bytes = field(repr=False)
+
+
+class KeyStore(Protocol):
+    """Durable, atomic storage for a KME's link pools and its deliverable keys.
+
+    Key material is encrypted at rest under the KME master key and deleted once delivered.
+    Errors: `KeyExhaustedError` (not enough material; nothing consumed), `KeyIdError` (unknown,
+    duplicate, already delivered or foreign key ID; nothing consumed), `KeyStoreError` (the
+    backend failed; nothing applied).
+    """
+
+    async def open(self) -> None:
+        """Create the schema if needed and recover after a crash."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+    async def ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
+        """Durably add raw blocks of a link; a block_id already stored or consumed is ignored."""
+        ...
+
+    async def next_block_id(self, link_id: str) -> int:
+        """The block_id to resume the link's `KeySource` from (one past the highest ingested)."""
+        ...
+
+    async def pool_bytes(self, link_id: str, partition: int) -> int:
+        """Bytes of the partition ingested and not yet consumed (reserved, assigned or burned)."""
+        ...
+
+    async def reserve(
+        self, link_id: str, partition: int, lengths: Sequence[int]
+    ) -> list[Allocation]:
+        """Consume the next `sum(lengths)` bytes of the partition, one allocation per length.
+
+        All or nothing: `KeyExhaustedError` when the pool holds fewer bytes.
+        """
+        ...
+
+    async def assign(
+        self,
+        link_id: str,
+        partition: int,
+        assignments: Sequence[KeyAssignment],
+        master_sae_id: str,
+        slave_sae_ids: Sequence[str],
+    ) -> None:
+        """Peer side: turn exact ranges of the partition into keys deliverable to the slaves.
+
+        Offsets must be increasing, non-overlapping and at or past the partition's consumed
+        watermark; bytes skipped before an offset are burned (never used). `KeyExhaustedError`
+        when the material has not been ingested yet (the caller may wait and retry);
+        `KeyIdError` for a key ID already known or a range already consumed.
+        """
+        ...
+
+    async def take(
+        self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
+    ) -> list[StoredKey]:
+        """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
+
+        `KeyIdError` when any ID is unknown, already delivered to this slave, or was assigned
+        for another master/slave pair.
+        """
+        ...
+
+    async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
+        """Keys assigned for this pair and not yet delivered to the slave."""
+        ...

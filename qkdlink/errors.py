@@ -27,6 +27,7 @@ __all__ = [
     "KeyDeliveryError",
     "KeyExhaustedError",
     "KeyIdError",
+    "KeyNotEntitledError",
     "KeySourceError",
     "KeyStoreError",
     "KmeBadRequestError",
@@ -89,6 +90,10 @@ class KeyExhaustedError(KeyDeliveryError):
 
 class KeyIdError(KeyDeliveryError):
     """A key ID is unknown, already consumed, or belongs to another SAE pair."""
+
+
+class KeyNotEntitledError(KeyIdError):
+    """Every key ID is known, but one was assigned for another master/slave pair (a KME's 401)."""
 
 
 # --- key material sources and storage ------------------------------------------------------------

@@ -114,8 +114,9 @@ class KeyStore(Protocol):
     ) -> list[StoredKey]:
         """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
 
-        `KeyIdError` when any ID is unknown, already delivered to this slave, or was assigned
-        for another master/slave pair.
+        `KeyIdError` when any ID is unknown or already delivered to this slave;
+        `KeyNotEntitledError` (a `KeyIdError`) when every ID is known but one was assigned for
+        another master/slave pair (the KME answers 401, ETSI GS QKD 014 clause 5.4).
         """
         ...
 

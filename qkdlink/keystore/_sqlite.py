@@ -1,0 +1,441 @@
+"""`SqliteKeyStore`: the embedded default, one SQLite file in WAL mode, durable on every commit.
+
+All SQLite work runs on one dedicated worker thread (the connection never leaves it), so the
+event loop never blocks on disk and calls are serialized. Each mutating call is one
+`BEGIN IMMEDIATE` transaction: it takes the write lock up front, so two processes sharing a file
+cannot both read the same watermark and consume the same bytes. `synchronous=FULL` in WAL mode
+syncs the WAL on every commit (https://www.sqlite.org/pragma.html#pragma_synchronous), so what a
+call returned survives a crash or power loss; WAL recovery runs when the file is opened again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.keysource import KeyBlock
+from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
+from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
+from qkdlink.keystore._stream import (
+    PARTITIONS,
+    allocations,
+    check_assignments,
+    check_key_ids,
+    check_lengths,
+    check_partition,
+    check_slaves,
+    consume,
+    open_taken,
+    place_blocks,
+    seal_keys,
+)
+
+T = TypeVar("T")
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE qkd_meta (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE qkd_links (
+    link_id TEXT PRIMARY KEY,
+    next_block_id INTEGER NOT NULL
+);
+CREATE TABLE qkd_partitions (
+    link_id TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    ingested_end INTEGER NOT NULL,
+    consumed INTEGER NOT NULL,
+    PRIMARY KEY (link_id, partition)
+);
+CREATE TABLE qkd_blocks (
+    link_id TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    block_id INTEGER NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (link_id, partition, start)
+) WITHOUT ROWID;
+CREATE TABLE qkd_keys (
+    key_id TEXT NOT NULL,
+    slave_sae_id TEXT NOT NULL,
+    master_sae_id TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (key_id, slave_sae_id)
+) WITHOUT ROWID;
+CREATE INDEX qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id);
+"""
+
+
+class SqliteKeyStore:
+    """A `KeyStore` in one SQLite file; key material sealed with AES-256-GCM (see `_sealing`)."""
+
+    def __init__(
+        self, path: Path | str, *, master_key: bytes, busy_timeout_s: float = 10.0
+    ) -> None:
+        self._path = Path(path)
+        self._sealer = Sealer(master_key)
+        self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SqliteKeyStore({str(self._path)!r})"
+
+    async def __aenter__(self) -> SqliteKeyStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            raise KeyStoreError("key store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise KeyStoreError("key store is not open")
+        return self._conn
+
+    def _write(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(conn, *args)` in one BEGIN IMMEDIATE transaction; roll back on any error."""
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise KeyStoreError("key store transaction could not start") from exc
+        try:
+            result = fn(conn, *args)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise KeyStoreError("key store write failed") from exc
+            raise
+        return result
+
+    def _read(self, sql: str, params: tuple[object, ...]) -> int:
+        try:
+            row = self._connection().execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise KeyStoreError("key store read failed") from exc
+        return int(row[0]) if row is not None and row[0] is not None else 0
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open (creating if needed) the database file; WAL recovery happens here.
+
+        Raises:
+            KeyStoreError: the file cannot be opened, has an unknown schema, or was created
+                under another master key.
+        """
+        if self._executor is not None:
+            raise KeyStoreError("key store is already open")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkdlink-sqlite")
+        try:
+            await self._run(self._open_sync)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    def _open_sync(self) -> None:
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise KeyStoreError(f"cannot open key store {self._path}") from exc
+        self._conn = conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise KeyStoreError("key store file cannot use WAL journaling")
+            conn.execute("PRAGMA synchronous = FULL")
+            # Overwrite freed content with zeros; consumed (sealed) material leaves the file
+            # instead of lingering in free pages (https://www.sqlite.org/pragma.html#pragma_secure_delete).
+            conn.execute("PRAGMA secure_delete = ON")
+        except sqlite3.Error as exc:
+            raise KeyStoreError(f"cannot configure key store {self._path}") from exc
+        self._write(self._ensure_schema)
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO qkd_meta (name, value) VALUES ('canary', ?)",
+                (make_canary(self._sealer),),
+            )
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+            return
+        if version != _SCHEMA_VERSION:
+            raise KeyStoreError(f"key store schema version {version} is not supported")
+        row = conn.execute("SELECT value FROM qkd_meta WHERE name = 'canary'").fetchone()
+        check_canary(self._sealer, bytes(row[0]) if row else b"")
+
+    async def aclose(self) -> None:
+        """Close the database and stop the worker thread; safe to call twice."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(sqlite3.Error):
+            await loop.run_in_executor(executor, self._close_sync)
+        executor.shutdown(wait=True)
+
+    def _close_sync(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # --- raw blocks -----------------------------------------------------------------------------
+
+    async def ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
+        """Durably add raw blocks of a link; a block_id already ingested is ignored.
+
+        Raises:
+            KeyStoreError: a gap in block IDs, or the backend failed; nothing applied.
+        """
+        if blocks:
+            await self._run(self._write, self._ingest_tx, link_id, blocks)
+
+    def _ingest_tx(
+        self, conn: sqlite3.Connection, link_id: str, blocks: Sequence[KeyBlock]
+    ) -> None:
+        row = conn.execute(
+            "SELECT next_block_id FROM qkd_links WHERE link_id = ?", (link_id,)
+        ).fetchone()
+        next_id = int(row[0]) if row else 0
+        ends = {p: 0 for p in PARTITIONS}
+        for partition, end in conn.execute(
+            "SELECT partition, ingested_end FROM qkd_partitions WHERE link_id = ?", (link_id,)
+        ):
+            ends[int(partition)] = int(end)
+        placed, new_next = place_blocks(self._sealer, link_id, blocks, next_id, ends)
+        if new_next == next_id:
+            return
+        conn.executemany(
+            "INSERT INTO qkd_blocks (link_id, partition, start, block_id, sealed)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(link_id, b.partition, b.start, b.block_id, b.sealed) for b in placed],
+        )
+        conn.execute(
+            "INSERT INTO qkd_links (link_id, next_block_id) VALUES (?, ?)"
+            " ON CONFLICT (link_id) DO UPDATE SET next_block_id = excluded.next_block_id",
+            (link_id, new_next),
+        )
+        conn.executemany(
+            "INSERT INTO qkd_partitions (link_id, partition, ingested_end, consumed)"
+            " VALUES (?, ?, ?, 0)"
+            " ON CONFLICT (link_id, partition) DO UPDATE SET ingested_end = excluded.ingested_end",
+            [(link_id, p, ends[p]) for p in PARTITIONS],
+        )
+
+    async def next_block_id(self, link_id: str) -> int:
+        """The block_id to resume the link's `KeySource` from (one past the highest ingested).
+
+        Raises:
+            KeyStoreError: the backend failed.
+        """
+        sql = "SELECT next_block_id FROM qkd_links WHERE link_id = ?"
+        return await self._run(self._read, sql, (link_id,))
+
+    async def pool_bytes(self, link_id: str, partition: int) -> int:
+        """Bytes of the partition ingested and not yet consumed.
+
+        Raises:
+            KeyStoreError: the backend failed.
+        """
+        check_partition(partition)
+        sql = (
+            "SELECT ingested_end - consumed FROM qkd_partitions WHERE link_id = ? AND partition = ?"
+        )
+        return await self._run(self._read, sql, (link_id, partition))
+
+    def _watermark(self, conn: sqlite3.Connection, link_id: str, partition: int) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT consumed, ingested_end FROM qkd_partitions WHERE link_id = ? AND partition = ?",
+            (link_id, partition),
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def _consume(
+        self, conn: sqlite3.Connection, link_id: str, partition: int, consumed: int, end: int
+    ) -> bytes:
+        rows = conn.execute(
+            "SELECT block_id, start, sealed FROM qkd_blocks"
+            " WHERE link_id = ? AND partition = ? AND start < ? ORDER BY start",
+            (link_id, partition, end),
+        )
+        result = consume(self._sealer, link_id, partition, rows, consumed, end)
+        conn.execute(
+            "DELETE FROM qkd_blocks WHERE link_id = ? AND partition = ? AND start < ?",
+            (link_id, partition, end),
+        )
+        if result.remainder is not None:
+            r = result.remainder
+            conn.execute(
+                "INSERT INTO qkd_blocks (link_id, partition, start, block_id, sealed)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (link_id, partition, r.start, r.block_id, r.sealed),
+            )
+        conn.execute(
+            "UPDATE qkd_partitions SET consumed = ? WHERE link_id = ? AND partition = ?",
+            (end, link_id, partition),
+        )
+        return result.data
+
+    # --- master side ----------------------------------------------------------------------------
+
+    async def reserve(
+        self, link_id: str, partition: int, lengths: Sequence[int]
+    ) -> list[Allocation]:
+        """Consume the next `sum(lengths)` bytes of the partition, one allocation per length.
+
+        Raises:
+            KeyExhaustedError: the pool holds fewer bytes; nothing consumed.
+            KeyStoreError: the backend failed or stored material failed authentication.
+        """
+        check_partition(partition)
+        total = check_lengths(lengths)
+        if total == 0:
+            return []
+        return await self._run(self._write, self._reserve_tx, link_id, partition, lengths, total)
+
+    def _reserve_tx(
+        self,
+        conn: sqlite3.Connection,
+        link_id: str,
+        partition: int,
+        lengths: Sequence[int],
+        total: int,
+    ) -> list[Allocation]:
+        consumed, ingested_end = self._watermark(conn, link_id, partition)
+        if ingested_end - consumed < total:
+            raise KeyExhaustedError("not enough key material in the pool")
+        data = self._consume(conn, link_id, partition, consumed, consumed + total)
+        return allocations(data, consumed, lengths)
+
+    # --- peer side ------------------------------------------------------------------------------
+
+    async def assign(
+        self,
+        link_id: str,
+        partition: int,
+        assignments: Sequence[KeyAssignment],
+        master_sae_id: str,
+        slave_sae_ids: Sequence[str],
+    ) -> None:
+        """Turn exact ranges of the partition into keys deliverable once to each slave.
+
+        Raises:
+            KeyExhaustedError: the ranges are not ingested yet; nothing consumed.
+            KeyIdError: a key ID already stored or repeated, or a range overlapping consumed
+                material; nothing consumed.
+            KeyStoreError: the backend failed.
+        """
+        check_partition(partition)
+        check_slaves(slave_sae_ids)
+        if not assignments:
+            return
+        await self._run(
+            self._write,
+            self._assign_tx,
+            link_id,
+            partition,
+            assignments,
+            master_sae_id,
+            slave_sae_ids,
+        )
+
+    def _assign_tx(
+        self,
+        conn: sqlite3.Connection,
+        link_id: str,
+        partition: int,
+        assignments: Sequence[KeyAssignment],
+        master_sae_id: str,
+        slave_sae_ids: Sequence[str],
+    ) -> None:
+        consumed, ingested_end = self._watermark(conn, link_id, partition)
+        end = check_assignments(assignments, consumed, ingested_end)
+        if self._any_known(conn, [a.key_id for a in assignments]):
+            raise KeyIdError("key ID already assigned")
+        data = self._consume(conn, link_id, partition, consumed, end)
+        rows = seal_keys(
+            self._sealer.batch(), data, consumed, assignments, master_sae_id, slave_sae_ids
+        )
+        try:
+            conn.executemany(
+                "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
+                " VALUES (?, ?, ?, ?)",
+                [(r.key_id, r.slave_sae_id, r.master_sae_id, r.sealed) for r in rows],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise KeyIdError("key ID already assigned") from exc
+
+    @staticmethod
+    def _any_known(conn: sqlite3.Connection, key_ids: Sequence[str]) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM qkd_keys WHERE key_id IN (SELECT value FROM json_each(?)) LIMIT 1",
+            (json.dumps(list(key_ids)),),
+        ).fetchone()
+        return row is not None
+
+    async def take(
+        self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
+    ) -> list[StoredKey]:
+        """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
+
+        Raises:
+            KeyIdError: an ID is unknown, repeated, already delivered to this slave, or was
+                assigned for another master/slave pair; nothing delivered.
+            KeyStoreError: the backend failed or stored material failed authentication.
+        """
+        check_key_ids(key_ids)
+        if not key_ids:
+            return []
+        taken = await self._run(self._write, self._take_tx, master_sae_id, slave_sae_id, key_ids)
+        return [StoredKey(key_id, material) for key_id, material in taken]
+
+    def _take_tx(
+        self,
+        conn: sqlite3.Connection,
+        master_sae_id: str,
+        slave_sae_id: str,
+        key_ids: Sequence[str],
+    ) -> list[tuple[str, bytes]]:
+        found = conn.execute(
+            "DELETE FROM qkd_keys WHERE slave_sae_id = ?"
+            " AND key_id IN (SELECT value FROM json_each(?))"
+            " RETURNING key_id, master_sae_id, sealed",
+            (slave_sae_id, json.dumps(list(key_ids))),
+        ).fetchall()
+        return open_taken(self._sealer, key_ids, slave_sae_id, master_sae_id, found)
+
+    async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
+        """Keys assigned for this pair and not yet delivered to the slave.
+
+        Raises:
+            KeyStoreError: the backend failed.
+        """
+        sql = "SELECT count(*) FROM qkd_keys WHERE slave_sae_id = ? AND master_sae_id = ?"
+        return await self._run(self._read, sql, (slave_sae_id, master_sae_id))

@@ -1,0 +1,366 @@
+"""The KeyStore contract (qkdlink/keystore/_base.py), run against every backend via `backend`."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.keysource import KeyBlock, TestKeySource
+from qkdlink.keystore import Allocation, KeyAssignment, KeyStore
+from tests.qkdlink.keystore.conftest import Backend
+
+LINK = "alice-bob"
+BLOCK = 64
+SOURCE = TestKeySource(LINK, seed=b"keystore-contract", block_bytes=BLOCK)
+
+
+def blocks(start: int, stop: int) -> list[KeyBlock]:
+    return [SOURCE.block(i) for i in range(start, stop)]
+
+
+def stream(partition: int, count: int) -> bytes:
+    """The partition stream of the first `count` blocks of the link."""
+    return b"".join(b.material for b in blocks(0, count) if b.block_id % 2 == partition)
+
+
+def kid() -> str:
+    return str(uuid.uuid4())
+
+
+async def test_ingest_is_idempotent_and_tracks_next_block_id(backend: Backend) -> None:
+    store = await backend.open()
+    assert await store.next_block_id(LINK) == 0
+    assert await store.pool_bytes(LINK, 0) == 0
+    await store.ingest(LINK, blocks(0, 4))
+    await store.ingest(LINK, blocks(0, 6))  # 0..3 again: ignored
+    await store.ingest(LINK, blocks(2, 3))
+    assert await store.next_block_id(LINK) == 6
+    assert await store.pool_bytes(LINK, 0) == 3 * BLOCK
+    assert await store.pool_bytes(LINK, 1) == 3 * BLOCK
+    assert await store.next_block_id("other-link") == 0
+
+
+async def test_ingest_refuses_a_gap_and_applies_nothing(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 2))
+    with pytest.raises(KeyStoreError):
+        await store.ingest(LINK, [*blocks(2, 3), *blocks(4, 5)])
+    assert await store.next_block_id(LINK) == 2
+    assert await store.pool_bytes(LINK, 0) == BLOCK
+
+
+async def test_partitions_follow_block_parity(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 6))
+    even = await store.reserve(LINK, 0, [3 * BLOCK])
+    odd = await store.reserve(LINK, 1, [3 * BLOCK])
+    assert even[0].material == stream(0, 6)
+    assert odd[0].material == stream(1, 6)
+    assert even[0].offset == odd[0].offset == 0
+
+
+async def test_reserve_slices_the_stream_and_is_all_or_nothing(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 8))  # 4 blocks per partition = 256 bytes
+    first = await store.reserve(LINK, 0, [32, 40, 8])
+    assert [a.offset for a in first] == [0, 32, 72]
+    assert b"".join(a.material for a in first) == stream(0, 8)[:80]
+    with pytest.raises(KeyExhaustedError):
+        await store.reserve(LINK, 0, [100, 100])
+    assert await store.pool_bytes(LINK, 0) == 256 - 80
+    rest = await store.reserve(LINK, 0, [176])
+    assert rest == [Allocation(80, stream(0, 8)[80:])]
+    assert await store.pool_bytes(LINK, 0) == 0
+    assert await store.reserve(LINK, 0, []) == []
+    with pytest.raises(ValueError, match="positive"):
+        await store.reserve(LINK, 0, [0])
+    with pytest.raises(ValueError, match="partition"):
+        await store.reserve(LINK, 2, [8])
+
+
+async def test_reserve_never_repeats_bytes_across_reopen(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 10))
+    got = await store.reserve(LINK, 1, [24, 24])
+    await store.aclose()
+    store = await backend.open()
+    got += await store.reserve(LINK, 1, [50])
+    await store.aclose()
+    store = await backend.open()
+    got += await store.reserve(LINK, 1, [await store.pool_bytes(LINK, 1)])
+    assert [a.offset for a in got] == [0, 24, 48, 98]
+    assert b"".join(a.material for a in got) == stream(1, 10)
+    with pytest.raises(KeyExhaustedError):
+        await store.reserve(LINK, 1, [1])
+
+
+async def test_assign_burns_gaps_and_matches_the_master(backend: Backend) -> None:
+    master = await backend.open("master")
+    peer = await backend.open("peer")
+    for store in (master, peer):
+        await store.ingest(LINK, blocks(0, 8))
+    reserved = await master.reserve(LINK, 0, [32, 32, 16, 32])
+    # The peer hears of the 1st, 2nd and 4th key only: the 3rd range is burned there.
+    chosen = [reserved[0], reserved[1], reserved[3]]
+    assignments = [KeyAssignment(kid(), a.offset, len(a.material)) for a in chosen]
+    await peer.assign(LINK, 0, assignments, "SAE_A", ["SAE_B"])
+    assert await peer.pool_bytes(LINK, 0) == await master.pool_bytes(LINK, 0)
+    taken = await peer.take("SAE_A", "SAE_B", [a.key_id for a in assignments])
+    assert [k.key_id for k in taken] == [a.key_id for a in assignments]
+    assert [k.material for k in taken] == [a.material for a in chosen]
+    # The burned range can never be assigned afterwards.
+    with pytest.raises(KeyIdError):
+        await peer.assign(LINK, 0, [KeyAssignment(kid(), 64, 16)], "SAE_A", ["SAE_B"])
+
+
+async def test_assign_rejects_bad_ranges_and_ids_without_consuming(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 4))  # 128 bytes per partition
+    first = kid()
+    await store.assign(LINK, 0, [KeyAssignment(first, 0, 32)], "M", ["S"])
+    bad = [
+        [KeyAssignment(kid(), 16, 32)],  # below the watermark
+        [KeyAssignment(kid(), 32, 32), KeyAssignment(kid(), 48, 32)],  # overlap
+        [KeyAssignment(kid(), 64, 16), KeyAssignment(kid(), 32, 16)],  # not increasing
+        [KeyAssignment(first, 32, 32)],  # key ID already stored
+        [KeyAssignment("dup", 32, 16), KeyAssignment("dup", 48, 16)],  # repeated key ID
+        [KeyAssignment(kid(), 32, 0)],  # empty range
+    ]
+    for assignments in bad:
+        with pytest.raises(KeyIdError):
+            await store.assign(LINK, 0, assignments, "M", ["S"])
+        assert await store.pool_bytes(LINK, 0) == 96
+    # Not ingested yet: nothing consumed, the same call succeeds once the material arrives.
+    late = [KeyAssignment(kid(), 32, 32), KeyAssignment(kid(), 128, 32)]
+    with pytest.raises(KeyExhaustedError):
+        await store.assign(LINK, 0, late, "M", ["S"])
+    assert await store.pool_bytes(LINK, 0) == 96
+    assert await store.stored_key_count("M", "S") == 1
+    await store.ingest(LINK, blocks(4, 6))
+    await store.assign(LINK, 0, late, "M", ["S"])
+    assert await store.pool_bytes(LINK, 0) == 192 - 160
+    taken = await store.take("M", "S", [a.key_id for a in late])
+    assert [k.material for k in taken] == [stream(0, 6)[32:64], stream(0, 6)[128:160]]
+    with pytest.raises(ValueError, match="slave"):
+        await store.assign(LINK, 0, [KeyAssignment(kid(), 160, 8)], "M", [])
+
+
+async def test_take_delivers_once_per_slave_all_or_nothing(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 4))
+    ids = [kid(), kid(), kid()]
+    assignments = [KeyAssignment(k, i * 32, 32) for i, k in enumerate(ids)]
+    await store.assign(LINK, 1, assignments, "M", ["S1", "S2", "S3"])
+    assert await store.stored_key_count("M", "S1") == 3
+    assert await store.stored_key_count("S1", "M") == 0
+    for who in [("X", "S1"), ("M", "X"), ("S1", "M")]:
+        with pytest.raises(KeyIdError):
+            await store.take(*who, ids[:1])
+    with pytest.raises(KeyIdError):
+        await store.take("M", "S1", [ids[0], kid()])  # one unknown: nothing delivered
+    with pytest.raises(KeyIdError):
+        await store.take("M", "S1", [ids[0], ids[0]])
+    assert await store.stored_key_count("M", "S1") == 3
+    expected = [stream(1, 4)[i * 32 : (i + 1) * 32] for i in range(3)]
+    got = await store.take("M", "S1", [ids[2], ids[0]])
+    assert [(k.key_id, k.material) for k in got] == [(ids[2], expected[2]), (ids[0], expected[0])]
+    with pytest.raises(KeyIdError):
+        await store.take("M", "S1", [ids[0]])  # delivered already
+    for slave in ("S2", "S3"):  # every additional slave gets its copy once
+        got = await store.take("M", slave, ids)
+        assert [k.material for k in got] == expected
+        assert await store.stored_key_count("M", slave) == 0
+    assert [k.material for k in await store.take("M", "S1", [ids[1]])] == [expected[1]]
+    assert await store.take("M", "S1", []) == []
+    assert await store.stored_key_count("M", "S1") == 0
+
+
+async def test_state_survives_close_and_reopen(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 6))
+    await store.reserve(LINK, 0, [40])
+    ids = [kid(), kid()]
+    await store.assign(
+        LINK, 1, [KeyAssignment(ids[0], 8, 16), KeyAssignment(ids[1], 100, 16)], "M", ["S"]
+    )
+    await store.aclose()
+    store = await backend.open()
+    assert await store.next_block_id(LINK) == 6
+    assert await store.pool_bytes(LINK, 0) == 192 - 40
+    assert await store.pool_bytes(LINK, 1) == 192 - 116
+    assert await store.stored_key_count("M", "S") == 2
+    got = await store.take("M", "S", ids)
+    assert [k.material for k in got] == [stream(1, 6)[8:24], stream(1, 6)[100:116]]
+    assert (await store.reserve(LINK, 0, [8]))[0].offset == 40
+
+
+async def test_material_is_encrypted_at_rest(backend: Backend) -> None:
+    store = await backend.open()
+    all_blocks = blocks(0, 8)
+    await store.ingest(LINK, all_blocks)
+    await store.reserve(LINK, 0, [40])  # leaves a re-sealed remainder of block 0
+    await store.assign(LINK, 1, [KeyAssignment(kid(), 8, 32)], "M", ["S1", "S2"])
+    raw = backend.raw_bytes("a")
+    assert raw, "the backend stored nothing?"
+    secrets_at_rest = [b.material for b in all_blocks]
+    secrets_at_rest.append(stream(0, 8)[40:64])  # the remainder's plaintext
+    secrets_at_rest.append(stream(1, 8)[8:40])  # the assigned key
+    for secret in secrets_at_rest:
+        for i in range(0, len(secret) - 8, 8):
+            assert secret[i : i + 8] not in raw
+
+
+async def test_tampered_or_swapped_rows_fail_closed(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 6))
+    ids = [kid(), kid()]
+    await store.assign(
+        LINK, 0, [KeyAssignment(ids[0], 0, 16), KeyAssignment(ids[1], 16, 16)], "M", ["S"]
+    )
+    # Swap the two keys' ciphertexts: each row now holds the other's sealed bytes.
+    rows = backend.execute("a", "SELECT key_id, sealed FROM qkd_keys ORDER BY key_id")
+    for (key_id, _), (_, sealed) in zip(rows, reversed(rows), strict=True):
+        backend.execute("a", "UPDATE qkd_keys SET sealed = ? WHERE key_id = ?", (sealed, key_id))
+    with pytest.raises(KeyStoreError) as info:
+        await store.take("M", "S", ids[:1])
+    assert "authentication" in str(info.value)
+    # Swap two blocks of the partition stream: reserving across them fails, returns nothing.
+    rows = backend.execute(
+        "a", "SELECT start, sealed FROM qkd_blocks WHERE partition = 1 ORDER BY start"
+    )
+    backend.execute(
+        "a",
+        "UPDATE qkd_blocks SET sealed = ? WHERE partition = 1 AND start = ?",
+        (rows[1][1], rows[0][0]),
+    )
+    with pytest.raises(KeyStoreError):
+        await store.reserve(LINK, 1, [8])
+    # Corrupt a byte of a block.
+    start, sealed = backend.execute(
+        "a", "SELECT start, sealed FROM qkd_blocks WHERE partition = 0 ORDER BY start"
+    )[-1]
+    corrupt = bytearray(bytes(sealed))  # type: ignore[arg-type]
+    corrupt[-1] ^= 1
+    backend.execute(
+        "a",
+        "UPDATE qkd_blocks SET sealed = ? WHERE partition = 0 AND start = ?",
+        (bytes(corrupt), start),
+    )
+    with pytest.raises(KeyStoreError):
+        await store.reserve(LINK, 0, [await store.pool_bytes(LINK, 0)])
+    assert await store.pool_bytes(LINK, 0) == 192 - 32  # nothing consumed by the failure
+
+
+async def test_opening_with_another_master_key_fails(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 2))
+    await store.aclose()
+    with pytest.raises(KeyStoreError, match="master key"):
+        await backend.open(master_key=bytes(32))
+
+
+async def test_concurrent_reserves_never_overlap(backend: Backend) -> None:
+    store = await backend.open()
+    replica = await backend.open()  # a second instance on the same storage (another replica)
+    await store.ingest(LINK, blocks(0, 40))  # 1280 bytes per partition
+    lengths = [8 * (1 + i % 5) for i in range(60)]  # 1440 bytes asked: some calls must fail
+
+    async def one(s: KeyStore, length: int) -> list[Allocation]:
+        try:
+            return await s.reserve(LINK, 0, [length, 8])
+        except KeyExhaustedError:
+            return []
+
+    results = await asyncio.gather(
+        *(one(store if i % 2 else replica, n) for i, n in enumerate(lengths))
+    )
+    got = sorted((a for r in results for a in r), key=lambda a: a.offset)
+    position = 0
+    for a in got:
+        assert a.offset == position
+        position += len(a.material)
+    assert b"".join(a.material for a in got) == stream(0, 40)[:position]
+    assert position + await store.pool_bytes(LINK, 0) == 20 * BLOCK
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    ops=st.lists(
+        st.one_of(
+            st.tuples(st.just("ingest"), st.integers(1, 5)),
+            st.tuples(
+                st.just("reserve"),
+                st.integers(0, 1),
+                st.lists(st.integers(1, 80), min_size=1, max_size=6),
+            ),
+            st.tuples(
+                st.just("assign"),
+                st.integers(0, 1),
+                st.lists(st.tuples(st.integers(0, 40), st.integers(1, 80)), min_size=1, max_size=5),
+            ),
+        ),
+        max_size=14,
+    )
+)
+async def test_random_operation_sequences_match_the_stream_model(
+    backend: Backend, ops: list[tuple[object, ...]]
+) -> None:
+    """Model: each partition is a byte stream; every returned byte is the model's, used once."""
+    store = await backend.open(kid())
+    try:
+        await _run_model(store, ops)
+    finally:
+        await store.aclose()
+
+
+async def _run_model(store: KeyStore, ops: list[tuple[object, ...]]) -> None:
+    ingested = 0
+    consumed = [0, 0]
+    ids: list[tuple[str, bytes]] = []
+    for op in ops:
+        model = [stream(p, ingested) for p in (0, 1)]
+        if op[0] == "ingest":
+            count = int(op[1])  # type: ignore[call-overload]
+            await store.ingest(LINK, blocks(ingested, ingested + count))
+            ingested += count
+        elif op[0] == "reserve":
+            partition, lengths = int(op[1]), list(op[2])  # type: ignore[call-overload, arg-type]
+            if consumed[partition] + sum(lengths) > len(model[partition]):
+                with pytest.raises(KeyExhaustedError):
+                    await store.reserve(LINK, partition, lengths)
+                continue
+            got = await store.reserve(LINK, partition, lengths)
+            for a in got:
+                assert a.offset == consumed[partition]
+                assert a.material == model[partition][a.offset : a.offset + len(a.material)]
+                consumed[partition] += len(a.material)
+        else:
+            partition, spec = int(op[1]), list(op[2])  # type: ignore[call-overload, arg-type]
+            assignments = []
+            position = consumed[partition]
+            for gap, length in spec:
+                assignments.append(KeyAssignment(kid(), position + gap, length))
+                position += gap + length
+            if position > len(model[partition]):
+                with pytest.raises(KeyExhaustedError):
+                    await store.assign(LINK, partition, assignments, "M", ["S"])
+                continue
+            await store.assign(LINK, partition, assignments, "M", ["S"])
+            consumed[partition] = position
+            ids += [
+                (a.key_id, model[partition][a.offset : a.offset + a.length]) for a in assignments
+            ]
+        for p in (0, 1):
+            assert await store.pool_bytes(LINK, p) == len(stream(p, ingested)) - consumed[p]
+    assert await store.stored_key_count("M", "S") == len(ids)
+    got_keys = await store.take("M", "S", [k for k, _ in ids])
+    assert [(k.key_id, k.material) for k in got_keys] == ids

@@ -1,0 +1,402 @@
+"""Binary wire format of the post-processing messages: symmetric push/pull over a buffer.
+
+A frame is `type (u8) | length (u32) | payload | tag (16 bytes)`; the tag (see `_auth`) covers
+type, length and payload. Integers are big-endian; bit arrays are numpy `packbits` (MSB first)
+with their length sent first. Every decode checks lengths and caps; truncation and trailing
+bytes are decode errors. Parsers raise `DecodeError`, which the endpoints turn into
+`RemoteProtocolError` where peer data enters.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "FRAME_HEADER_BYTES",
+    "Abort",
+    "DecodeError",
+    "Estimate",
+    "Message",
+    "MessageType",
+    "ParityQuery",
+    "ParityReply",
+    "PrivacyAmplification",
+    "Sift",
+    "SiftReply",
+    "TestBits",
+    "Verify",
+    "decode_payload",
+    "encode_payload",
+]
+
+FRAME_HEADER_BYTES = 5
+MAX_REASON_BYTES = 1024
+MAX_CLASSES = 8
+MAX_PASSES = 64
+
+
+class DecodeError(Exception):
+    """Internal: a payload does not parse. Becomes RemoteProtocolError at the boundary."""
+
+
+class MessageType(enum.IntEnum):
+    """Wire codes of the messages."""
+
+    SIFT = 1
+    SIFT_REPLY = 2
+    TEST_BITS = 3
+    ESTIMATE = 4
+    PARITY_QUERY = 5
+    PARITY_REPLY = 6
+    VERIFY = 7
+    PRIVACY_AMPLIFICATION = 8
+    ABORT = 9
+
+
+class Buffer:
+    """A write or read cursor over bytes; every pull checks it stays inside the data."""
+
+    __slots__ = ("_data", "_out", "_pos")
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._data = data
+        self._pos = 0
+        self._out: list[bytes] = []
+
+    # -- push ---------------------------------------------------------------------------------
+    def push_u8(self, value: int) -> None:
+        self._out.append(struct.pack(">B", value))
+
+    def push_u32(self, value: int) -> None:
+        self._out.append(struct.pack(">I", value))
+
+    def push_u64(self, value: int) -> None:
+        self._out.append(struct.pack(">Q", value))
+
+    def push_f64(self, value: float) -> None:
+        self._out.append(struct.pack(">d", value))
+
+    def push_bytes(self, value: bytes) -> None:
+        self.push_u32(len(value))
+        self._out.append(value)
+
+    def push_bits(self, bits: NDArray[np.uint8]) -> None:
+        self.push_u32(int(bits.shape[0]))
+        self._out.append(np.packbits(bits).tobytes())
+
+    def push_array(self, values: NDArray[np.generic], dtype: str) -> None:
+        self.push_u32(int(values.shape[0]))
+        self._out.append(np.ascontiguousarray(values, dtype=dtype).tobytes())
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._out)
+
+    # -- pull ---------------------------------------------------------------------------------
+    def _take(self, size: int) -> bytes:
+        end = self._pos + size
+        if size < 0 or end > len(self._data):
+            raise DecodeError("truncated message")
+        chunk = self._data[self._pos : end]
+        self._pos = end
+        return chunk
+
+    def pull_u8(self) -> int:
+        return int(self._take(1)[0])
+
+    def pull_u32(self) -> int:
+        value: int = struct.unpack(">I", self._take(4))[0]
+        return value
+
+    def pull_u64(self) -> int:
+        value: int = struct.unpack(">Q", self._take(8))[0]
+        return value
+
+    def pull_f64(self) -> float:
+        value: float = struct.unpack(">d", self._take(8))[0]
+        return value
+
+    def pull_bytes(self, cap: int) -> bytes:
+        size = self.pull_u32()
+        if size > cap:
+            raise DecodeError("field exceeds its cap")
+        return self._take(size)
+
+    def pull_bits(self, cap: int) -> NDArray[np.uint8]:
+        size = self.pull_u32()
+        if size > cap:
+            raise DecodeError("bit field exceeds its cap")
+        raw = np.frombuffer(self._take((size + 7) // 8), dtype=np.uint8)
+        bits = np.unpackbits(raw, count=size)
+        # Padding bits must be zero: one encoding per value, so tags cannot be malleated.
+        if size % 8 and raw[-1] & ((1 << (8 - size % 8)) - 1):
+            raise DecodeError("non-zero padding bits")
+        return bits
+
+    def pull_array(self, dtype: str, cap: int) -> NDArray[np.generic]:
+        size = self.pull_u32()
+        if size > cap:
+            raise DecodeError("array exceeds its cap")
+        item = np.dtype(dtype).itemsize
+        return np.frombuffer(self._take(size * item), dtype=dtype).copy()
+
+    def finish(self) -> None:
+        """Raise unless every byte was consumed."""
+        if self._pos != len(self._data):
+            raise DecodeError("trailing bytes")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sift:
+    """Bob → Alice: which pulses clicked and the basis Bob measured each in."""
+
+    pulse_index: NDArray[np.int64]
+    """Strictly increasing pulse numbers of Bob's detections."""
+    bases: NDArray[np.uint8]
+    """Bob's basis per detection."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SiftReply:
+    """Alice → Bob: Alice's basis for each announced pulse."""
+
+    bases: NDArray[np.uint8]
+    """Alice's basis per announced detection."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TestBits:
+    """Bob → Alice: Bob's bits on every sifted X-basis pulse (disclosed for estimation)."""
+
+    bits: NDArray[np.uint8]
+    """Bob's X-basis bits in pulse order."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Estimate:
+    """Alice → Bob: parameter estimation passed; Cascade setup and all top-level parities."""
+
+    qber_estimate: float
+    """Error rate Cascade sizes its blocks for."""
+    qber_x: float
+    """X-basis error rate over all classes."""
+    qber_by_class: tuple[float, ...]
+    """X-basis error rate per intensity class."""
+    vacuum_bits: float
+    """Lower bound s_{Z,0}."""
+    single_photon_bits: float
+    """Lower bound s_{Z,1}."""
+    phase_error: float
+    """Upper bound φ_Z."""
+    cascade_seed: bytes
+    """Seed of the public Cascade permutations (16 bytes)."""
+    top_parities: NDArray[np.uint8]
+    """Alice's parity of every top-level block of every pass, pass by pass."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ParityQuery:
+    """Bob → Alice: which sub-block parities Bob needs (pass number and tree node each)."""
+
+    passes: NDArray[np.uint8]
+    """Cascade pass of each query."""
+    nodes: NDArray[np.uint32]
+    """Node of the pass's binary tree of each query."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ParityReply:
+    """Alice → Bob: Alice's parity of each queried node, in query order."""
+
+    parities: NDArray[np.uint8]
+    """One parity bit per query."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Verify:
+    """Bob → Alice: error correction done; a universal-hash tag of Bob's corrected key."""
+
+    errors_corrected: int
+    """Bits Bob flipped (public: each completed binary search reveals one)."""
+    seed: bytes
+    """Seed of the verification hash, chosen by Bob after error correction."""
+    tag: bytes = field(repr=False)
+    """Hash of Bob's corrected key."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PrivacyAmplification:
+    """Alice → Bob: verification passed; Toeplitz seed and final length."""
+
+    final_bits: int
+    """ℓ, the length of the privacy-amplified key."""
+    seed: bytes
+    """Random bits of the Toeplitz matrix (packed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """Either way: the block ends without key, for the stated reason."""
+
+    reason: str
+    """Human-readable reason (no key material)."""
+
+
+Message = (
+    Sift
+    | SiftReply
+    | TestBits
+    | Estimate
+    | ParityQuery
+    | ParityReply
+    | Verify
+    | PrivacyAmplification
+    | Abort
+)
+
+_TYPES: dict[type[object], MessageType] = {
+    Sift: MessageType.SIFT,
+    SiftReply: MessageType.SIFT_REPLY,
+    TestBits: MessageType.TEST_BITS,
+    Estimate: MessageType.ESTIMATE,
+    ParityQuery: MessageType.PARITY_QUERY,
+    ParityReply: MessageType.PARITY_REPLY,
+    Verify: MessageType.VERIFY,
+    PrivacyAmplification: MessageType.PRIVACY_AMPLIFICATION,
+    Abort: MessageType.ABORT,
+}
+
+
+def message_type(message: Message) -> MessageType:
+    """The wire code of a message."""
+    return _TYPES[type(message)]
+
+
+def encode_payload(message: Message) -> bytes:
+    """The payload bytes of a message (without frame header and tag)."""
+    buf = Buffer()
+    if isinstance(message, Sift):
+        index = message.pulse_index
+        buf.push_u32(int(index.shape[0]))
+        if index.shape[0]:
+            buf.push_u64(int(index[0]))
+            # Gaps between detections: u32 each (a gap of 2^32 pulses is out of scope).
+            buf.push_array(np.diff(index), ">u4")
+        buf.push_bits(message.bases)
+    elif isinstance(message, SiftReply):
+        buf.push_bits(message.bases)
+    elif isinstance(message, TestBits):
+        buf.push_bits(message.bits)
+    elif isinstance(message, Estimate):
+        for value in (
+            message.qber_estimate,
+            message.qber_x,
+            message.vacuum_bits,
+            message.single_photon_bits,
+            message.phase_error,
+        ):
+            buf.push_f64(value)
+        buf.push_u8(len(message.qber_by_class))
+        for value in message.qber_by_class:
+            buf.push_f64(value)
+        buf.push_bytes(message.cascade_seed)
+        buf.push_bits(message.top_parities)
+    elif isinstance(message, ParityQuery):
+        buf.push_array(message.passes, "u1")
+        buf.push_array(message.nodes, ">u4")
+    elif isinstance(message, ParityReply):
+        buf.push_bits(message.parities)
+    elif isinstance(message, Verify):
+        buf.push_u32(message.errors_corrected)
+        buf.push_bytes(message.seed)
+        buf.push_bytes(message.tag)
+    elif isinstance(message, PrivacyAmplification):
+        buf.push_u32(message.final_bits)
+        buf.push_bytes(message.seed)
+    else:
+        buf.push_bytes(message.reason.encode("utf-8"))
+    return buf.getvalue()
+
+
+def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
+    """Parse a payload of wire type `kind`; `cap` bounds every count (bits or entries).
+
+    Raises:
+        DecodeError: unknown type, truncation, trailing bytes, over-cap or invalid fields.
+    """
+    try:
+        mtype = MessageType(kind)
+    except ValueError:
+        raise DecodeError("unknown message type") from None
+    buf = Buffer(payload)
+    message: Message
+    if mtype is MessageType.SIFT:
+        count = buf.pull_u32()
+        if count > cap:
+            raise DecodeError("too many detections")
+        if count:
+            first = buf.pull_u64()
+            gaps = buf.pull_array(">u4", cap).astype(np.int64)
+            if gaps.shape[0] != count - 1 or (gaps.size and gaps.min() == 0):
+                raise DecodeError("pulse indices must be strictly increasing")
+            if first >= 1 << 62:
+                raise DecodeError("pulse index out of range")
+            index = np.empty(count, dtype=np.int64)
+            index[0] = first
+            np.cumsum(gaps, out=index[1:])
+            index[1:] += first
+        else:
+            index = np.zeros(0, dtype=np.int64)
+        bases = buf.pull_bits(cap)
+        if bases.shape[0] != count:
+            raise DecodeError("one basis per detection")
+        message = Sift(index, bases)
+    elif mtype is MessageType.SIFT_REPLY:
+        message = SiftReply(buf.pull_bits(cap))
+    elif mtype is MessageType.TEST_BITS:
+        message = TestBits(buf.pull_bits(cap))
+    elif mtype is MessageType.ESTIMATE:
+        values = [buf.pull_f64() for _ in range(5)]
+        classes = buf.pull_u8()
+        if classes > MAX_CLASSES:
+            raise DecodeError("too many intensity classes")
+        per_class = tuple(buf.pull_f64() for _ in range(classes))
+        seed = buf.pull_bytes(64)
+        if len(seed) != 16:
+            raise DecodeError("cascade seed must be 16 bytes")
+        parities = buf.pull_bits(cap)
+        qber = values[0]
+        if not 0.0 <= qber <= 0.5:
+            raise DecodeError("qber estimate out of range")
+        message = Estimate(
+            qber, values[1], per_class, values[2], values[3], values[4], seed, parities
+        )
+    elif mtype is MessageType.PARITY_QUERY:
+        passes = buf.pull_array("u1", cap).astype(np.uint8)
+        nodes = buf.pull_array(">u4", cap).astype(np.uint32)
+        if passes.shape != nodes.shape:
+            raise DecodeError("one pass per node")
+        message = ParityQuery(passes, nodes)
+    elif mtype is MessageType.PARITY_REPLY:
+        message = ParityReply(buf.pull_bits(cap))
+    elif mtype is MessageType.VERIFY:
+        errors = buf.pull_u32()
+        seed = buf.pull_bytes(cap // 8 + 64)
+        tag = buf.pull_bytes(64)
+        message = Verify(errors, seed, tag)
+    elif mtype is MessageType.PRIVACY_AMPLIFICATION:
+        final = buf.pull_u32()
+        seed = buf.pull_bytes(cap // 8 + 64)
+        message = PrivacyAmplification(final, seed)
+    else:
+        raw = buf.pull_bytes(MAX_REASON_BYTES)
+        try:
+            message = Abort(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DecodeError("abort reason is not UTF-8") from None
+    buf.finish()
+    return message

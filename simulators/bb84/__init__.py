@@ -1,0 +1,22 @@
+"""A decoy-state BB84 link simulated on qiskit: weak coherent pulses, fibre, detectors and Eve."""
+
+from simulators.bb84._assess import LinkAssessment, assess
+from simulators.bb84._channel import DetectionRecord, PnsStrategy, pns_strategy, simulate
+from simulators.bb84._config import DecoyScheme, LinkConfig, PulseClass
+from simulators.bb84._qubit import EveAction, bb84_circuit, outcome_table, run_exact
+
+__all__ = [
+    "DecoyScheme",
+    "DetectionRecord",
+    "EveAction",
+    "LinkAssessment",
+    "LinkConfig",
+    "PnsStrategy",
+    "PulseClass",
+    "assess",
+    "bb84_circuit",
+    "outcome_table",
+    "pns_strategy",
+    "run_exact",
+    "simulate",
+]

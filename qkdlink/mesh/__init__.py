@@ -1,0 +1,32 @@
+"""The party mesh MPC engines use as their transport: N parties, tagged messages, collectives.
+
+`Mesh(config, transport, keys=...)` connects to every peer (dialling with retry), exchanges
+bytes and numpy arrays under tags, offers broadcast/gather/barrier, counts bytes and keys per
+peer, and derives correlated randomness (PRZS, replicated seeds, PRSS, coins) from QKD keys.
+Nothing happens at import; each `Mesh` owns its state.
+"""
+
+from qkdlink.mesh._config import MeshConfig
+from qkdlink.mesh._link import (
+    LinkHandler,
+    MemoryNetwork,
+    MemoryTransport,
+    MeshTransport,
+    MessageLink,
+    TcpLink,
+    TcpTransport,
+)
+from qkdlink.mesh._mesh import Mesh, PeerStats
+
+__all__ = [
+    "LinkHandler",
+    "MemoryNetwork",
+    "MemoryTransport",
+    "Mesh",
+    "MeshConfig",
+    "MeshTransport",
+    "MessageLink",
+    "PeerStats",
+    "TcpLink",
+    "TcpTransport",
+]

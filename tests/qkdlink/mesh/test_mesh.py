@@ -1,0 +1,318 @@
+"""The mesh over in-memory and TCP links: messaging, collectives, faults, seeds."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qkdlink.errors import (
+    ConfigurationError,
+    KeyExhaustedError,
+    LocalProtocolError,
+    PartyDisconnectedError,
+    RemoteProtocolError,
+    UnexpectedMessageError,
+)
+from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, MeshTransport, TcpLink, TcpTransport
+from qkdlink.randomness import InMemoryKeyPool
+
+PARTIES = ("a", "b", "c")
+Body = Callable[[Mesh], Awaitable[Any]]
+
+
+def free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def memory_transports(parties: Sequence[str]) -> dict[str, MeshTransport]:
+    net = MemoryNetwork()
+    return {p: net.transport(p) for p in parties}
+
+
+def tcp_transports(parties: Sequence[str]) -> dict[str, MeshTransport]:
+    addresses = {
+        p: ("127.0.0.1", port) for p, port in zip(parties, free_ports(len(parties)), strict=True)
+    }
+    return {p: TcpTransport(p, addresses) for p in parties}
+
+
+async def run_parties(
+    body: Body,
+    *,
+    parties: Sequence[str] = PARTIES,
+    transports: dict[str, MeshTransport] | None = None,
+    pool: InMemoryKeyPool | None = None,
+    **config: Any,
+) -> dict[str, Any]:
+    transports = transports or memory_transports(parties)
+
+    async def one(p: str) -> Any:
+        cfg = MeshConfig(p, tuple(parties), **config)
+        keys = pool.provider(p) if pool else None
+        async with Mesh(cfg, transports[p], keys=keys) as mesh:
+            return await body(mesh)
+
+    results = await asyncio.wait_for(asyncio.gather(*(one(p) for p in parties)), 30)
+    return dict(zip(parties, results, strict=True))
+
+
+@pytest.mark.parametrize("kind", ["memory", "tcp"])
+async def test_tagged_messages_never_mix(kind: str) -> None:
+    async def body(mesh: Mesh) -> list[bytes]:
+        if mesh.party == "a":
+            await mesh.send("b", "step/2", b"second")
+            await mesh.send("b", "step/1", b"first")
+            return []
+        if mesh.party == "b":
+            # receive in the opposite order of sending, concurrently
+            return list(await asyncio.gather(mesh.recv("a", "step/1"), mesh.recv("a", "step/2")))
+        return []
+
+    transports = tcp_transports(PARTIES) if kind == "tcp" else None
+    results = await run_parties(body, transports=transports)
+    assert results["b"] == [b"first", b"second"]
+
+
+@pytest.mark.parametrize("kind", ["memory", "tcp"])
+async def test_arrays_collectives_and_stats(kind: str) -> None:
+    big = np.arange(300_000, dtype=np.uint64)  # over the inline limit
+
+    async def body(mesh: Mesh) -> dict[str, Any]:
+        me = PARTIES.index(mesh.party)
+        own = np.full((4, 5), me, dtype=np.int32)
+        gathered = await mesh.gather_arrays("g", own)
+        everyone = await mesh.gather("names", mesh.party.encode())
+        if mesh.party == "a":
+            await mesh.broadcast("hello", b"hi")
+            await mesh.send_array("b", "big", big)
+            got_big = None
+        else:
+            assert await mesh.recv("a", "hello") == b"hi"
+            got_big = (
+                await mesh.recv_array("a", "big", dtype=np.uint64) if mesh.party == "b" else None
+            )
+        await mesh.barrier()
+        await mesh.barrier()
+        return {"gathered": gathered, "everyone": everyone, "big": got_big, "stats": mesh.stats()}
+
+    transports = tcp_transports(PARTIES) if kind == "tcp" else None
+    results = await run_parties(body, transports=transports)
+    for p in PARTIES:
+        g = results[p]["gathered"]
+        assert [int(g[q][0, 0]) for q in PARTIES] == [0, 1, 2]
+        assert results[p]["everyone"] == {q: q.encode() for q in PARTIES}
+    assert np.array_equal(results["b"]["big"], big)
+    a_to_b = results["a"]["stats"]["b"]
+    b_from_a = results["b"]["stats"]["a"]
+    assert a_to_b.bytes_sent == b_from_a.bytes_received
+    assert a_to_b.bytes_sent > big.nbytes
+    assert a_to_b.messages_sent == b_from_a.messages_received
+
+
+async def test_disconnect_mid_protocol_names_the_party() -> None:
+    async def body(mesh: Mesh) -> str:
+        if mesh.party == "c":
+            await mesh.send("a", "one", b"1")
+            return "left"  # leaves: its links close
+        if mesh.party == "a":
+            assert await mesh.recv("c", "one") == b"1"  # buffered before the close: delivered
+            with pytest.raises(PartyDisconnectedError) as info:
+                await mesh.recv("c", "two")
+            return info.value.party
+        return "b"
+
+    results = await run_parties(body, recv_timeout=20)
+    assert results["a"] == "c"
+
+
+async def test_silent_party_times_out() -> None:
+    async def body(mesh: Mesh) -> str:
+        if mesh.party == "a":
+            with pytest.raises(PartyDisconnectedError, match="within") as info:
+                await mesh.recv("b", "never")
+            return info.value.party
+        await asyncio.sleep(1.0)  # alive but silent for longer than a's recv_timeout
+        return ""
+
+    results = await run_parties(body, recv_timeout=0.3)
+    assert results["a"] == "b"
+
+
+async def test_connect_timeout_names_the_missing_party() -> None:
+    net = MemoryNetwork()
+    cfg = MeshConfig("a", PARTIES, connect_timeout=0.3, retry_interval=0.05)
+    with pytest.raises(PartyDisconnectedError) as info:
+        async with Mesh(cfg, net.transport("a")):
+            pass
+    assert info.value.party in {"b", "c"}
+
+
+async def test_connect_with_retry_over_tcp() -> None:
+    transports = tcp_transports(PARTIES)
+
+    async def late(p: str, delay: float) -> bytes:
+        await asyncio.sleep(delay)
+        async with Mesh(MeshConfig(p, PARTIES), transports[p]) as mesh:
+            got = await mesh.gather("x", p.encode())
+            return b"".join(got.values())
+
+    # the highest-ranked party listens last: the others retry their dials until it is up
+    results = await asyncio.wait_for(
+        asyncio.gather(late("a", 0), late("b", 0.1), late("c", 0.5)), 20
+    )
+    assert results == [b"abc"] * 3
+
+
+async def test_wrong_dtype_shape_kind_are_unexpected() -> None:
+    async def body(mesh: Mesh) -> int:
+        if mesh.party == "a":
+            await mesh.send_array("b", "x", np.zeros(3, dtype=np.float32))
+            await mesh.send_array("b", "y", np.zeros(3, dtype=np.uint64))
+            await mesh.send("b", "z", b"not an array")
+            await mesh.send_array("b", "w", np.zeros(2, dtype=np.uint8))
+            return 0
+        if mesh.party == "b":
+            with pytest.raises(UnexpectedMessageError):
+                await mesh.recv_array("a", "x", dtype=np.uint64)
+            with pytest.raises(UnexpectedMessageError):
+                await mesh.recv_array("a", "y", shape=(4,))
+            with pytest.raises(UnexpectedMessageError):
+                await mesh.recv_array("a", "z")
+            with pytest.raises(UnexpectedMessageError):
+                await mesh.recv("a", "w")
+            with pytest.raises(LocalProtocolError):
+                await mesh.recv("a", "w")  # a tag is received once
+            return 4
+        return 0
+
+    assert (await run_parties(body))["b"] == 4
+
+
+async def test_unknown_and_duplicate_tags_are_refused() -> None:
+    async def body(mesh: Mesh) -> str:
+        if mesh.party == "a":
+            await mesh.send("b", "bogus/1", b"?")
+            await mesh.send("c", "ok/1", b"x")
+            await mesh.send("c", "ok/1", b"again")
+            return ""
+        if mesh.party == "b":
+            with pytest.raises(UnexpectedMessageError, match="unknown tag"):
+                await mesh.recv("a", "ok/2")
+        else:
+            assert await mesh.recv("a", "ok/1") == b"x"
+            with pytest.raises(UnexpectedMessageError, match="twice"):
+                await mesh.recv("a", "ok/2")
+        return "refused"
+
+    transports = memory_transports(PARTIES)
+
+    async def one(p: str) -> str:
+        async with Mesh(MeshConfig(p, PARTIES), transports[p], tag_prefixes=["ok/"]) as mesh:
+            return await body(mesh)
+
+    results = await asyncio.wait_for(asyncio.gather(*(one(p) for p in PARTIES)), 10)
+    assert results[1:] == ["refused", "refused"]
+
+
+async def test_garbage_from_a_peer_is_a_remote_protocol_error() -> None:
+    ports = free_ports(2)
+    addresses = {"a": ("127.0.0.1", ports[0]), "b": ("127.0.0.1", ports[1])}
+    mesh = Mesh(MeshConfig("b", ("a", "b")), TcpTransport("b", addresses))
+
+    async def hostile_a() -> None:
+        # a behaves during the hello, then sends a malformed header
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection(*addresses["b"])
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        link = TcpLink(reader, writer)
+        from qkdlink.mesh._wire import Kind, encode_header
+
+        hello = b'{"mesh": "qkdlink-mesh", "party": "a"}'
+        await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
+        await link.recv()
+        await link.send(b"\x01\x09garbage")
+        await asyncio.sleep(0.5)
+        await link.aclose()
+
+    task = asyncio.create_task(hostile_a())
+    async with mesh:
+        with pytest.raises(RemoteProtocolError):
+            await mesh.recv("a", "anything")
+    await task
+
+
+async def test_seeds_over_the_mesh() -> None:
+    pool = InMemoryKeyPool()
+
+    async def body(mesh: Mesh) -> dict[str, Any]:
+        przs = await mesh.przs("round")
+        rep = await mesh.replicated("rep")
+        coins = await mesh.common_coins("c")
+        prss = await mesh.prss("p", threshold=1)
+        return {
+            "zero": przs.zero_share(1000),
+            "pair": rep.random_pair(10),
+            "coins": coins.ring(8),
+            "prss": prss.share(5, 2**31 - 1),
+            "ledger": mesh.ledger.by_purpose(),
+            "stats": mesh.stats(),
+        }
+
+    r = await run_parties(body, pool=pool)
+    assert not (r["a"]["zero"] + r["b"]["zero"] + r["c"]["zero"]).any()
+    assert np.array_equal(r["a"]["pair"][1], r["b"]["pair"][0])
+    assert np.array_equal(r["a"]["coins"], r["c"]["coins"])
+    # a is master towards b and c: it consumed keys for przs, rep, coins, prss
+    assert r["a"]["ledger"]["przs/round"] == 2
+    assert sum(s.seed_keys for s in r["a"]["stats"].values()) == sum(r["a"]["ledger"].values())
+    assert pool.delivered("a", "b") >= 4
+
+
+async def test_seed_request_with_empty_pool_raises() -> None:
+    pool = InMemoryKeyPool(capacity=0)
+
+    async def body(mesh: Mesh) -> str:
+        if mesh.party == "a":
+            with pytest.raises(KeyExhaustedError):
+                await mesh.pair_seed("b", "x")
+            await mesh.send("b", "abort", b"")
+            return "refused"
+        if mesh.party == "b":
+            await mesh.recv("a", "abort")
+        return ""
+
+    assert (await run_parties(body, pool=pool))["a"] == "refused"
+
+
+async def test_seed_without_provider_is_a_configuration_error() -> None:
+    async def body(mesh: Mesh) -> None:
+        with pytest.raises(ConfigurationError):
+            await mesh.pair_seed(mesh.peers[0], "x")
+
+    await run_parties(body)
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ConfigurationError):
+        MeshConfig("a", ("a",))
+    with pytest.raises(ConfigurationError):
+        MeshConfig("z", ("a", "b"))
+    with pytest.raises(ConfigurationError):
+        MeshConfig("a", ("a", "a"))
+    with pytest.raises(ConfigurationError):
+        MeshConfig("a", ("a", "b"), recv_timeout=0)
+    assert MeshConfig("b", ("a", "b", "c")).peers == ("a", "c")

@@ -1,0 +1,216 @@
+"""QKD rekey: key schedule, rekey under traffic with a fake clock, missed and refused rekeys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import pytest
+
+from protocols.channel import (
+    KeyLifetimeError,
+    RecordConfig,
+    RecordLayer,
+    RecordState,
+    initial_epoch_keys,
+    next_epoch_keys,
+)
+from protocols.channel.events import (
+    MessageReceived,
+    RekeyCompleted,
+    RekeyKeyRequested,
+    RekeyNeeded,
+)
+from protocols.errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
+from tests.protocols.channel._pair import drain, make_pair, transfer
+
+
+def _hkdf(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
+    """RFC 5869 written out with hmac, independent of the implementation under test."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, block = b"", b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        okm += block
+    return okm[:length]
+
+
+def test_key_schedule_is_rfc5869_with_the_documented_labels() -> None:
+    hh, i2r, r2i, qkd = (bytes([n]) * 32 for n in (1, 2, 3, 4))
+    k0 = initial_epoch_keys(hh, i2r, r2i)
+    assert bytes(k0.chaining_key) == _hkdf(hh, i2r + r2i, b"qkdlink v1 chaining key", 32)
+    k1 = next_epoch_keys(k0, b"key-id-1", qkd)
+    okm = _hkdf(
+        bytes(k0.chaining_key), qkd, b"qkdlink v1 rekey" + (1).to_bytes(4, "big") + b"key-id-1", 96
+    )
+    assert k1.epoch == 1
+    assert (
+        bytes(k1.chaining_key) + bytes(k1.initiator_to_responder) + bytes(k1.responder_to_initiator)
+        == okm
+    )
+    assert "chaining" not in repr(k1)
+    assert okm.hex()[:8] not in repr(k1)
+    # A different key ID gives different keys, so both ends must agree on the announced ID.
+    assert bytes(next_epoch_keys(k0, b"key-id-2", qkd).chaining_key) != bytes(k1.chaining_key)
+
+
+def _messages(layer: RecordLayer) -> list[bytes]:
+    return [e.data for e in drain(layer) if isinstance(e, MessageReceived)]
+
+
+def test_rekey_under_traffic_with_a_fake_clock() -> None:
+    a, b = make_pair(now=0.0)
+    epoch0 = a._keys  # the initiator's epoch-0 secrets, to check they get wiped
+    a.send_message(b"a0")
+    transfer(a, b, now=1.0)
+    assert _messages(b) == [b"a0"]
+    assert a.get_timer() == 120.0
+
+    a.handle_timer(120.0)
+    assert drain(a) == [RekeyNeeded()]
+    key_id, qkd = b"0b6e1d0e-2f0a-4c53-9d55-6f7c2a1e9b10", os.urandom(32)
+    a.start_rekey(key_id, qkd, 120.0)
+    a.send_message(b"a1")  # traffic continues on epoch 0 while the peer fetches the key
+    transfer(a, b, now=120.1)
+    events = drain(b)
+    assert events[0] == RekeyKeyRequested(key_id)
+    assert [e.data for e in events if isinstance(e, MessageReceived)] == [b"a1"]
+
+    b.send_message(b"b0")  # responder still on epoch 0
+    transfer(b, a, now=120.2)
+    assert _messages(a) == [b"b0"]
+    a.send_message(b"a2")
+    transfer(a, b, now=120.3)
+    assert _messages(b) == [b"a2"]
+
+    b.accept_rekey(key_id, qkd, 120.4)
+    b.send_message(b"b1")
+    transfer(b, a, now=120.5)
+    assert b.epoch == 1
+    assert drain(a) == [RekeyCompleted(1), MessageReceived(b"b1")]
+    assert a.epoch == 1
+    assert drain(b) == [RekeyCompleted(1)]
+    assert bytes(epoch0.chaining_key) == bytes(32)  # old secrets wiped
+
+    a.send_message(b"a3")
+    transfer(a, b, now=121.0)
+    assert _messages(b) == [b"a3"]
+    assert a.stats.rekeys == b.stats.rekeys == 1
+    assert a.get_timer() == pytest.approx(240.5)
+
+
+def test_missed_rekey_ack_ends_the_channel() -> None:
+    a, b = make_pair()
+    a.handle_timer(120.0)
+    a.start_rekey(b"kid", os.urandom(32), 120.0)
+    transfer(a, b, now=120.0)
+    assert a.get_timer() == 150.0
+    with pytest.raises(KeyLifetimeError):
+        a.handle_timer(150.0)
+    assert a.state is RecordState.ERROR
+    with pytest.raises(LocalProtocolError):
+        a.send_message(b"never on an exhausted key")
+
+
+def test_responder_refuses_to_continue_past_reject_after_time() -> None:
+    _, b = make_pair()
+    assert b.get_timer() == 180.0
+    b.handle_timer(179.9)
+    with pytest.raises(KeyLifetimeError):
+        b.handle_timer(180.0)
+    assert b.state is RecordState.ERROR
+
+
+def test_initiator_that_never_fetches_a_key_fails_at_reject_after_time() -> None:
+    a, _ = make_pair()
+    a.handle_timer(130.0)
+    assert drain(a) == [RekeyNeeded()]
+    with pytest.raises(KeyLifetimeError):
+        a.handle_timer(180.0)
+
+
+def test_record_count_triggers_rekey_then_hard_limit_refuses() -> None:
+    config = RecordConfig(rekey_after_records=4, reject_after_records=8)
+    a, b = make_pair(config)
+    for i in range(4):
+        a.send_message(bytes([i]))
+    transfer(a, b)
+    assert RekeyNeeded() in drain(a)
+    for i in range(4):
+        a.send_message(bytes([i]))
+    transfer(a, b)
+    a.send_message(b"one too many")
+    with pytest.raises(KeyLifetimeError):
+        a.data_to_send()
+    assert a.state is RecordState.ERROR
+
+
+def test_receiver_refuses_a_peer_that_overuses_a_key() -> None:
+    lax = RecordConfig(rekey_after_records=100, reject_after_records=200)
+    strict = RecordConfig(rekey_after_records=2, reject_after_records=3)
+    hh, i2r, r2i = os.urandom(32), os.urandom(32), os.urandom(32)
+    b = RecordLayer(lax, initiator=False, keys=initial_epoch_keys(hh, i2r, r2i), now=0.0)
+    a = RecordLayer(strict, initiator=True, keys=initial_epoch_keys(hh, i2r, r2i), now=0.0)
+    for _ in range(4):
+        b.send_message(b"x")
+    with pytest.raises(KeyLifetimeError):
+        transfer(b, a)
+
+
+def test_responder_with_a_different_qkd_key_breaks_authentication() -> None:
+    a, b = make_pair()
+    a.start_rekey(b"kid", os.urandom(32), 1.0)
+    transfer(a, b, now=1.0)
+    drain(b)
+    b.accept_rekey(b"kid", os.urandom(32), 1.0)
+    with pytest.raises(AuthenticationError):
+        transfer(b, a, now=1.0)
+    assert drain(a) == []
+
+
+def test_accept_rekey_checks_the_announced_id_and_roles() -> None:
+    a, b = make_pair()
+    with pytest.raises(LocalProtocolError):
+        b.start_rekey(b"kid", os.urandom(32), 0.0)
+    with pytest.raises(LocalProtocolError):
+        b.accept_rekey(b"kid", os.urandom(32), 0.0)
+    a.start_rekey(b"kid", os.urandom(32), 0.0)
+    with pytest.raises(LocalProtocolError):
+        a.start_rekey(b"kid2", os.urandom(32), 0.0)
+    transfer(a, b)
+    with pytest.raises(LocalProtocolError):
+        b.accept_rekey(b"other", os.urandom(32), 0.0)
+
+
+def test_window_mode_accepts_old_epoch_records_only_during_the_grace_window() -> None:
+    config = RecordConfig(replay_window=64, old_epoch_grace=5.0)
+    a, b = make_pair(config)
+    qkd = os.urandom(32)
+    a.start_rekey(b"kid", qkd, 10.0)
+    transfer(a, b, now=10.0)
+    b.send_message(b"late-old-1")
+    b.send_message(b"late-old-2")
+    old = bytes(b.data_to_send())  # two epoch-0 records, held back by the network
+    half = len(old) // 2
+    b.accept_rekey(b"kid", qkd, 11.0)
+    transfer(b, a, now=11.0)  # the ACK arrives first: the initiator switches
+    assert RekeyCompleted(1) in drain(a)
+    a.receive_data(old[:half], 12.0)  # reordered old-epoch record, within grace
+    assert _messages(a) == [b"late-old-1"]
+    a.handle_timer(16.5)  # grace over: the epoch-0 receive key is retired
+    with pytest.raises(RemoteProtocolError):
+        a.receive_data(old[half:], 16.5)
+
+
+def test_strict_mode_retires_the_old_epoch_at_the_first_new_record() -> None:
+    a, b = make_pair()
+    qkd = os.urandom(32)
+    a.start_rekey(b"kid", qkd, 0.0)
+    transfer(a, b)
+    b.send_message(b"old")
+    old = bytes(b.data_to_send())
+    b.accept_rekey(b"kid", qkd, 0.0)
+    transfer(b, a)
+    with pytest.raises(RemoteProtocolError):
+        a.receive_data(old, 0.0)

@@ -7,6 +7,8 @@ No message or attribute ever carries key material.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from protocols.errors import (
     AuthenticationError,
     LocalProtocolError,
@@ -62,7 +64,7 @@ class KeyDeliveryError(QkdlinkError):
 class KmeBadRequestError(KeyDeliveryError):
     """The KME answered 400: the request broke a rule of ETSI GS QKD 014 (message from the KME)."""
 
-    def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, details: tuple[Mapping[str, object], ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.details = details

@@ -9,14 +9,14 @@ import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
 from qkdlink.client import KmeClientConfig, RetryPolicy
-
-from ._pki import Pem, TestCA
+from qkdlink.pki import CertPaths, LabCA
 
 KME_ID = "KME_a"
 SAE_A = "SAE_a"
@@ -27,26 +27,27 @@ Handler = Callable[[web.Request], web.StreamResponse | None]
 
 @dataclass
 class Lab:
-    """The test PKI: one CA, the KME's cert, an SAE cert, and a foreign CA's KME cert."""
+    """The test PKI (the lab's own `qkdlink.pki`): the CA, the KME's and an SAE's certificate,
+    a KME certificate from a foreign CA, and one naming another KME ID."""
 
-    ca: TestCA
-    kme: Pem
-    sae: Pem
-    foreign_kme: Pem
-    other_kme: Pem
+    ca: Path
+    kme: CertPaths
+    sae: CertPaths
+    foreign_kme: CertPaths
+    other_kme: CertPaths
 
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     root = tmp_path_factory.mktemp("pki")
-    ca = TestCA(root / "ca")
-    foreign = TestCA(root / "foreign", "foreign CA")
+    ca = LabCA.create(root / "ca")
+    foreign = LabCA.create(root / "foreign", name="foreign CA")
     return Lab(
-        ca=ca,
-        kme=ca.issue("kme", KME_ID, server=True),
-        sae=ca.issue("sae", SAE_A),
-        foreign_kme=foreign.issue("kme", KME_ID, server=True),
-        other_kme=ca.issue("kme", "KME_other", server=True),
+        ca=ca.cert_path,
+        kme=ca.issue_kme_cert(KME_ID, root / "kme"),
+        sae=ca.issue_sae_cert(SAE_A, root / "sae"),
+        foreign_kme=foreign.issue_kme_cert(KME_ID, root / "foreign-kme"),
+        other_kme=ca.issue_kme_cert("KME_other", root / "other-kme"),
     )
 
 
@@ -117,10 +118,10 @@ class FakeKme:
         return json_response(200, {"keys": keys})
 
 
-def server_context(lab: Lab, cert: Pem) -> ssl.SSLContext:
+def server_context(lab: Lab, cert: CertPaths) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert.cert, cert.key)
-    context.load_verify_locations(cafile=lab.ca.cert_path)
+    context.load_verify_locations(cafile=lab.ca)
     context.verify_mode = ssl.CERT_REQUIRED
     return context
 
@@ -132,7 +133,7 @@ class RunningKme:
     port: int
 
 
-async def start_kme(lab: Lab, cert: Pem) -> tuple[web.AppRunner, RunningKme]:
+async def start_kme(lab: Lab, cert: CertPaths) -> tuple[web.AppRunner, RunningKme]:
     fake = FakeKme()
     app = web.Application()
     app.router.add_route("*", "/api/v1/keys/{sae}/{action}", fake.handle)
@@ -157,7 +158,7 @@ def client_config(lab: Lab, url: str, **changes: Any) -> KmeClientConfig:
         kme_id=KME_ID,
         cert=lab.sae.cert,
         key=lab.sae.key,
-        ca=lab.ca.cert_path,
+        ca=lab.ca,
         sae_id=SAE_A,
         retry=RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05),
         request_timeout=5.0,

@@ -1,0 +1,53 @@
+"""`qkdlink sim keyrate` and `qkdlink sim bb84`: the CLI contracts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qkdlink.cli import main
+from qkdlink.errors import ConfigurationError
+from simulators.commands import parse_range
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_parse_range_includes_stop_and_rejects_nonsense() -> None:
+    assert parse_range("0:20:10") == [0.0, 10.0, 20.0]
+    assert parse_range("5") == [5.0]
+    for bad in ("a:b:c", "10:0:1", "0:10:0", "1:2"):
+        with pytest.raises(ConfigurationError):
+            parse_range(bad)
+
+
+def test_keyrate_json_has_one_record_per_distance(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "keyrate", "--distance-km", "0:150:50", "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["distance_km"] for r in records] == [0.0, 50.0, 100.0, 150.0]
+    for r in records:
+        assert {"distance_km", "mu", "key_rate_per_pulse"} <= set(r)
+    rates = [r["key_rate_per_pulse"] for r in records]
+    assert rates[0] > rates[1] > rates[2] > 0
+    assert rates[3] == 0.0  # beyond the ~140 km maximum distance
+
+
+def test_keyrate_methods_and_table_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "keyrate", "--distance-km", "20", "--decoy", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "none" in out
+    assert "20.00" in out
+
+
+def test_keyrate_plot_writes_a_png(tmp_path: Path) -> None:
+    target = tmp_path / "rate.png"
+    assert main(["sim", "keyrate", "--distance-km", "0:140:20", "--plot", str(target)]) == 0
+    data = target.read_bytes()
+    assert data.startswith(PNG_MAGIC)
+    assert len(data) > 10_000
+
+
+def test_keyrate_bad_range_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "keyrate", "--distance-km", "9:1:1"]) == 2
+    assert "ConfigurationError" in capsys.readouterr().err

@@ -22,7 +22,16 @@ from qkdlink.errors import (
     KmeUnavailableError,
 )
 
-from .conftest import KME_ID, SAE_A, SAE_B, Lab, RunningKme, client_config, json_response, start_kme
+from ._fake_kme import (
+    KME_ID,
+    SAE_A,
+    SAE_B,
+    Lab,
+    RunningKme,
+    client_config,
+    json_response,
+    start_kme,
+)
 
 
 class Sleeps:

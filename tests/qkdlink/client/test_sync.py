@@ -10,7 +10,7 @@ import pytest
 from qkdlink.client import KmeClientConfig, SyncKmeClient
 from qkdlink.errors import ChannelClosedError, ConfigurationError, KmeBadRequestError
 
-from .conftest import SAE_A, SAE_B, Lab, RunningKme, client_config
+from ._fake_kme import SAE_A, SAE_B, Lab, RunningKme, client_config
 
 
 async def test_sync_round_trip_from_another_thread(

@@ -4,6 +4,22 @@ The handshake lives beside it (`_handshake*.py`); see docs/channel.md.
 """
 
 from protocols.channel._frames import RecordType
+from protocols.channel._handshake import (
+    NOISE_PROTOCOL_NAME,
+    HandshakeConfig,
+    HandshakeInitiator,
+    HandshakeResponder,
+    HandshakeResult,
+    handshake_prologue,
+    peek_key_id,
+)
+from protocols.channel._handshake_errors import (
+    DowngradeError,
+    ReplayedHandshakeError,
+    StaleHandshakeError,
+)
+from protocols.channel._handshake_replay import HandshakeReplayCache
+from protocols.channel._hybrid import HandshakeMode
 from protocols.channel._otp import otp_open, otp_pad_size, otp_seal
 from protocols.channel._record import Cipher, RecordConfig, RecordLayer, RecordStats
 from protocols.channel._record_state import RecordState
@@ -16,8 +32,16 @@ from protocols.channel._rekey import (
 from protocols.channel._replay import ReplayWindow, StrictOrder
 
 __all__ = [
+    "NOISE_PROTOCOL_NAME",
     "Cipher",
+    "DowngradeError",
     "EpochKeys",
+    "HandshakeConfig",
+    "HandshakeInitiator",
+    "HandshakeMode",
+    "HandshakeReplayCache",
+    "HandshakeResponder",
+    "HandshakeResult",
     "KeyLifetimeError",
     "RecordConfig",
     "RecordLayer",
@@ -25,10 +49,14 @@ __all__ = [
     "RecordStats",
     "RecordType",
     "ReplayWindow",
+    "ReplayedHandshakeError",
+    "StaleHandshakeError",
     "StrictOrder",
+    "handshake_prologue",
     "initial_epoch_keys",
     "next_epoch_keys",
     "otp_open",
     "otp_pad_size",
     "otp_seal",
+    "peek_key_id",
 ]

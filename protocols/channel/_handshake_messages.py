@@ -35,6 +35,7 @@ __all__ = [
     "HandshakeFormatError",
     "Initiation",
     "decode_initiation",
+    "decode_initiation_mode",
     "decode_initiation_payload",
     "decode_response",
     "decode_response_payload",
@@ -91,8 +92,9 @@ def encode_initiation(initiation: Initiation) -> bytes:
     )
 
 
-def decode_initiation(data: bytes) -> Initiation:
-    """Parse a first handshake message (header and exact length; no cryptography)."""
+def decode_initiation_mode(data: bytes) -> HandshakeMode:
+    """The mode named by a first message's header (checked before its length, so that a
+    responder can report a mode mismatch as such)."""
     if len(data) < INITIATION_HEADER_LEN:
         raise HandshakeFormatError("initiation shorter than its header")
     if data[0] != TYPE_INITIATION:
@@ -102,6 +104,12 @@ def decode_initiation(data: bytes) -> Initiation:
     mode = HandshakeMode.from_wire_code(data[2])
     if mode is None:
         raise HandshakeFormatError(f"unknown hybrid mode code {data[2]}")
+    return mode
+
+
+def decode_initiation(data: bytes) -> Initiation:
+    """Parse a first handshake message (header and exact length; no cryptography)."""
+    mode = decode_initiation_mode(data)
     noise_message = bytes(data[INITIATION_HEADER_LEN:])
     if len(noise_message) != _initiation_noise_len(mode):
         raise HandshakeFormatError("initiation has the wrong length for its mode")

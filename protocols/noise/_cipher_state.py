@@ -35,7 +35,7 @@ class CipherState:
         if key is not None and len(key) != 32:
             raise LocalProtocolError("cipher keys are 32 bytes")
         self._key = key
-        self._aead = None if key is None else self._cipher.new(key)
+        self._aead = None  # built on first use: most handshake keys are never used
         self._n = 0
 
     @property
@@ -60,11 +60,12 @@ class CipherState:
         Raises:
             NonceExhaustedError: `n` reached 2**64-1, which is reserved (section 5.1).
         """
-        if self._aead is None:
+        if self._key is None:
             return plaintext
         if self._n >= MAX_NONCE:
             raise NonceExhaustedError("nonce space exhausted; run a new handshake")
-        ciphertext = self._aead.encrypt(self._cipher.nonce(self._n), plaintext, ad)
+        aead = self._aead or self._new_aead(self._key)
+        ciphertext = aead.encrypt(self._cipher.nonce(self._n), plaintext, ad)
         self._n += 1
         return ciphertext
 
@@ -75,18 +76,36 @@ class CipherState:
             AuthenticationError: the AEAD tag did not verify (one opaque error).
             NonceExhaustedError: `n` reached 2**64-1.
         """
-        if self._aead is None:
+        if self._key is None:
             return ciphertext
         if self._n >= MAX_NONCE:
             raise NonceExhaustedError("nonce space exhausted; run a new handshake")
         if len(ciphertext) < TAG_LEN:
             raise AuthenticationError("decryption failed")
         try:
-            plaintext = self._aead.decrypt(self._cipher.nonce(self._n), ciphertext, ad)
+            aead = self._aead or self._new_aead(self._key)
+            plaintext = aead.decrypt(self._cipher.nonce(self._n), ciphertext, ad)
         except InvalidTag:
             raise AuthenticationError("decryption failed") from None
         self._n += 1
         return plaintext
+
+    def _new_aead(self, key: bytes) -> Aead:
+        self._aead = self._cipher.new(key)
+        return self._aead
+
+    def export_key(self) -> bytes:
+        """The raw key `k`, for an application that runs its own AEAD or KDF on it.
+
+        Noise leaves the use of transport keys to the application; WireGuard-style record
+        layers take them out like this. Treat the result as a secret.
+
+        Raises:
+            LocalProtocolError: the CipherState has no key.
+        """
+        if self._key is None:
+            raise LocalProtocolError("the CipherState has no key")
+        return self._key
 
     def rekey(self) -> None:
         """Rekey(): k = REKEY(k); `n` is deliberately not reset (section 11.3)."""

@@ -37,7 +37,7 @@ class HashFunction:
         self.hashlen = hashlen
         self.blocklen = blocklen
         self._new = new
-        self._algorithm = algorithm
+        self._algorithm = algorithm()  # immutable descriptor, shared by every HMAC
 
     def __repr__(self) -> str:
         return f"HashFunction({self.name!r})"
@@ -48,7 +48,7 @@ class HashFunction:
 
     def hmac(self, key: bytes, data: bytes) -> bytes:
         """HMAC-HASH(key, data) (RFC 2104)."""
-        mac = hmac.HMAC(key, self._algorithm())
+        mac = hmac.HMAC(key, self._algorithm)
         mac.update(data)
         return mac.finalize()
 

@@ -90,3 +90,9 @@ def test_rekey_without_a_key_and_bad_key_sizes_are_local_errors() -> None:
 def test_repr_hides_the_key() -> None:
     assert KEY.hex() not in repr(CipherState(ChaChaPoly(), KEY))
     assert repr(KEY) not in repr(CipherState(ChaChaPoly(), KEY))
+
+
+def test_export_key_gives_the_key_and_refuses_without_one() -> None:
+    assert CipherState(ChaChaPoly(), KEY).export_key() == KEY
+    with pytest.raises(LocalProtocolError):
+        CipherState(ChaChaPoly()).export_key()

@@ -31,8 +31,11 @@ LDPC is not implemented. See docs/simulator.md, section "Post-processing", for t
 references.
 """
 
+from protocols.bb84._alice import AlicePostProcessing
 from protocols.bb84._auth import AuthKeyPool
+from protocols.bb84._bob import BobPostProcessing
 from protocols.bb84._config import PostProcessingConfig, Reconciliation
+from protocols.bb84._memory import TransferResult, run_in_memory
 from protocols.bb84._records import BASIS_X, BASIS_Z, AliceRecord, BobRecord
 from protocols.bb84._state import Role, State
 from protocols.bb84.events import BlockStatistics, KeyDistilled
@@ -40,13 +43,17 @@ from protocols.bb84.events import BlockStatistics, KeyDistilled
 __all__ = [
     "BASIS_X",
     "BASIS_Z",
+    "AlicePostProcessing",
     "AliceRecord",
     "AuthKeyPool",
     "BlockStatistics",
+    "BobPostProcessing",
     "BobRecord",
     "KeyDistilled",
     "PostProcessingConfig",
     "Reconciliation",
     "Role",
     "State",
+    "TransferResult",
+    "run_in_memory",
 ]

@@ -1,13 +1,21 @@
-"""Wegman-Carter authentication of every post-processing message with one-time Poly1305 keys.
+"""Wegman-Carter authentication of the post-processing transcript with one-time Poly1305 keys.
 
 Construction (Wegman & Carter, JCSS 22 (1981); Bernstein, "The Poly1305-AES message-
 authentication code", FSE 2005; RFC 8439 §2.5): tag = (poly_r(m) + s) mod 2^128. poly_r is an
-ε-almost-Δ-universal hash with ε = 8·ceil(L/16)/2^106 for L-byte messages; adding a fresh
-uniformly random s per message (a one-time pad on the hash) makes the MAC information-
-theoretically secure. r is drawn once per block from the pre-shared pool and s afresh for each
-message, so a block costs 16 + 16·(messages) bytes of key, which is subtracted from its net key.
-Both ends draw from identical pools in the same order; the message counter and direction are
-authenticated too, so replayed, reordered or reflected messages fail.
+ε-almost-Δ-universal hash with ε = 8·ceil(L/16)/2^106 for L-byte inputs; adding a fresh uniform
+s per tag (a one-time pad on the hash) makes the MAC information-theoretically secure, so r may
+serve the whole block while every tag takes a new s from the pre-shared pool.
+
+Every message is authenticated. Most carry their own tag; Cascade's parity queries and replies
+(hundreds of round trips) are authenticated together with the next tagged message in the same
+direction, whose tag covers every frame sent since the previous tag (delayed authentication).
+This is safe because nothing irreversible depends on them before that tag is checked: Alice counts
+every parity she discloses, forged queries included, into λ_EC; Bob's `Verify` tag covers all his
+queries and is checked before Alice fixes the key length; Alice's `PrivacyAmplification` tag
+covers all her replies and Bob's final `Confirm` tells Alice he accepted them, and only then does
+Alice release her key. A block thus costs 16 + 16·(tagged messages) bytes of pool key (about 130
+bytes), which is subtracted from its net key. A sender/counter header is authenticated with each
+tag, so replayed, reordered or reflected messages fail.
 """
 
 from __future__ import annotations
@@ -72,9 +80,18 @@ class AuthKeyPool:
 
 
 class MessageAuthenticator:
-    """Tags and checks the messages of one block, in order, for one end of the link."""
+    """Tags and checks the transcript of one block, in order, for one end of the link."""
 
-    __slots__ = ("_consumed", "_pool", "_r", "_received", "_role", "_sent")
+    __slots__ = (
+        "_consumed",
+        "_incoming",
+        "_outgoing",
+        "_pool",
+        "_r",
+        "_received",
+        "_role",
+        "_sent",
+    )
 
     def __init__(self, pool: AuthKeyPool, *, role: int) -> None:
         self._pool = pool
@@ -83,6 +100,8 @@ class MessageAuthenticator:
         self._sent = 0
         self._received = 0
         self._consumed = 0
+        self._outgoing: list[bytes] = []
+        self._incoming: list[bytes] = []
 
     @property
     def consumed_bytes(self) -> int:
@@ -90,8 +109,8 @@ class MessageAuthenticator:
         return self._consumed
 
     def _one_time_key(self) -> bytes:
-        # Both ends draw in the same order: r first, then one s per message in transcript order.
-        # The protocol alternates strictly (Bob, Alice, Bob, ...), so the order is well defined.
+        # Both ends draw in the same order: r first, then one s per tagged message in transcript
+        # order. The protocol alternates strictly (Bob, Alice, Bob, ...), so the order is fixed.
         if self._r is None:
             self._r = self._pool.take(_KEY_BYTES)
             self._consumed += _KEY_BYTES
@@ -99,27 +118,41 @@ class MessageAuthenticator:
         self._consumed += _KEY_BYTES
         return self._r + s
 
-    def _header(self, sender: int, counter: int) -> bytes:
-        return struct.pack(">BQ", sender, counter)
+    def _mac(self, key: bytes, sender: int, counter: int, frames: list[bytes]) -> Poly1305:
+        mac = Poly1305(key)
+        mac.update(struct.pack(">BQ", sender, counter))
+        for frame in frames:
+            # Length-prefix each frame so frame boundaries are authenticated too.
+            mac.update(struct.pack(">Q", len(frame)))
+            mac.update(frame)
+        return mac
 
-    def tag(self, message: bytes) -> bytes:
-        """The tag of an outgoing message (consumes one pad)."""
+    def seal(self, frame: bytes, *, tagged: bool) -> bytes:
+        """Record an outgoing frame; return its tag (covering earlier untagged frames) or b""."""
+        self._outgoing.append(frame)
+        if not tagged:
+            return b""
         key = self._one_time_key()
-        tag = Poly1305.generate_tag(key, self._header(self._role, self._sent) + message)
+        tag = self._mac(key, self._role, self._sent, self._outgoing).finalize()
+        self._outgoing = []
         self._sent += 1
         return tag
 
-    def verify(self, message: bytes, tag: bytes) -> None:
-        """Check an incoming message's tag (consumes one pad whatever the outcome).
+    def open(self, frame: bytes, tag: bytes, *, tagged: bool) -> None:
+        """Record an incoming frame; if tagged, check the tag over it and earlier untagged frames.
 
         Raises:
             AuthenticationError: the tag does not match (forged, altered, replayed, reflected).
         """
+        self._incoming.append(frame)
+        if not tagged:
+            return
         key = self._one_time_key()
-        header = self._header(1 - self._role, self._received)
+        mac = self._mac(key, 1 - self._role, self._received, self._incoming)
+        self._incoming = []
         self._received += 1
         try:
-            Poly1305.verify_tag(key, header + message, tag)
+            # verify compares in constant time; one opaque error whatever the cause.
+            mac.verify(tag)
         except InvalidSignature:
-            # verify_tag compares in constant time; one opaque error whatever the cause.
             raise AuthenticationError("message authentication failed") from None

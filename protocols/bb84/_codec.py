@@ -18,7 +18,9 @@ from numpy.typing import NDArray
 
 __all__ = [
     "FRAME_HEADER_BYTES",
+    "UNTAGGED",
     "Abort",
+    "Confirm",
     "DecodeError",
     "Estimate",
     "Message",
@@ -32,6 +34,7 @@ __all__ = [
     "Verify",
     "decode_payload",
     "encode_payload",
+    "message_type",
 ]
 
 FRAME_HEADER_BYTES = 5
@@ -56,6 +59,12 @@ class MessageType(enum.IntEnum):
     VERIFY = 7
     PRIVACY_AMPLIFICATION = 8
     ABORT = 9
+    CONFIRM = 10
+
+
+UNTAGGED = frozenset({MessageType.PARITY_QUERY, MessageType.PARITY_REPLY})
+"""Cascade rounds carry no tag of their own: the next tagged message in the same direction
+authenticates them together with itself (see `_auth`)."""
 
 
 class Buffer:
@@ -239,6 +248,11 @@ class PrivacyAmplification:
 
 
 @dataclass(frozen=True, slots=True)
+class Confirm:
+    """Bob → Alice: Bob authenticated everything and holds the final key."""
+
+
+@dataclass(frozen=True, slots=True)
 class Abort:
     """Either way: the block ends without key, for the stated reason."""
 
@@ -255,6 +269,7 @@ Message = (
     | ParityReply
     | Verify
     | PrivacyAmplification
+    | Confirm
     | Abort
 )
 
@@ -268,6 +283,7 @@ _TYPES: dict[type[object], MessageType] = {
     Verify: MessageType.VERIFY,
     PrivacyAmplification: MessageType.PRIVACY_AMPLIFICATION,
     Abort: MessageType.ABORT,
+    Confirm: MessageType.CONFIRM,
 }
 
 
@@ -317,7 +333,7 @@ def encode_payload(message: Message) -> bytes:
     elif isinstance(message, PrivacyAmplification):
         buf.push_u32(message.final_bits)
         buf.push_bytes(message.seed)
-    else:
+    elif isinstance(message, Abort):
         buf.push_bytes(message.reason.encode("utf-8"))
     return buf.getvalue()
 
@@ -392,6 +408,8 @@ def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
         final = buf.pull_u32()
         seed = buf.pull_bytes(cap // 8 + 64)
         message = PrivacyAmplification(final, seed)
+    elif mtype is MessageType.CONFIRM:
+        message = Confirm()
     else:
         raw = buf.pull_bytes(MAX_REASON_BYTES)
         try:

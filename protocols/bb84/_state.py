@@ -34,7 +34,7 @@ class State(enum.Enum):
     RECONCILING = "reconciling"
     """Cascade parity queries and replies."""
     VERIFYING = "verifying"
-    """Bob sent the verification tag and waits for privacy amplification."""
+    """Verification tag and privacy amplification exchanged; waiting for the last message."""
     DONE = "done"
     """Key distilled."""
     ABORTED = "aborted"
@@ -60,7 +60,8 @@ _TRANSITIONS: dict[tuple[Role, State, Direction, MessageType], State] = {
     (Role.BOB, State.RECONCILING, _S, MessageType.PARITY_QUERY): State.RECONCILING,
     (Role.BOB, State.RECONCILING, _R, MessageType.PARITY_REPLY): State.RECONCILING,
     (Role.BOB, State.RECONCILING, _S, MessageType.VERIFY): State.VERIFYING,
-    (Role.BOB, State.VERIFYING, _R, MessageType.PRIVACY_AMPLIFICATION): State.DONE,
+    (Role.BOB, State.VERIFYING, _R, MessageType.PRIVACY_AMPLIFICATION): State.VERIFYING,
+    (Role.BOB, State.VERIFYING, _S, MessageType.CONFIRM): State.DONE,
     (Role.ALICE, State.IDLE, _R, MessageType.SIFT): State.SIFTING,
     (Role.ALICE, State.SIFTING, _S, MessageType.SIFT_REPLY): State.SIFTING,
     (Role.ALICE, State.SIFTING, _R, MessageType.TEST_BITS): State.ESTIMATING,
@@ -68,7 +69,8 @@ _TRANSITIONS: dict[tuple[Role, State, Direction, MessageType], State] = {
     (Role.ALICE, State.RECONCILING, _R, MessageType.PARITY_QUERY): State.RECONCILING,
     (Role.ALICE, State.RECONCILING, _S, MessageType.PARITY_REPLY): State.RECONCILING,
     (Role.ALICE, State.RECONCILING, _R, MessageType.VERIFY): State.VERIFYING,
-    (Role.ALICE, State.VERIFYING, _S, MessageType.PRIVACY_AMPLIFICATION): State.DONE,
+    (Role.ALICE, State.VERIFYING, _S, MessageType.PRIVACY_AMPLIFICATION): State.VERIFYING,
+    (Role.ALICE, State.VERIFYING, _R, MessageType.CONFIRM): State.DONE,
 }
 
 
@@ -106,6 +108,11 @@ class StateMachine:
             self.state = State.ERROR
             raise RemoteProtocolError(f"unexpected {kind.name} in state {prior.name}")
         self.state = nxt
+
+    def abort(self) -> None:
+        """Enter ABORTED unless already terminal."""
+        if self.state not in _TERMINAL:
+            self.state = State.ABORTED
 
     def fail(self) -> None:
         """Enter ERROR for good."""

@@ -1,0 +1,151 @@
+"""Bob's post-processing endpoint: announces, discloses test bits, drives Cascade, confirms."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocols.bb84._alice import block_statistics, split_key
+from protocols.bb84._auth import TAG_BYTES, AuthKeyPool
+from protocols.bb84._cascade import CascadeBob, block_sizes, build_pass
+from protocols.bb84._codec import (
+    Confirm,
+    DecodeError,
+    Estimate,
+    Message,
+    ParityQuery,
+    ParityReply,
+    PrivacyAmplification,
+    Sift,
+    SiftReply,
+    TestBits,
+    Verify,
+)
+from protocols.bb84._config import PostProcessingConfig
+from protocols.bb84._endpoint import Endpoint, RandomSource, random_bits, unpack_exact
+from protocols.bb84._estimation import Estimate as Bounds
+from protocols.bb84._records import BASIS_X, BASIS_Z, BobRecord
+from protocols.bb84._state import Role
+from protocols.bb84._toeplitz import privacy_amplify, toeplitz_multiply
+
+__all__ = ["BobPostProcessing"]
+
+
+class BobPostProcessing(Endpoint):
+    """Bob's end of one block: call `start()`, then exchange bytes with Alice.
+
+    Bob corrects his key with Cascade (he asks, Alice answers) and proves the result with a
+    universal-hash tag; `KeyDistilled` comes when Alice's privacy-amplification message verifies.
+    `random_source(n) -> bytes` supplies the verification seed (default `os.urandom`).
+    """
+
+    def __init__(
+        self,
+        record: BobRecord,
+        *,
+        config: PostProcessingConfig,
+        auth_pool: AuthKeyPool,
+        random_source: RandomSource | None = None,
+    ) -> None:
+        super().__init__(Role.BOB, config=config, auth_pool=auth_pool, random_source=random_source)
+        self._record = record
+        self._key: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
+        self._test = np.zeros(0, dtype=np.int64)
+        self._sifted = 0
+        self._estimate: Estimate | None = None
+        self._cascade: CascadeBob | None = None
+        self._pending_queries = 0
+
+    def start(self) -> None:
+        """Queue the sifting announcement (Bob speaks first)."""
+        self._send(Sift(self._record.pulse_index, self._record.bases))
+
+    def _on_message(self, message: Message) -> None:
+        if isinstance(message, SiftReply):
+            self._on_sift_reply(message)
+        elif isinstance(message, Estimate):
+            self._on_estimate(message)
+        elif isinstance(message, ParityReply):
+            self._on_reply(message)
+        elif isinstance(message, PrivacyAmplification):
+            self._on_privacy_amplification(message)
+
+    def _on_sift_reply(self, message: SiftReply) -> None:
+        if message.bases.shape[0] != len(self._record):
+            raise DecodeError("one basis per announced detection")
+        match = message.bases == self._record.bases
+        self._sifted = int(match.sum())
+        key = np.flatnonzero(match & (self._record.bases == BASIS_Z))
+        self._test = np.flatnonzero(match & (self._record.bases == BASIS_X))
+        self._key = self._record.bits[key]
+        self._send(TestBits(self._record.bits[self._test]))
+
+    def _on_estimate(self, message: Estimate) -> None:
+        n = int(self._key.shape[0])
+        sizes = block_sizes(n, message.qber_estimate, self._config.reconciliation)
+        layouts = [build_pass(n, k, message.cascade_seed, i) for i, k in enumerate(sizes)]
+        if message.top_parities.shape[0] != sum(layout.blocks for layout in layouts):
+            raise DecodeError("top-level parities do not match the Cascade layout")
+        self._estimate = message
+        self._cascade = CascadeBob(
+            self._key,
+            layouts,
+            message.top_parities,
+            reuse=self._config.reconciliation == "cascade-opt",
+        )
+        self._drive()
+
+    def _on_reply(self, message: ParityReply) -> None:
+        cascade = self._cascade
+        if cascade is None or message.parities.shape[0] != self._pending_queries:
+            raise DecodeError("parity reply does not match the query")
+        cascade.apply_replies(message.parities)
+        self._drive()
+
+    def _drive(self) -> None:
+        cascade = self._cascade
+        if cascade is None:
+            raise DecodeError("no error correction under way")
+        queries = cascade.next_queries()
+        if queries is not None:
+            self._pending_queries = int(queries[0].shape[0])
+            self._send(ParityQuery(*queries))
+            return
+        n = int(cascade.bits.shape[0])
+        tag_bits = self._config.verification_tag_bits
+        packed, seed = random_bits(self._random, n + tag_bits - 1)
+        tag = np.packbits(toeplitz_multiply(seed, cascade.bits, tag_bits)).tobytes()
+        self._send(Verify(cascade.errors_corrected, packed, tag))
+
+    def _on_privacy_amplification(self, message: PrivacyAmplification) -> None:
+        cascade, est = self._cascade, self._estimate
+        if cascade is None or est is None:
+            raise DecodeError("privacy amplification before error correction")
+        n = int(cascade.bits.shape[0])
+        if not 0 < message.final_bits < n:
+            raise DecodeError("final key length out of range")
+        seed = unpack_exact(message.seed, n - 1)
+        final = privacy_amplify(cascade.bits, seed, message.final_bits)
+        auth_bytes = self._auth.consumed_bytes + TAG_BYTES  # plus the pad of `Confirm`
+        self._send(Confirm())
+        bounds = Bounds(
+            est.qber_x,
+            est.qber_by_class,
+            est.vacuum_bits,
+            est.single_photon_bits,
+            est.phase_error,
+        )
+        stats = block_statistics(
+            detections=len(self._record),
+            sifted=self._sifted,
+            key_bits=n,
+            test_bits=int(self._test.shape[0]),
+            bounds=bounds,
+            errors_corrected=cascade.errors_corrected,
+            leaked=int(est.top_parities.shape[0]) + cascade.queries,
+            round_trips=cascade.round_trips,
+            tag_bits=self._config.verification_tag_bits,
+            final_bits=message.final_bits,
+            auth_bytes=auth_bytes,
+        )
+        self._events.append(split_key(final, auth_bytes, stats))

@@ -1,0 +1,446 @@
+"""Cascade error correction, vectorised: Alice's parity oracle and Bob's batched binary searches.
+
+Brassard & Salvail, "Secret-key reconciliation by public discussion", EUROCRYPT '93 (`cascade`:
+k1 = ceil(0.73/Q), k_i = 2 k_{i-1}, four passes) and Martinez-Mateo, Pacher, Peev, Ciurana,
+Martin, "Demystifying the information reconciliation protocol Cascade", QIC 15 (2015)
+(`cascade-opt`, their option (8): α = log2(1/Q) - 1/2, k1 = 2^ceil(α), k2 = 2^ceil((α+12)/2),
+k3 = 4096, k_i = n/2 for i >= 4, 14 passes, with reuse of every sub-block parity already
+disclosed).
+
+Layout. Pass j reorders the key (pass 1 keeps the order; passes 2, 3 use a public random
+permutation; passes whose blocks are >= n/2 split the key into two halves by a public random
+mask) and cuts it into blocks. Each block is padded with virtual zero bits to K = 2^depth and
+searched as a complete binary tree: node h (1 = the block, children 2h, 2h+1) covers a dyadic
+range, so a node id is `block * 2K + h`. Virtual bits have known parity 0 and cost nothing.
+
+Batching. Bob keeps every open binary search as a row of numpy arrays, one row per search, and
+advances all of them one level per round trip: one `ParityQuery` carries every left-child parity
+he still needs (parities he can infer from known ones are not asked again). Flips are applied
+after the whole level; a search whose range then holds an even number of errors is dropped and
+the block is re-examined from its (updated) top parity, which is how Cascade's backtracking into
+earlier passes happens here. All top-level block parities are public in every Cascade run; Alice
+sends them for all passes at once, which saves one round trip per pass and leaks nothing extra.
+
+Leakage λ_EC = the number of parity bits Alice discloses (top-level and queried).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocols.bb84._config import Reconciliation
+from protocols.errors import LocalProtocolError
+
+__all__ = [
+    "CascadeAlice",
+    "CascadeBob",
+    "CascadeQueryError",
+    "PassLayout",
+    "block_sizes",
+    "build_pass",
+]
+
+_MIN_QBER = 1e-4
+_I64 = np.int64
+
+
+class CascadeQueryError(Exception):
+    """Internal: a parity query names a pass or node that does not exist."""
+
+
+def block_sizes(n: int, qber: float, variant: Reconciliation) -> list[int]:
+    """Top-level block size of each pass for a key of n bits at error rate qber."""
+    q = min(max(qber, _MIN_QBER), 0.5)
+    half = max(1, (n + 1) // 2)
+    if variant == "cascade":
+        k1 = math.ceil(0.73 / q)
+        sizes = [k1 << i for i in range(4)]
+    else:
+        alpha = math.log2(1.0 / q) - 0.5
+        sizes = [2 ** math.ceil(alpha), 2 ** math.ceil((alpha + 12.0) / 2.0), 4096]
+        sizes += [half] * 11
+    return [max(1, min(k, n if i == 0 else half)) for i, k in enumerate(sizes)]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PassLayout:
+    """How one pass orders and cuts the key (public, derived from the shared seed)."""
+
+    order: NDArray[np.int64] | None
+    """Key positions in pass order (None: the identity)."""
+    starts: NDArray[np.int64]
+    """Offset of each block in pass order."""
+    sizes: NDArray[np.int64]
+    """Real bits in each block (> 0)."""
+    depth: int
+    """log2 of the padded block size K."""
+
+    @property
+    def blocks(self) -> int:
+        return int(self.starts.shape[0])
+
+    @property
+    def padded(self) -> int:
+        return 1 << self.depth
+
+    def gather(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """The key in pass order."""
+        return bits if self.order is None else bits[self.order]
+
+    def top_parities(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Parity of each block of `bits` (given in key order)."""
+        sums = np.add.reduceat(self.gather(bits), self.starts, dtype=_I64)
+        return (sums & 1).astype(np.uint8)
+
+
+def _pass_rng(seed: bytes, index: int) -> np.random.Generator:
+    return np.random.default_rng([int.from_bytes(seed, "big"), index])
+
+
+def build_pass(n: int, k: int, seed: bytes, index: int) -> PassLayout:
+    """The layout of pass `index` (0-based) with block size k over n bits."""
+    if index == 0 or n < 2:
+        order = None
+    elif 2 * k >= n:
+        # Two random halves: a public random mask, stably partitioned (cheaper than a shuffle).
+        mask = _pass_rng(seed, index).integers(0, 2, n, dtype=np.uint8).view(bool)
+        first = np.flatnonzero(~mask)
+        second = np.flatnonzero(mask)
+        order = np.concatenate((first, second))
+        sizes = np.array([s for s in (first.shape[0], second.shape[0]) if s], dtype=_I64)
+        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(_I64)
+        depth = max(0, int(sizes.max() - 1).bit_length())
+        return PassLayout(order, starts, sizes, depth)
+    else:
+        order = _pass_rng(seed, index).permutation(n).astype(_I64)
+    k = max(1, min(k, n))
+    starts = np.arange(0, n, k, dtype=_I64)
+    sizes = np.minimum(k, n - starts)
+    return PassLayout(order, starts, sizes, max(0, (k - 1).bit_length()))
+
+
+def _node_ranges(nodes: NDArray[np.int64], depth: int) -> tuple[NDArray[np.int64], ...]:
+    """Block-relative [lo, hi) of local heap nodes in a tree of depth `depth`."""
+    level = np.frexp(nodes.astype(np.float64))[1].astype(_I64) - 1
+    width = np.left_shift(1, depth - level)
+    lo = (nodes - np.left_shift(1, level)) * width
+    return lo, lo + width
+
+
+class CascadeAlice:
+    """Alice's side: her key never changes; she answers parity queries from prefix sums."""
+
+    def __init__(self, bits: NDArray[np.uint8], layouts: list[PassLayout]) -> None:
+        self._bits = bits
+        self._layouts = layouts
+        self._prefix: dict[int, NDArray[np.uint8]] = {}
+        self.disclosed = 0
+        """Parity bits disclosed so far (λ_EC)."""
+
+    def top_parities(self) -> NDArray[np.uint8]:
+        """Parities of every top-level block of every pass (disclosed, counted)."""
+        out = np.concatenate([layout.top_parities(self._bits) for layout in self._layouts])
+        self.disclosed += int(out.shape[0])
+        return out
+
+    def _prefix_of(self, index: int) -> NDArray[np.uint8]:
+        prefix = self._prefix.get(index)
+        if prefix is None:
+            layout = self._layouts[index]
+            width = layout.padded
+            virtual = np.zeros((layout.blocks, width), dtype=np.uint8)
+            pos = np.arange(self._bits.shape[0], dtype=_I64)
+            block = np.searchsorted(layout.starts, pos, side="right") - 1
+            virtual.reshape(-1)[block * width + pos - layout.starts[block]] = layout.gather(
+                self._bits
+            )
+            prefix = np.zeros((layout.blocks, width + 1), dtype=np.uint8)
+            np.bitwise_xor.accumulate(virtual, axis=1, out=prefix[:, 1:])
+            self._prefix[index] = prefix
+        return prefix
+
+    def answer(self, passes: NDArray[np.uint8], nodes: NDArray[np.uint32]) -> NDArray[np.uint8]:
+        """Alice's parity of each (pass, node); counts the disclosed bits.
+
+        Raises:
+            CascadeQueryError: a pass or node out of range.
+        """
+        out = np.empty(passes.shape[0], dtype=np.uint8)
+        if passes.size and int(passes.max()) >= len(self._layouts):
+            raise CascadeQueryError("no such pass")
+        for index in np.unique(passes):
+            layout = self._layouts[int(index)]
+            sel = passes == index
+            node = nodes[sel].astype(_I64)
+            span = 2 * layout.padded
+            block, local = np.divmod(node, span)
+            if np.any(block >= layout.blocks) or np.any(local == 0):
+                raise CascadeQueryError("no such node")
+            lo, hi = _node_ranges(local, layout.depth)
+            prefix = self._prefix_of(int(index))
+            out[sel] = prefix[block, hi] ^ prefix[block, lo]
+        self.disclosed += int(passes.shape[0])
+        return out
+
+
+class _Pass:
+    """Bob's working state for one started pass."""
+
+    __slots__ = (
+        "alice_top",
+        "bob_top",
+        "inverse",
+        "known",
+        "kpar",
+        "layout",
+        "s_apar",
+        "s_block",
+        "s_node",
+        "searching",
+    )
+
+    def __init__(
+        self,
+        layout: PassLayout,
+        alice_top: NDArray[np.uint8],
+        bits: NDArray[np.uint8],
+        reuse: bool,
+    ) -> None:
+        self.layout = layout
+        self.alice_top = alice_top
+        self.bob_top = layout.top_parities(bits)
+        n = bits.shape[0]
+        if layout.order is None:
+            self.inverse = np.arange(n, dtype=_I64)
+        else:
+            self.inverse = np.empty(n, dtype=_I64)
+            self.inverse[layout.order] = np.arange(n, dtype=_I64)
+        self.searching = np.zeros(layout.blocks, dtype=bool)
+        self.s_block = np.zeros(0, dtype=_I64)
+        self.s_node = np.zeros(0, dtype=_I64)
+        self.s_apar = np.zeros(0, dtype=np.uint8)
+        if reuse:
+            span = 2 * layout.padded
+            self.known = np.zeros(layout.blocks * span, dtype=bool)
+            self.kpar = np.zeros(layout.blocks * span, dtype=np.uint8)
+            tops = np.arange(layout.blocks, dtype=_I64) * span + 1
+            self.known[tops] = True
+            self.kpar[tops] = alice_top
+        else:
+            self.known = np.zeros(0, dtype=bool)
+            self.kpar = np.zeros(0, dtype=np.uint8)
+
+    def bob_parity(
+        self,
+        bits: NDArray[np.uint8],
+        block: NDArray[np.int64],
+        lo: NDArray[np.int64],
+        hi: NDArray[np.int64],
+    ) -> NDArray[np.uint8]:
+        """Bob's current parity of block-relative ranges [lo, hi) (hi clipped to real bits)."""
+        layout = self.layout
+        hi = np.minimum(hi, layout.sizes[block])
+        lengths = hi - lo
+        total = int(lengths.sum())
+        start = layout.starts[block] + lo
+        if total > bits.shape[0] // 2:
+            ordered = layout.gather(bits)
+            prefix = np.zeros(ordered.shape[0] + 1, dtype=np.uint8)
+            np.bitwise_xor.accumulate(ordered, out=prefix[1:])
+            out: NDArray[np.uint8] = prefix[start + lengths] ^ prefix[start]
+            return out
+        offsets = np.zeros(lengths.shape[0], dtype=_I64)
+        np.cumsum(lengths[:-1], out=offsets[1:])
+        flat = np.arange(total, dtype=_I64) + np.repeat(start - offsets, lengths)
+        if layout.order is not None:
+            flat = layout.order[flat]
+        sums = np.add.reduceat(bits[flat], offsets, dtype=_I64)
+        return (sums & 1).astype(np.uint8)
+
+
+class CascadeBob:
+    """Bob's side: corrects his key in place through batched binary searches.
+
+    Use: `q = next_queries()`; while q is not None, send it, feed the reply to
+    `apply_replies`, and ask again. Bob's key is then (with high probability) Alice's.
+    """
+
+    def __init__(
+        self,
+        bits: NDArray[np.uint8],
+        layouts: list[PassLayout],
+        top_parities: NDArray[np.uint8],
+        *,
+        reuse: bool,
+    ) -> None:
+        expected = sum(layout.blocks for layout in layouts)
+        if top_parities.shape[0] != expected:
+            raise LocalProtocolError("top parities do not match the pass layouts")
+        self.bits = bits.copy()
+        self._layouts = layouts
+        self._tops: list[NDArray[np.uint8]] = []
+        offset = 0
+        for layout in layouts:
+            self._tops.append(top_parities[offset : offset + layout.blocks])
+            offset += layout.blocks
+        self._reuse = reuse
+        self._passes: list[_Pass] = []
+        self._pending: list[tuple[int, NDArray[np.bool_], NDArray[np.uint8]]] | None = None
+        self.errors_corrected = 0
+        self.queries = 0
+        self.round_trips = 0
+
+    # -- driving ------------------------------------------------------------------------------
+    def next_queries(self) -> tuple[NDArray[np.uint8], NDArray[np.uint32]] | None:
+        """The next batch of parity queries, or None when Cascade has finished."""
+        if self._pending is not None:
+            raise LocalProtocolError("replies to the previous queries are still outstanding")
+        while True:
+            if not any(p.s_block.shape[0] for p in self._passes) and not self._spawn_or_advance():
+                return None
+            pending = []
+            q_pass: list[NDArray[np.uint8]] = []
+            q_node: list[NDArray[np.uint32]] = []
+            for index, state in enumerate(self._passes):
+                if not state.s_block.shape[0]:
+                    continue
+                need, left_par = self._left_parities(state)
+                pending.append((index, need, left_par))
+                if need.any():
+                    span = 2 * state.layout.padded
+                    nodes = state.s_block[need] * span + 2 * state.s_node[need]
+                    q_pass.append(np.full(nodes.shape[0], index, dtype=np.uint8))
+                    q_node.append(nodes.astype(np.uint32))
+            self._pending = pending
+            if q_pass:
+                passes = np.concatenate(q_pass)
+                self.queries += int(passes.shape[0])
+                self.round_trips += 1
+                return passes, np.concatenate(q_node)
+            self.apply_replies(np.zeros(0, dtype=np.uint8))
+
+    def apply_replies(self, parities: NDArray[np.uint8]) -> None:
+        """Feed Alice's answers to the last queries (in query order) and descend one level."""
+        if self._pending is None:
+            raise LocalProtocolError("no queries outstanding")
+        pending, self._pending = self._pending, None
+        expected = sum(int(need.sum()) for _, need, _ in pending)
+        if parities.shape[0] != expected:
+            raise LocalProtocolError("reply length does not match the queries")
+        offset = 0
+        flips: list[NDArray[np.int64]] = []
+        for index, need, left_par in pending:
+            count = int(need.sum())
+            left_par[need] = parities[offset : offset + count]
+            offset += count
+            flips.append(self._descend(self._passes[index], left_par))
+        found = np.unique(np.concatenate(flips)) if flips else np.zeros(0, dtype=_I64)
+        if found.shape[0]:
+            self._apply_flips(found)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _spawn_or_advance(self) -> bool:
+        """Open searches on odd blocks; start further passes until one has work. False: done."""
+        while True:
+            if self._spawn():
+                return True
+            if len(self._passes) == len(self._layouts):
+                return False
+            index = len(self._passes)
+            self._passes.append(
+                _Pass(self._layouts[index], self._tops[index], self.bits, self._reuse)
+            )
+
+    def _spawn(self) -> bool:
+        spawned = False
+        for state in self._passes:
+            odd = np.flatnonzero((state.alice_top ^ state.bob_top).astype(bool) & ~state.searching)
+            if odd.shape[0]:
+                state.searching[odd] = True
+                state.s_block = np.concatenate((state.s_block, odd))
+                state.s_node = np.concatenate((state.s_node, np.ones(odd.shape[0], dtype=_I64)))
+                state.s_apar = np.concatenate((state.s_apar, state.alice_top[odd]))
+                spawned = True
+        return spawned or any(p.s_block.shape[0] for p in self._passes)
+
+    def _left_parities(self, state: _Pass) -> tuple[NDArray[np.bool_], NDArray[np.uint8]]:
+        """Alice's parity of each search's left child where Bob knows or can infer it."""
+        layout = state.layout
+        lo, hi = _node_ranges(state.s_node, layout.depth)
+        mid = (lo + hi) // 2
+        left_par = np.zeros(state.s_node.shape[0], dtype=np.uint8)
+        # Right child entirely virtual: the left child carries the whole (odd) parity.
+        free = mid >= layout.sizes[state.s_block]
+        left_par[free] = state.s_apar[free]
+        if self._reuse:
+            span = 2 * layout.padded
+            left = state.s_block * span + 2 * state.s_node
+            known_left = state.known[left] & ~free
+            left_par[known_left] = state.kpar[left[known_left]]
+            known_right = state.known[left + 1] & ~free & ~known_left
+            left_par[known_right] = state.s_apar[known_right] ^ state.kpar[left[known_right] + 1]
+            need = ~(free | known_left | known_right)
+        else:
+            need = ~free
+        return need, left_par
+
+    def _descend(self, state: _Pass, left_par: NDArray[np.uint8]) -> NDArray[np.int64]:
+        """Move every search of a pass one level down; return the key positions found."""
+        layout = state.layout
+        lo, hi = _node_ranges(state.s_node, layout.depth)
+        mid = (lo + hi) // 2
+        bob_left = state.bob_parity(self.bits, state.s_block, lo, mid)
+        go_left = (bob_left ^ left_par).astype(bool)
+        right_par = state.s_apar ^ left_par
+        if self._reuse:
+            span = 2 * layout.padded
+            left = state.s_block * span + 2 * state.s_node
+            state.known[left] = True
+            state.known[left + 1] = True
+            state.kpar[left] = left_par
+            state.kpar[left + 1] = right_par
+        state.s_node = 2 * state.s_node + (~go_left).astype(_I64)
+        state.s_apar = np.where(go_left, left_par, right_par)
+        leaf = state.s_node >= layout.padded
+        if not leaf.any():
+            return np.zeros(0, dtype=_I64)
+        offset = state.s_node[leaf] - layout.padded
+        position = layout.starts[state.s_block[leaf]] + offset
+        if layout.order is not None:
+            position = layout.order[position]
+        state.searching[state.s_block[leaf]] = False
+        keep = ~leaf
+        state.s_block = state.s_block[keep]
+        state.s_node = state.s_node[keep]
+        state.s_apar = state.s_apar[keep]
+        return position
+
+    def _apply_flips(self, positions: NDArray[np.int64]) -> None:
+        self.bits[positions] ^= 1
+        self.errors_corrected += int(positions.shape[0])
+        for state in self._passes:
+            layout = state.layout
+            pos = state.inverse[positions]
+            block = np.searchsorted(layout.starts, pos, side="right") - 1
+            toggles = np.bincount(block, minlength=layout.blocks) & 1
+            state.bob_top ^= toggles.astype(np.uint8)
+            if not state.s_block.shape[0]:
+                continue
+            # A search whose range just gained an odd number of flips now holds an even number
+            # of errors: drop it; its block is re-examined from the updated top parity.
+            width = layout.padded
+            keys = np.sort(block * width + pos - layout.starts[block])
+            lo, hi = _node_ranges(state.s_node, layout.depth)
+            base = state.s_block * width
+            inside = np.searchsorted(keys, base + hi) - np.searchsorted(keys, base + lo)
+            drop = (inside & 1).astype(bool)
+            if drop.any():
+                state.searching[state.s_block[drop]] = False
+                keep = ~drop
+                state.s_block = state.s_block[keep]
+                state.s_node = state.s_node[keep]
+                state.s_apar = state.s_apar[keep]

@@ -1,0 +1,171 @@
+"""What both post-processing endpoints share: framing, authentication, state, events."""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from protocols.bb84._auth import TAG_BYTES, AuthKeyPool, MessageAuthenticator
+from protocols.bb84._codec import (
+    FRAME_HEADER_BYTES,
+    UNTAGGED,
+    Abort,
+    DecodeError,
+    Message,
+    MessageType,
+    decode_payload,
+    encode_payload,
+    message_type,
+)
+from protocols.bb84._config import PostProcessingConfig
+from protocols.bb84._state import Role, State, StateMachine
+from protocols.bb84.events import KeyDistilled
+from protocols.errors import (
+    AuthenticationError,
+    LocalProtocolError,
+    PostProcessingAbortedError,
+    RemoteProtocolError,
+)
+
+RandomSource = Callable[[int], bytes]
+
+
+def random_bits(source: RandomSource, count: int) -> tuple[bytes, NDArray[np.uint8]]:
+    """`count` uniform bits from `source`, packed (padding zeroed) and unpacked."""
+    raw = bytearray(source((count + 7) // 8))
+    if count % 8:
+        raw[-1] &= (0xFF << (8 - count % 8)) & 0xFF
+    packed = bytes(raw)
+    return packed, np.unpackbits(np.frombuffer(packed, dtype=np.uint8), count=count)
+
+
+def unpack_exact(packed: bytes, count: int) -> NDArray[np.uint8]:
+    """Unpack exactly `count` bits; wrong length or non-zero padding is a decode error."""
+    if len(packed) != (count + 7) // 8:
+        raise DecodeError("packed field has the wrong length")
+    raw = np.frombuffer(packed, dtype=np.uint8)
+    if count % 8 and raw[-1] & ((1 << (8 - count % 8)) - 1):
+        raise DecodeError("non-zero padding bits")
+    return np.unpackbits(raw, count=count)
+
+
+class Endpoint:
+    """Sans-IO core shared by Alice and Bob: bytes in, bytes and events out."""
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        config: PostProcessingConfig,
+        auth_pool: AuthKeyPool,
+        random_source: RandomSource | None,
+    ) -> None:
+        self._config = config
+        self._machine = StateMachine(role)
+        self._auth = MessageAuthenticator(auth_pool, role=int(role))
+        self._random: RandomSource = random_source or os.urandom
+        self._inbox = bytearray()
+        self._outbox = bytearray()
+        self._events: deque[KeyDistilled] = deque()
+        self.bytes_sent = 0
+        """Classical bytes this end has queued for sending."""
+        self.messages_sent = 0
+        """Messages this end has queued for sending."""
+
+    @property
+    def state(self) -> State:
+        """Where the exchange stands."""
+        return self._machine.state
+
+    def data_to_send(self) -> bytes:
+        """Bytes to hand to the transport (and forget)."""
+        out = bytes(self._outbox)
+        self._outbox.clear()
+        return out
+
+    def next_event(self) -> KeyDistilled | None:
+        """The next event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the peer (any chunking).
+
+        Raises:
+            RemoteProtocolError: malformed, truncated, oversized or out-of-state data.
+            AuthenticationError: a tag does not verify.
+            PostProcessingAbortedError: the block ends without key (either side's decision).
+            LocalProtocolError: the endpoint already failed or finished.
+        """
+        if self._machine.terminal:
+            raise LocalProtocolError(f"endpoint is {self._machine.state.name}")
+        self._inbox += data
+        try:
+            while self._handle_frame():
+                pass
+        except DecodeError as exc:
+            self._machine.fail()
+            raise RemoteProtocolError(str(exc)) from None
+        except (RemoteProtocolError, AuthenticationError):
+            self._machine.fail()
+            raise
+        except PostProcessingAbortedError:
+            self._machine.abort()
+            raise
+
+    def _handle_frame(self) -> bool:
+        """Process one complete frame from the inbox; False if none is complete yet."""
+        if len(self._inbox) < FRAME_HEADER_BYTES:
+            return False
+        kind, length = struct.unpack_from(">BI", self._inbox)
+        if length > self._config.max_message_bytes:
+            raise DecodeError("message exceeds the size cap")
+        try:
+            mtype = MessageType(kind)
+        except ValueError:
+            raise DecodeError("unknown message type") from None
+        tag_len = 0 if mtype in UNTAGGED else TAG_BYTES
+        total = FRAME_HEADER_BYTES + length + tag_len
+        if len(self._inbox) < total:
+            return False
+        frame = bytes(self._inbox[: FRAME_HEADER_BYTES + length])
+        tag = bytes(self._inbox[FRAME_HEADER_BYTES + length : total])
+        del self._inbox[:total]
+        # Authenticate before parsing: hostile bytes reach the parser only if untagged, and
+        # untagged frames are covered by the next tag anyway.
+        self._auth.open(frame, tag, tagged=bool(tag_len))
+        message = decode_payload(kind, frame[FRAME_HEADER_BYTES:], self._bit_cap())
+        self._machine.on_receive(mtype)
+        if isinstance(message, Abort):
+            self._inbox.clear()
+            raise PostProcessingAbortedError(f"peer aborted: {message.reason}")
+        self._on_message(message)
+        return not self._machine.terminal
+
+    def _bit_cap(self) -> int:
+        return self._config.max_message_bytes * 8
+
+    def _send(self, message: Message) -> None:
+        mtype = message_type(message)
+        self._machine.on_send(mtype)
+        payload = encode_payload(message)
+        if len(payload) > self._config.max_message_bytes:
+            raise LocalProtocolError("message exceeds max_message_bytes; raise the cap")
+        frame = struct.pack(">BI", int(mtype), len(payload)) + payload
+        tag = self._auth.seal(frame, tagged=mtype not in UNTAGGED)
+        self._outbox += frame
+        self._outbox += tag
+        self.bytes_sent += len(frame) + len(tag)
+        self.messages_sent += 1
+
+    def _abort(self, reason: str) -> PostProcessingAbortedError:
+        """Tell the peer (authenticated) and return the error for the caller to raise."""
+        self._send(Abort(reason))
+        return PostProcessingAbortedError(reason)
+
+    def _on_message(self, message: Message) -> None:
+        raise NotImplementedError

@@ -6,7 +6,7 @@ Why ``IKpsk2`` (the pattern WireGuard uses, analysed by Dowling and Paterson, AC
   initiator can encrypt to the responder's static key at once: the ``K`` half of ``IK``.
 * One round trip (two messages), against three for ``XXpsk3``; the responder answers the
   first message, and the initiator can send data right after reading the second.
-* The initiator's identity travels encrypted to the responder's static key (Noise section 7.7:
+* The initiator's identity travels encrypted to the responder's static key (Noise section 7.8:
   property 4), and the responder's is never sent.
 * The PSK (the QKD key) is mixed by ``psk2`` after all four DHs: it authenticates both sides
   and keys the session even if X25519 falls to a quantum computer, while a leaked QKD key

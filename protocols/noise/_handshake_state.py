@@ -103,7 +103,7 @@ class HandshakeState:
                 self._symmetric.mix_hash(public)
 
     def _check_keys(self) -> None:
-        """Validity rule 1 of section 7.1: only keys the pattern needs, and all of them."""
+        """Validity rule 1 of section 7.3: only keys the pattern needs, and all of them."""
         pattern = self._protocol.pattern
         dhlen = self._protocol.dh.dhlen
         own_pre = pattern.initiator_pre if self._initiator else pattern.responder_pre

@@ -2,7 +2,7 @@
 
 Patterns are written below in the specification's own notation and parsed once into
 `HandshakePattern` values, so each can be checked against the spec by eye. `validate()` applies
-the validity rules of section 7.1 (2) and section 9.3 to a pattern after its modifiers.
+the validity rules of section 7.3 (2) and section 9.3 to a pattern after its modifiers.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def build_pattern(name_section: str) -> HandshakePattern:
 
 
 def validate(pattern: HandshakePattern) -> None:
-    """Check rule 2 of section 7.1 (one ``e`` and one ``s`` per party) and section 9.3.
+    """Check rule 2 of section 7.3 (one ``e`` and one ``s`` per party) and section 9.3.
 
     Section 9.3: after a ``psk`` token a party may not send encrypted data unless it has sent
     an ephemeral public key, which keeps PSK-derived keys randomized by a fresh ephemeral.

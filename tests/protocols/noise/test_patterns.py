@@ -1,4 +1,4 @@
-"""Handshake patterns as data, psk modifiers and the validity rules of sections 7.1 and 9.3."""
+"""Handshake patterns as data, psk modifiers and the validity rules of sections 7.3 and 9.3."""
 
 from __future__ import annotations
 
@@ -55,6 +55,6 @@ def test_psk_without_a_prior_ephemeral_breaks_section_9_3() -> None:
         validate(bad)
 
 
-def test_sending_e_twice_breaks_section_7_1() -> None:
+def test_sending_e_twice_breaks_section_7_3() -> None:
     with pytest.raises(UnsupportedProtocolError, match="twice"):
         validate(HandshakePattern("bad", (), (), ((E,), (E, EE), (E,))))

@@ -5,6 +5,7 @@ Key material is held as bytes, never shown in a repr, and compared in constant t
 
 from __future__ import annotations
 
+import binascii
 import hmac
 import uuid
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Key:
 
     def to_dict(self) -> JsonObject:
         """The JSON object of one Table 11 item (contains the key material)."""
+        if self.key_id_extension is None and self.key_extension is None:
+            return {"key_ID": str(self.key_id), "key": _json.encode_base64(self.key)}
         return _json.optional_members(
             [
                 ("key_ID", _json.format_uuid(self.key_id)),
@@ -71,6 +74,41 @@ class Key:
                 ("key_extension", self.key_extension),
             ]
         )
+
+
+def _parse_key(item: _json.JsonValue, index: int) -> Key:
+    """One item of "keys" (Table 11)."""
+    if type(item) is dict and len(item) == 2:
+        # Fast path for the common item {"key_ID": ..., "key": ...}: the same checks without
+        # an ObjectReader; any failure is re-diagnosed by the full path for its exact detail.
+        key_id, material = item.get("key_ID"), item.get("key")
+        if type(key_id) is str and type(material) is str and _json.is_uuid_text(key_id):
+            try:
+                data = binascii.a2b_base64(material, strict_mode=True)
+            except ValueError:
+                data = b""
+            if data:
+                return Key(_json.uuid_of_text(key_id), data)
+    path = f"keys[{index}]"
+    ir = _json.ObjectReader(item, path)
+    key_id_value = _json.parse_uuid(ir.string("key_ID"), f"{path}.key_ID")
+    id_extension = ir.optional_object("key_ID_extension")
+    material_value = _json.decode_base64(ir.string("key"), f"{path}.key")
+    key_extension = ir.optional_object("key_extension")
+    ir.finish()
+    return _key(key_id_value, material_value, id_extension, key_extension, path)
+
+
+def _key(
+    key_id: uuid.UUID,
+    material: bytes,
+    id_extension: JsonObject | None,
+    key_extension: JsonObject | None,
+    path: str,
+) -> Key:
+    if not material:
+        _json.fail("empty key", f"{path}.key")
+    return Key(key_id, material, id_extension, key_extension)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +129,7 @@ class KeyContainer:
             raise LocalProtocolError("KeyContainer.keys must be a non-empty tuple")
         if not all(isinstance(k, Key) for k in self.keys):
             raise LocalProtocolError("KeyContainer.keys items must be Key")
-        if len({k.key_id for k in self.keys}) != len(self.keys):
+        if len({k.key_id.int for k in self.keys}) != len(self.keys):
             raise LocalProtocolError("KeyContainer.keys must not repeat a key ID")
         ext = self.key_container_extension
         if ext is not None and not isinstance(ext, dict):
@@ -124,21 +162,13 @@ class KeyContainer:
         r = _json.ObjectReader(obj, "")
         items = r.array("keys", required=True) or []
         keys: list[Key] = []
-        seen: set[uuid.UUID] = set()
+        seen: set[int] = set()
         for index, item in enumerate(items):
-            path = r.element_path("keys", index)
-            ir = _json.ObjectReader(item, path)
-            key_id = _json.parse_uuid(ir.string("key_ID"), f"{path}.key_ID")
-            id_extension = ir.optional_object("key_ID_extension")
-            material = _json.decode_base64(ir.string("key"), f"{path}.key")
-            key_extension = ir.optional_object("key_extension")
-            ir.finish()
-            if not material:
-                _json.fail("empty key", f"{path}.key")
-            if key_id in seen:
-                _json.fail("duplicate key ID", f"{path}.key_ID")
-            seen.add(key_id)
-            keys.append(Key(key_id, material, id_extension, key_extension))
+            key = _parse_key(item, index)
+            if key.key_id.int in seen:
+                _json.fail("duplicate key ID", f"keys[{index}].key_ID")
+            seen.add(key.key_id.int)
+            keys.append(key)
         extension = r.optional_object("key_container_extension")
         r.finish()
         if not keys:

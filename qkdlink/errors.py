@@ -25,6 +25,7 @@ __all__ = [
     "ChannelClosedError",
     "ChannelError",
     "ConfigurationError",
+    "EndOfChannelError",
     "HandshakeError",
     "KeyDeliveryError",
     "KeyExhaustedError",
@@ -126,6 +127,10 @@ class BrokenChannelError(ChannelError):
 
 class BusyError(ChannelError):
     """Two tasks used the same direction of a channel at once."""
+
+
+class EndOfChannelError(ChannelError):
+    """The peer closed the channel in an orderly way: no more messages will arrive."""
 
 
 class HandshakeError(ChannelError):

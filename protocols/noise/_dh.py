@@ -7,7 +7,7 @@ from typing import Final
 
 from cryptography.hazmat.primitives.asymmetric import x448, x25519
 
-from protocols.errors import RemoteProtocolError
+from protocols.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = ["DH_FUNCTIONS", "Curve448", "Curve25519", "DhFunction", "KeyPair"]
 
@@ -72,7 +72,9 @@ class Curve25519(DhFunction):
         return KeyPair(key.public_key().public_bytes_raw(), key)
 
     def dh(self, keypair: KeyPair, public: bytes) -> bytes:
-        if len(public) != self.dhlen or not isinstance(keypair.private, x25519.X25519PrivateKey):
+        if not isinstance(keypair.private, x25519.X25519PrivateKey):
+            raise LocalProtocolError("key pair of another DH function")
+        if len(public) != self.dhlen:
             raise RemoteProtocolError("invalid 25519 public key")
         try:
             return keypair.private.exchange(x25519.X25519PublicKey.from_public_bytes(public))
@@ -95,7 +97,9 @@ class Curve448(DhFunction):
         return KeyPair(key.public_key().public_bytes_raw(), key)
 
     def dh(self, keypair: KeyPair, public: bytes) -> bytes:
-        if len(public) != self.dhlen or not isinstance(keypair.private, x448.X448PrivateKey):
+        if not isinstance(keypair.private, x448.X448PrivateKey):
+            raise LocalProtocolError("key pair of another DH function")
+        if len(public) != self.dhlen:
             raise RemoteProtocolError("invalid 448 public key")
         try:
             return keypair.private.exchange(x448.X448PublicKey.from_public_bytes(public))

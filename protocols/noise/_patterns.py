@@ -179,7 +179,6 @@ def validate(pattern: HandshakePattern) -> None:
     sent_e = [Token.E in pattern.initiator_pre, Token.E in pattern.responder_pre]
     sent_s = [Token.S in pattern.initiator_pre, Token.S in pattern.responder_pre]
     psk_seen = False
-    has_key = False
     for index, tokens in enumerate(pattern.messages):
         party = index % 2
         for token in tokens:
@@ -191,13 +190,10 @@ def validate(pattern: HandshakePattern) -> None:
                 if sent_s[party]:
                     raise UnsupportedProtocolError(f"{pattern.name}: 's' sent twice")
                 sent_s[party] = True
-                if has_key and psk_seen and not sent_e[party]:
+                if psk_seen and not sent_e[party]:
                     raise UnsupportedProtocolError(f"{pattern.name}: breaks section 9.3")
             elif token is Token.PSK:
                 psk_seen = True
-                has_key = True
-            else:
-                has_key = True
         if psk_seen and not sent_e[party]:
             raise UnsupportedProtocolError(f"{pattern.name}: breaks section 9.3")
     senders = (0,) if pattern.one_way else (0, 1)

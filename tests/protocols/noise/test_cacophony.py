@@ -1,7 +1,7 @@
 """Every vector of the cacophony Noise test-vector file, one test each.
 
 Source of the data: haskell-cryptography/cacophony `vectors/cacophony.txt`, copied verbatim to
-/work/shared/vectors/noise/cacophony.json (see the README there). Each vector pins every
+`vectors/cacophony.json` (see `vectors/README.md`). Each vector pins every
 handshake ciphertext, the handshake hash and the transport ciphertexts.
 """
 
@@ -15,7 +15,7 @@ import pytest
 
 from protocols.noise import VectorMismatchError, check_vector
 
-CACOPHONY = Path("/work/shared/vectors/noise/cacophony.json")
+CACOPHONY = Path(__file__).parent / "vectors" / "cacophony.json"
 VECTORS: list[dict[str, Any]] = json.loads(CACOPHONY.read_text())["vectors"]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from qkdlink.cli import main
 
-CACOPHONY = Path("/work/shared/vectors/noise/cacophony.json")
+CACOPHONY = Path(__file__).parents[2] / "protocols" / "noise" / "vectors" / "cacophony.json"
 
 
 def _last_line(capsys: pytest.CaptureFixture[str]) -> str:

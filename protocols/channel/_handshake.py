@@ -249,13 +249,17 @@ class HandshakeInitiator:
             now: the current POSIX time, sent (encrypted) against replays.
 
         Raises:
-            LocalProtocolError: called twice, or a PSK that is not 32 bytes.
+            LocalProtocolError: called twice, a PSK that is not 32 bytes, or a bad `now`.
         """
         if self._phase is not _Phase.READY:
             raise LocalProtocolError(f"start() called when {self._phase.value}")
         _check_psk(psk)
         if not isinstance(key_id, uuid.UUID):
             raise LocalProtocolError("key_id must be a uuid.UUID")
+        try:
+            timestamp = encode_tai64n(now)
+        except ValueError as exc:
+            raise LocalProtocolError(str(exc)) from None
         config = self._config
         self._phase = _Phase.FAILED  # until the message is built
         noise = HandshakeState(
@@ -272,7 +276,7 @@ class HandshakeInitiator:
         if config.mode.uses_mlkem:
             self._mlkem = mlkem_keypair(self._fixed_mlkem_seed)
             encapsulation_key = self._mlkem.public_key().public_bytes_raw()
-        payload = encode_initiation_payload(encode_tai64n(now), encapsulation_key)
+        payload = encode_initiation_payload(timestamp, encapsulation_key)
         message = encode_initiation(Initiation(config.mode, key_id, noise.write_message(payload)))
         self._noise = noise
         self._key_id = key_id
@@ -353,11 +357,13 @@ class HandshakeResponder:
             StaleHandshakeError: the timestamp lies outside the clock window.
             ReplayedHandshakeError: the initiation (its key ID) was accepted before.
             RemoteProtocolError: the bytes are not a well-formed initiation.
-            LocalProtocolError: called twice, or a PSK that is not 32 bytes.
+            LocalProtocolError: called twice, a PSK that is not 32 bytes, or a bad `now`.
         """
         if self._phase is not _Phase.READY:
             raise LocalProtocolError(f"respond() called when {self._phase.value}")
         _check_psk(psk)
+        if not math.isfinite(now):
+            raise LocalProtocolError("now must be a finite POSIX time")
         self._phase = _Phase.FAILED
         config = self._config
         try:

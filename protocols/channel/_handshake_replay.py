@@ -16,6 +16,7 @@ import math
 import uuid
 
 from protocols.channel._handshake_errors import ReplayedHandshakeError, StaleHandshakeError
+from protocols.errors import LocalProtocolError
 
 __all__ = ["HandshakeReplayCache"]
 
@@ -46,7 +47,10 @@ class HandshakeReplayCache:
             StaleHandshakeError: `timestamp` is outside ``now ± window`` or not newer than an
                 evicted entry.
             ReplayedHandshakeError: `key_id` was accepted before within the window.
+            LocalProtocolError: `now` or `timestamp` is not a finite number.
         """
+        if not (math.isfinite(now) and math.isfinite(timestamp)):
+            raise LocalProtocolError("now and timestamp must be finite")
         self._expire(now)
         if abs(timestamp - now) > self.window or timestamp <= self._floor:
             raise StaleHandshakeError("handshake timestamp outside the accepted window")

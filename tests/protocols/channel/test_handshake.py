@@ -277,3 +277,14 @@ def test_no_secret_in_any_repr() -> None:
         for text in texts:
             assert secret.hex() not in text
             assert repr(secret) not in text
+
+
+@pytest.mark.parametrize("now", [float("nan"), float("inf"), -1.0])
+def test_a_bad_clock_value_is_a_local_error(now: float) -> None:
+    initiator_config, responder_config = configs()
+    with pytest.raises(LocalProtocolError):
+        HandshakeInitiator(initiator_config).start(b"q" * 32, uuid.uuid4(), now)
+    first = HandshakeInitiator(initiator_config).start(b"q" * 32, uuid.uuid4(), NOW)
+    if now != -1.0:
+        with pytest.raises(LocalProtocolError):
+            HandshakeResponder(responder_config).respond(first, b"q" * 32, now)

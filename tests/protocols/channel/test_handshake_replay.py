@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from protocols.channel import HandshakeReplayCache, ReplayedHandshakeError, StaleHandshakeError
+from protocols.errors import LocalProtocolError
 
 
 def test_a_key_id_is_accepted_once_within_the_window() -> None:
@@ -54,3 +55,11 @@ def test_memory_is_capped_and_evicted_entries_raise_the_floor() -> None:
 def test_bad_settings(window: float, max_entries: int) -> None:
     with pytest.raises(ValueError):  # noqa: PT011
         HandshakeReplayCache(window, max_entries)
+
+
+def test_non_finite_times_are_local_errors() -> None:
+    cache = HandshakeReplayCache()
+    with pytest.raises(LocalProtocolError):
+        cache.check(uuid.uuid4(), float("nan"), 100.0)
+    with pytest.raises(LocalProtocolError):
+        cache.record(uuid.uuid4(), 100.0, float("inf"))

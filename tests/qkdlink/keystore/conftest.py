@@ -12,9 +12,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
 import pytest
 
-from qkdlink.keystore import KeyStore, SqliteKeyStore
+from qkdlink.keystore import KeyStore, PostgresKeyStore, SqliteKeyStore
+
+# The local test server (HELPERS.md); CI brings it up. No skip when it is missing: tests fail.
+POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=5"
 
 
 class Backend(Protocol):
@@ -75,10 +79,69 @@ class SqliteBackend(_Opened):
         )
 
 
-@pytest.fixture(params=["sqlite"])
+class PostgresBackend(_Opened):
+    """Each store name gets its own schema, unique to this test run, dropped afterwards."""
+
+    name = "postgres"
+
+    def __init__(self, master_key: bytes) -> None:
+        super().__init__(master_key)
+        self.prefix = f"qkdtest_{secrets.token_hex(6)}"
+        self.schemas: dict[str, str] = {}
+
+    def schema(self, name: str) -> str:
+        return self.schemas.setdefault(name, f"{self.prefix}_{len(self.schemas)}")
+
+    async def open(self, name: str = "a", *, master_key: bytes | None = None) -> KeyStore:
+        store = PostgresKeyStore(
+            POSTGRES_DSN,
+            master_key=master_key or self.master_key,
+            schema=self.schema(name),
+            max_connections=4,
+        )
+        self.stores.append(store)
+        await store.open()
+        return store
+
+    def _connect(self, name: str) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(
+            POSTGRES_DSN, autocommit=True, options=f"-c search_path={self.schema(name)}"
+        )
+
+    def execute(
+        self, name: str, sql: str, params: tuple[object, ...] = ()
+    ) -> list[tuple[object, ...]]:
+        with self._connect(name) as conn:
+            cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
+
+    def raw_bytes(self, name: str) -> bytes:
+        out: list[bytes] = []
+        for table in ("qkd_meta", "qkd_links", "qkd_partitions", "qkd_blocks", "qkd_keys"):
+            for row in self.execute(name, f"SELECT * FROM {table}"):
+                for value in row:
+                    out.append(
+                        bytes(value)
+                        if isinstance(value, bytes | memoryview)
+                        else str(value).encode()
+                    )
+        return b"".join(out)
+
+    async def close_all(self) -> None:
+        await super().close_all()
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
+            for schema in self.schemas.values():
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.network)])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     master_key = secrets.token_bytes(32)
-    impl = SqliteBackend(tmp_path, master_key)
+    impl: SqliteBackend | PostgresBackend
+    if request.param == "sqlite":
+        impl = SqliteBackend(tmp_path, master_key)
+    else:
+        impl = PostgresBackend(master_key)
     try:
         yield impl
     finally:

@@ -1,0 +1,447 @@
+"""`PostgresKeyStore`: one PostgreSQL schema shared by several replicas of one KME.
+
+Replicas behind one address run the same calls on the same rows, so every consuming call locks
+the partition's watermark row (`SELECT ... FOR UPDATE`) before reading it: calls on one partition
+are serialized across replicas, and each sees the previous call's committed watermark (READ
+COMMITTED re-reads a row after waiting for its lock; PostgreSQL docs 13.2.1). `take` deletes the
+slave's rows with `DELETE ... RETURNING`: of two replicas taking the same key, the second waits
+for the first's row lock and then finds nothing, so it fails with `KeyIdError`. A commit returns
+only once the WAL is flushed (synchronous_commit = on, forced per connection here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.keysource import KeyBlock
+from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
+from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
+from qkdlink.keystore._stream import (
+    PARTITIONS,
+    allocations,
+    check_assignments,
+    check_key_ids,
+    check_lengths,
+    check_partition,
+    check_slaves,
+    consume,
+    open_taken,
+    place_blocks,
+    seal_keys,
+)
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[Any]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qkd_meta (
+    name TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS qkd_links (
+    link_id TEXT PRIMARY KEY,
+    next_block_id BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS qkd_partitions (
+    link_id TEXT NOT NULL,
+    partition SMALLINT NOT NULL,
+    ingested_end BIGINT NOT NULL,
+    consumed BIGINT NOT NULL,
+    PRIMARY KEY (link_id, partition)
+);
+CREATE TABLE IF NOT EXISTS qkd_blocks (
+    link_id TEXT NOT NULL,
+    partition SMALLINT NOT NULL,
+    start BIGINT NOT NULL,
+    block_id BIGINT NOT NULL,
+    sealed BYTEA NOT NULL,
+    PRIMARY KEY (link_id, partition, start)
+);
+CREATE TABLE IF NOT EXISTS qkd_keys (
+    key_id TEXT NOT NULL,
+    slave_sae_id TEXT NOT NULL,
+    master_sae_id TEXT NOT NULL,
+    sealed BYTEA NOT NULL,
+    PRIMARY KEY (key_id, slave_sae_id)
+);
+CREATE INDEX IF NOT EXISTS qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id)
+"""
+
+# Transient conflicts PostgreSQL asks the client to retry (docs 13.4); our lock order makes them
+# unexpected, but a retry is always safe because the failed transaction applied nothing.
+_RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+_ATTEMPTS = 3
+
+
+class PostgresKeyStore:
+    """A `KeyStore` in a PostgreSQL schema; safe for several replicas (instances) at once."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        master_key: bytes,
+        schema: str = "qkdlink",
+        min_connections: int = 1,
+        max_connections: int = 8,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._sealer = Sealer(master_key)
+        self._min = min_connections
+        self._max = max_connections
+        self._timeout = connect_timeout_s
+        self._pool: AsyncConnectionPool[Conn] | None = None
+
+    def __repr__(self) -> str:
+        # The DSN may carry a password: show the schema only.
+        return f"PostgresKeyStore(schema={self._schema!r})"
+
+    async def __aenter__(self) -> PostgresKeyStore:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def _tx(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run `fn(conn, *args)` in one transaction; commit, or roll back on any error."""
+        if self._pool is None:
+            raise KeyStoreError("key store is not open")
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with (
+                    self._pool.connection(timeout=self._timeout) as conn,
+                    conn.transaction(),
+                ):
+                    return await fn(conn, *args)
+            except _RETRYABLE as exc:
+                if attempt == _ATTEMPTS - 1:
+                    raise KeyStoreError("key store transaction kept conflicting") from exc
+            except PoolTimeout as exc:
+                raise KeyStoreError("no PostgreSQL connection available") from exc
+            except psycopg.Error as exc:
+                raise KeyStoreError("key store operation failed") from exc
+        raise KeyStoreError("key store transaction kept conflicting")  # pragma: no cover
+
+    async def _scalar(self, query: str, params: tuple[object, ...]) -> int:
+        async def read(conn: Conn) -> int:
+            row = await (await conn.execute(query, params)).fetchone()
+            return int(row[0]) if row is not None and row[0] is not None else 0
+
+        return await self._tx(read)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect the pool, create the schema if needed and check the master key.
+
+        Raises:
+            KeyStoreError: PostgreSQL is unreachable or the store was created under another
+                master key.
+        """
+        if self._pool is not None:
+            raise KeyStoreError("key store is already open")
+        # The schema name is validated as a plain identifier (PostgresStoreConfig), so it is
+        # safe inside the options string; every connection then resolves tables in it only.
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            self._dsn,
+            min_size=self._min,
+            max_size=self._max,
+            kwargs={"options": f"-c search_path={self._schema} -c synchronous_commit=on"},
+            timeout=self._timeout,
+            open=False,
+        )
+        try:
+            await pool.open(wait=True, timeout=self._timeout)
+        except (PoolTimeout, psycopg.Error) as exc:
+            await pool.close()
+            raise KeyStoreError("cannot connect to PostgreSQL") from exc
+        self._pool = pool
+        try:
+            await self._tx(self._ensure_schema)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _ensure_schema(self, conn: Conn) -> None:
+        # Replicas may start together: one advisory lock makes schema creation run once.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('qkdlink-keystore-schema'))")
+        await conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self._schema))
+        )
+        for statement in _SCHEMA.split(";"):
+            await conn.execute(sql.SQL(statement))
+        await conn.execute(
+            "INSERT INTO qkd_meta (name, value) VALUES ('canary', %s) ON CONFLICT DO NOTHING",
+            (make_canary(self._sealer),),
+        )
+        row = await (
+            await conn.execute("SELECT value FROM qkd_meta WHERE name = 'canary'")
+        ).fetchone()
+        check_canary(self._sealer, bytes(row[0]) if row else b"")
+
+    async def aclose(self) -> None:
+        """Close the connection pool; safe to call twice."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    # --- raw blocks -----------------------------------------------------------------------------
+
+    async def ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
+        """Durably add raw blocks of a link; a block_id already ingested is ignored.
+
+        Raises:
+            KeyStoreError: a gap in block IDs, or the backend failed; nothing applied.
+        """
+        if blocks:
+            await self._tx(self._ingest_tx, link_id, blocks)
+
+    async def _ingest_tx(self, conn: Conn, link_id: str, blocks: Sequence[KeyBlock]) -> None:
+        await conn.execute(
+            "INSERT INTO qkd_links (link_id, next_block_id) VALUES (%s, 0) ON CONFLICT DO NOTHING",
+            (link_id,),
+        )
+        await conn.execute(
+            "INSERT INTO qkd_partitions (link_id, partition, ingested_end, consumed)"
+            " SELECT %s, p, 0, 0 FROM unnest(%s::smallint[]) AS p ON CONFLICT DO NOTHING",
+            (link_id, list(PARTITIONS)),
+        )
+        # Lock order everywhere: link row, then partition rows (no deadlock with reserve/assign,
+        # which lock one partition row only).
+        row = await (
+            await conn.execute(
+                "SELECT next_block_id FROM qkd_links WHERE link_id = %s FOR UPDATE", (link_id,)
+            )
+        ).fetchone()
+        next_id = int(row[0]) if row else 0
+        ends = {p: 0 for p in PARTITIONS}
+        cursor = await conn.execute(
+            "SELECT partition, ingested_end FROM qkd_partitions WHERE link_id = %s"
+            " ORDER BY partition FOR UPDATE",
+            (link_id,),
+        )
+        for partition, end in await cursor.fetchall():
+            ends[int(partition)] = int(end)
+        placed, new_next = place_blocks(self._sealer, link_id, blocks, next_id, ends)
+        if new_next == next_id:
+            return
+        if placed:
+            await conn.execute(
+                "INSERT INTO qkd_blocks (link_id, partition, start, block_id, sealed)"
+                " SELECT %s, * FROM unnest("
+                "%s::smallint[], %s::bigint[], %s::bigint[], %s::bytea[])",
+                (
+                    link_id,
+                    [b.partition for b in placed],
+                    [b.start for b in placed],
+                    [b.block_id for b in placed],
+                    [b.sealed for b in placed],
+                ),
+            )
+        await conn.execute(
+            "UPDATE qkd_links SET next_block_id = %s WHERE link_id = %s", (new_next, link_id)
+        )
+        for partition in PARTITIONS:
+            await conn.execute(
+                "UPDATE qkd_partitions SET ingested_end = %s WHERE link_id = %s AND partition = %s",
+                (ends[partition], link_id, partition),
+            )
+
+    async def next_block_id(self, link_id: str) -> int:
+        """The block_id to resume the link's `KeySource` from (one past the highest ingested).
+
+        Raises:
+            KeyStoreError: the backend failed.
+        """
+        query = "SELECT next_block_id FROM qkd_links WHERE link_id = %s"
+        return await self._scalar(query, (link_id,))
+
+    async def pool_bytes(self, link_id: str, partition: int) -> int:
+        """Bytes of the partition ingested and not yet consumed.
+
+        Raises:
+            KeyStoreError: the backend failed.
+        """
+        check_partition(partition)
+        query = (
+            "SELECT ingested_end - consumed FROM qkd_partitions"
+            " WHERE link_id = %s AND partition = %s"
+        )
+        return await self._scalar(query, (link_id, partition))
+
+    @staticmethod
+    async def _lock_watermark(conn: Conn, link_id: str, partition: int) -> tuple[int, int]:
+        row = await (
+            await conn.execute(
+                "SELECT consumed, ingested_end FROM qkd_partitions"
+                " WHERE link_id = %s AND partition = %s FOR UPDATE",
+                (link_id, partition),
+            )
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def _consume(
+        self, conn: Conn, link_id: str, partition: int, consumed: int, end: int
+    ) -> bytes:
+        cursor = await conn.execute(
+            "DELETE FROM qkd_blocks WHERE link_id = %s AND partition = %s AND start < %s"
+            " RETURNING block_id, start, sealed",
+            (link_id, partition, end),
+        )
+        rows = sorted(
+            ((int(b), int(s), bytes(x)) for b, s, x in await cursor.fetchall()),
+            key=lambda r: r[1],
+        )
+        result = consume(self._sealer, link_id, partition, rows, consumed, end)
+        if result.remainder is not None:
+            r = result.remainder
+            await conn.execute(
+                "INSERT INTO qkd_blocks (link_id, partition, start, block_id, sealed)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (link_id, partition, r.start, r.block_id, r.sealed),
+            )
+        await conn.execute(
+            "UPDATE qkd_partitions SET consumed = %s WHERE link_id = %s AND partition = %s",
+            (end, link_id, partition),
+        )
+        return result.data
+
+    # --- master side ----------------------------------------------------------------------------
+
+    async def reserve(
+        self, link_id: str, partition: int, lengths: Sequence[int]
+    ) -> list[Allocation]:
+        """Consume the next `sum(lengths)` bytes of the partition, one allocation per length.
+
+        Raises:
+            KeyExhaustedError: the pool holds fewer bytes; nothing consumed.
+            KeyStoreError: the backend failed or stored material failed authentication.
+        """
+        check_partition(partition)
+        total = check_lengths(lengths)
+        if total == 0:
+            return []
+        return await self._tx(self._reserve_tx, link_id, partition, lengths, total)
+
+    async def _reserve_tx(
+        self, conn: Conn, link_id: str, partition: int, lengths: Sequence[int], total: int
+    ) -> list[Allocation]:
+        consumed, ingested_end = await self._lock_watermark(conn, link_id, partition)
+        if ingested_end - consumed < total:
+            raise KeyExhaustedError("not enough key material in the pool")
+        data = await self._consume(conn, link_id, partition, consumed, consumed + total)
+        return allocations(data, consumed, lengths)
+
+    # --- peer side ------------------------------------------------------------------------------
+
+    async def assign(
+        self,
+        link_id: str,
+        partition: int,
+        assignments: Sequence[KeyAssignment],
+        master_sae_id: str,
+        slave_sae_ids: Sequence[str],
+    ) -> None:
+        """Turn exact ranges of the partition into keys deliverable once to each slave.
+
+        Raises:
+            KeyExhaustedError: the ranges are not ingested yet; nothing consumed.
+            KeyIdError: a key ID already stored or repeated, or a range overlapping consumed
+                material; nothing consumed.
+            KeyStoreError: the backend failed.
+        """
+        check_partition(partition)
+        check_slaves(slave_sae_ids)
+        if not assignments:
+            return
+        try:
+            await self._tx(
+                self._assign_tx, link_id, partition, assignments, master_sae_id, slave_sae_ids
+            )
+        except KeyStoreError as exc:
+            # Another replica inserted one of these key IDs first: the same answer as above.
+            if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
+                raise KeyIdError("key ID already assigned") from None
+            raise
+
+    async def _assign_tx(
+        self,
+        conn: Conn,
+        link_id: str,
+        partition: int,
+        assignments: Sequence[KeyAssignment],
+        master_sae_id: str,
+        slave_sae_ids: Sequence[str],
+    ) -> None:
+        consumed, ingested_end = await self._lock_watermark(conn, link_id, partition)
+        end = check_assignments(assignments, consumed, ingested_end)
+        known = await (
+            await conn.execute(
+                "SELECT 1 FROM qkd_keys WHERE key_id = ANY(%s) LIMIT 1",
+                ([a.key_id for a in assignments],),
+            )
+        ).fetchone()
+        if known is not None:
+            raise KeyIdError("key ID already assigned")
+        data = await self._consume(conn, link_id, partition, consumed, end)
+        rows = seal_keys(
+            self._sealer.batch(), data, consumed, assignments, master_sae_id, slave_sae_ids
+        )
+        await conn.execute(
+            "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])",
+            (
+                [r.key_id for r in rows],
+                [r.slave_sae_id for r in rows],
+                [r.master_sae_id for r in rows],
+                [r.sealed for r in rows],
+            ),
+        )
+
+    async def take(
+        self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
+    ) -> list[StoredKey]:
+        """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
+
+        Raises:
+            KeyIdError: an ID is unknown, repeated, already delivered to this slave, or was
+                assigned for another master/slave pair; nothing delivered.
+            KeyStoreError: the backend failed or stored material failed authentication.
+        """
+        check_key_ids(key_ids)
+        if not key_ids:
+            return []
+        taken = await self._tx(self._take_tx, master_sae_id, slave_sae_id, key_ids)
+        return [StoredKey(key_id, material) for key_id, material in taken]
+
+    async def _take_tx(
+        self, conn: Conn, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
+    ) -> list[tuple[str, bytes]]:
+        cursor = await conn.execute(
+            "DELETE FROM qkd_keys WHERE slave_sae_id = %s AND key_id = ANY(%s)"
+            " RETURNING key_id, master_sae_id, sealed",
+            (slave_sae_id, list(key_ids)),
+        )
+        found = [(str(k), str(m), bytes(s)) for k, m, s in await cursor.fetchall()]
+        return open_taken(self._sealer, key_ids, slave_sae_id, master_sae_id, found)
+
+    async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
+        """Keys assigned for this pair and not yet delivered to the slave.
+
+        Raises:
+            KeyStoreError: the backend failed.
+        """
+        query = "SELECT count(*) FROM qkd_keys WHERE slave_sae_id = %s AND master_sae_id = %s"
+        return await self._scalar(query, (slave_sae_id, master_sae_id))

@@ -12,6 +12,7 @@ from protocols.bb84._cascade import CascadeAlice, CascadeQueryError, block_sizes
 from protocols.bb84._codec import (
     Confirm,
     DecodeError,
+    DisclosedBits,
     Estimate,
     Message,
     ParityQuery,
@@ -19,7 +20,6 @@ from protocols.bb84._codec import (
     PrivacyAmplification,
     Sift,
     SiftReply,
-    TestBits,
     Verify,
 )
 from protocols.bb84._config import PostProcessingConfig
@@ -71,7 +71,7 @@ class AlicePostProcessing(Endpoint):
     def _on_message(self, message: Message) -> None:
         if isinstance(message, Sift):
             self._on_sift(message)
-        elif isinstance(message, TestBits):
+        elif isinstance(message, DisclosedBits):
             self._on_test_bits(message)
         elif isinstance(message, ParityQuery):
             self._on_query(message)
@@ -100,7 +100,7 @@ class AlicePostProcessing(Endpoint):
         self._key = self._record.bits[self._key_pos]
         self._send(SiftReply(bases))
 
-    def _on_test_bits(self, message: TestBits) -> None:
+    def _on_test_bits(self, message: DisclosedBits) -> None:
         if message.bits.shape[0] != self._test_pos.shape[0]:
             raise DecodeError("one test bit per sifted X-basis pulse")
         classes = len(self._config.intensities)

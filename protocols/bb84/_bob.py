@@ -7,10 +7,16 @@ from numpy.typing import NDArray
 
 from protocols.bb84._alice import block_statistics, split_key
 from protocols.bb84._auth import TAG_BYTES, AuthKeyPool
-from protocols.bb84._cascade import CascadeBob, block_sizes, build_pass
+from protocols.bb84._cascade import (
+    CascadeBob,
+    block_sizes,
+    build_pass,
+    disclosed_top_parities,
+)
 from protocols.bb84._codec import (
     Confirm,
     DecodeError,
+    DisclosedBits,
     Estimate,
     Message,
     ParityQuery,
@@ -18,7 +24,6 @@ from protocols.bb84._codec import (
     PrivacyAmplification,
     Sift,
     SiftReply,
-    TestBits,
     Verify,
 )
 from protocols.bb84._config import PostProcessingConfig
@@ -78,13 +83,13 @@ class BobPostProcessing(Endpoint):
         key = np.flatnonzero(match & (self._record.bases == BASIS_Z))
         self._test = np.flatnonzero(match & (self._record.bases == BASIS_X))
         self._key = self._record.bits[key]
-        self._send(TestBits(self._record.bits[self._test]))
+        self._send(DisclosedBits(self._record.bits[self._test]))
 
     def _on_estimate(self, message: Estimate) -> None:
         n = int(self._key.shape[0])
         sizes = block_sizes(n, message.qber_estimate, self._config.reconciliation)
         layouts = [build_pass(n, k, message.cascade_seed, i) for i, k in enumerate(sizes)]
-        if message.top_parities.shape[0] != sum(layout.blocks for layout in layouts):
+        if message.top_parities.shape[0] != disclosed_top_parities(layouts):
             raise DecodeError("top-level parities do not match the Cascade layout")
         self._estimate = message
         self._cascade = CascadeBob(

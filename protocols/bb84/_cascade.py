@@ -42,6 +42,7 @@ __all__ = [
     "PassLayout",
     "block_sizes",
     "build_pass",
+    "disclosed_top_parities",
 ]
 
 _MIN_QBER = 1e-4
@@ -131,6 +132,11 @@ def _node_ranges(nodes: NDArray[np.int64], depth: int) -> tuple[NDArray[np.int64
     return lo, lo + width
 
 
+def disclosed_top_parities(layouts: list[PassLayout]) -> int:
+    """How many top-level parities Alice sends: all of pass 1, all but one of later passes."""
+    return layouts[0].blocks + sum(layout.blocks - 1 for layout in layouts[1:])
+
+
 class CascadeAlice:
     """Alice's side: her key never changes; she answers parity queries from prefix sums."""
 
@@ -142,8 +148,13 @@ class CascadeAlice:
         """Parity bits disclosed so far (λ_EC)."""
 
     def top_parities(self) -> NDArray[np.uint8]:
-        """Parities of every top-level block of every pass (disclosed, counted)."""
-        out = np.concatenate([layout.top_parities(self._bits) for layout in self._layouts])
+        """Parities of the top-level blocks of every pass, as disclosed (and counted).
+
+        Pass 1 reveals the parity of the whole key, so in every later pass the last block's
+        parity follows from the others and is not sent (block parity inference).
+        """
+        parts = [layout.top_parities(self._bits) for layout in self._layouts]
+        out = np.concatenate([parts[0], *(part[:-1] for part in parts[1:])])
         self.disclosed += int(out.shape[0])
         return out
 
@@ -277,16 +288,19 @@ class CascadeBob:
         *,
         reuse: bool,
     ) -> None:
-        expected = sum(layout.blocks for layout in layouts)
-        if top_parities.shape[0] != expected:
+        if top_parities.shape[0] != disclosed_top_parities(layouts):
             raise LocalProtocolError("top parities do not match the pass layouts")
         self.bits = bits.copy()
         self._layouts = layouts
-        self._tops: list[NDArray[np.uint8]] = []
-        offset = 0
-        for layout in layouts:
-            self._tops.append(top_parities[offset : offset + layout.blocks])
-            offset += layout.blocks
+        first = top_parities[: layouts[0].blocks]
+        total = np.bitwise_xor.reduce(first) if first.size else np.uint8(0)
+        self._tops: list[NDArray[np.uint8]] = [first]
+        offset = layouts[0].blocks
+        for layout in layouts[1:]:
+            shown = top_parities[offset : offset + layout.blocks - 1]
+            offset += layout.blocks - 1
+            last = total ^ (np.bitwise_xor.reduce(shown) if shown.size else np.uint8(0))
+            self._tops.append(np.append(shown, np.uint8(last)).astype(np.uint8))
         self._reuse = reuse
         self._passes: list[_Pass] = []
         self._pending: list[tuple[int, NDArray[np.bool_], NDArray[np.uint8]]] | None = None

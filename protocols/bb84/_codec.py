@@ -22,6 +22,7 @@ __all__ = [
     "Abort",
     "Confirm",
     "DecodeError",
+    "DisclosedBits",
     "Estimate",
     "Message",
     "MessageType",
@@ -30,7 +31,6 @@ __all__ = [
     "PrivacyAmplification",
     "Sift",
     "SiftReply",
-    "TestBits",
     "Verify",
     "decode_payload",
     "encode_payload",
@@ -178,7 +178,7 @@ class SiftReply:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class TestBits:
+class DisclosedBits:
     """Bob → Alice: Bob's bits on every sifted X-basis pulse (disclosed for estimation)."""
 
     bits: NDArray[np.uint8]
@@ -263,7 +263,7 @@ class Abort:
 Message = (
     Sift
     | SiftReply
-    | TestBits
+    | DisclosedBits
     | Estimate
     | ParityQuery
     | ParityReply
@@ -276,7 +276,7 @@ Message = (
 _TYPES: dict[type[object], MessageType] = {
     Sift: MessageType.SIFT,
     SiftReply: MessageType.SIFT_REPLY,
-    TestBits: MessageType.TEST_BITS,
+    DisclosedBits: MessageType.TEST_BITS,
     Estimate: MessageType.ESTIMATE,
     ParityQuery: MessageType.PARITY_QUERY,
     ParityReply: MessageType.PARITY_REPLY,
@@ -300,12 +300,15 @@ def encode_payload(message: Message) -> bytes:
         buf.push_u32(int(index.shape[0]))
         if index.shape[0]:
             buf.push_u64(int(index[0]))
-            # Gaps between detections: u32 each (a gap of 2^32 pulses is out of scope).
-            buf.push_array(np.diff(index), ">u4")
+            # Gaps between detections: u32 each, or u64 if some gap needs it (width byte first).
+            gaps = np.diff(index)
+            wide = bool(gaps.size and int(gaps.max()) >= 1 << 32)
+            buf.push_u8(8 if wide else 4)
+            buf.push_array(gaps, ">u8" if wide else ">u4")
         buf.push_bits(message.bases)
     elif isinstance(message, SiftReply):
         buf.push_bits(message.bases)
-    elif isinstance(message, TestBits):
+    elif isinstance(message, DisclosedBits):
         buf.push_bits(message.bits)
     elif isinstance(message, Estimate):
         for value in (
@@ -356,10 +359,16 @@ def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
             raise DecodeError("too many detections")
         if count:
             first = buf.pull_u64()
-            gaps = buf.pull_array(">u4", cap).astype(np.int64)
+            width = buf.pull_u8()
+            if width not in (4, 8):
+                raise DecodeError("gap width must be 4 or 8 bytes")
+            raw_gaps = buf.pull_array(">u4" if width == 4 else ">u8", cap)
+            if raw_gaps.size and int(raw_gaps.max()) >= 1 << 62:
+                raise DecodeError("pulse index out of range")
+            gaps = raw_gaps.astype(np.int64)
             if gaps.shape[0] != count - 1 or (gaps.size and gaps.min() == 0):
                 raise DecodeError("pulse indices must be strictly increasing")
-            if first >= 1 << 62:
+            if first >= 1 << 62 or first + int(gaps.sum(dtype=np.float64)) >= 1 << 62:
                 raise DecodeError("pulse index out of range")
             index = np.empty(count, dtype=np.int64)
             index[0] = first
@@ -374,7 +383,7 @@ def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
     elif mtype is MessageType.SIFT_REPLY:
         message = SiftReply(buf.pull_bits(cap))
     elif mtype is MessageType.TEST_BITS:
-        message = TestBits(buf.pull_bits(cap))
+        message = DisclosedBits(buf.pull_bits(cap))
     elif mtype is MessageType.ESTIMATE:
         values = [buf.pull_f64() for _ in range(5)]
         classes = buf.pull_u8()

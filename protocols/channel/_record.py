@@ -252,6 +252,8 @@ class RecordLayer:
             keys.epoch: self._new_recv_state(keys.epoch, recv_key, now)
         }
         self._max_ciphertext = config.max_record_payload + TAG_SIZE
+        self._pause_records = (config.rekey_after_records + config.reject_after_records) // 2
+        self._pause_bytes = (config.rekey_after_bytes + config.reject_after_bytes) // 2
         self._inbuf = bytearray()
         self._events: deque[Event] = deque()
         self._priority: deque[_Plan] = deque()
@@ -279,12 +281,27 @@ class RecordLayer:
 
     @property
     def has_data_to_send(self) -> bool:
-        return bool(self._priority or self._queue)
+        return bool(self._priority or (self._queue and not self.send_paused))
+
+    @property
+    def send_paused(self) -> bool:
+        """True when the sending key is halfway from its rekey limit to its hard limit.
+
+        `data_to_send` then emits only control records until the rekey completes
+        (`RekeyCompleted`), so a fast sender waits for the QKD rekey instead of exhausting
+        the key (which would end the channel with `KeyLifetimeError`).
+        """
+        return self._send.counter >= self._pause_records or self._send.bytes >= self._pause_bytes
 
     @property
     def awaiting_keys(self) -> bool:
         """True while an OTP message waits for `provide_otp_keys` (input is held back)."""
         return self._otp_pending is not None
+
+    @property
+    def has_events(self) -> bool:
+        """True if `next_event` would return an event (sending can emit `RekeyNeeded`)."""
+        return bool(self._events)
 
     def next_event(self) -> Event | None:
         """The next event, or None."""
@@ -377,9 +394,15 @@ class RecordLayer:
         self._check_alive()
         plan: list[_Plan] = []
         size = 0
+        # Past the pause point only control records go out, so a rekey can complete before
+        # the key reaches its hard limit (see `send_paused`).
+        records_left = self._pause_records - self._send.counter
+        bytes_left = self._pause_bytes - self._send.bytes
         while size < limit:
             if self._priority:
                 item = self._priority.popleft()
+            elif records_left <= 0 or bytes_left <= 0:
+                break
             elif self._queue:
                 head = self._queue[0]
                 if isinstance(head, tuple):
@@ -395,6 +418,8 @@ class RecordLayer:
                 break
             plan.append(item)
             size += HEADER_SIZE + len(item[1]) + TAG_SIZE
+            records_left -= 1
+            bytes_left -= len(item[1])
         out = bytearray(size)
         if plan:
             self._encrypt_into(plan, out)

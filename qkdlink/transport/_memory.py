@@ -50,7 +50,7 @@ class MemoryTransport:
             await self._out.writable.wait()
             if self._closed:
                 raise ChannelClosedError("transport closed")
-        if self._out.eof:  # the peer closed: its reader is gone, drop like a reset socket would
+        if self._out.eof or not frame:  # the peer's reader is gone, or nothing to send
             return
         self._out.put(bytes(frame))
 

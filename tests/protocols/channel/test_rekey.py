@@ -130,20 +130,29 @@ def test_initiator_that_never_fetches_a_key_fails_at_reject_after_time() -> None
         a.handle_timer(180.0)
 
 
-def test_record_count_triggers_rekey_then_hard_limit_refuses() -> None:
+def test_record_count_triggers_rekey_and_sending_pauses_before_the_hard_limit() -> None:
     config = RecordConfig(rekey_after_records=4, reject_after_records=8)
     a, b = make_pair(config)
     for i in range(4):
         a.send_message(bytes([i]))
     transfer(a, b)
     assert RekeyNeeded() in drain(a)
-    for i in range(4):
+    for i in range(6):
         a.send_message(bytes([i]))
-    transfer(a, b)
-    a.send_message(b"one too many")
-    with pytest.raises(KeyLifetimeError):
-        a.data_to_send()
-    assert a.state is RecordState.ERROR
+    transfer(a, b)  # stops at the pause point (6 records), far from the hard limit (8)
+    assert a.send_paused
+    assert not a.has_data_to_send
+    assert b.stats.records_received == 6
+    qkd = os.urandom(32)
+    a.start_rekey(b"kid", qkd, 1.0)
+    transfer(a, b)  # the REKEY control record still goes out while paused
+    drain(b)
+    b.accept_rekey(b"kid", qkd, 1.0)
+    transfer(b, a)
+    assert not a.send_paused
+    transfer(a, b)  # the 4 held-back messages follow on the new epoch
+    assert _messages(b) == [bytes([i]) for i in range(2, 6)]
+    assert a.state is RecordState.OPEN
 
 
 def test_receiver_refuses_a_peer_that_overuses_a_key() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -162,3 +163,56 @@ async def test_mqtt_survives_a_broker_restart_without_loss_or_duplication(
         assert got == b"".join(frames)
         assert isinstance(a, MqttTransport)
         assert a.reconnects >= 1
+
+
+@pytest.mark.network
+async def test_broker_sees_only_ciphertext(broker: Broker) -> None:
+    """A subscriber on '#' captures everything the broker relays; no plaintext is in it."""
+    import aiomqtt
+    import numpy as np
+
+    from qkdlink.channel import connect, serve
+    from tests.qkdlink.channel._helpers import config_pair
+
+    secret = b"PATIENT-4711 diagnosis: stage II carcinoma"
+    array = np.frombuffer(secret * 100, dtype=np.uint8).copy()
+    captured: list[tuple[str, bytes]] = []
+    subscribed = asyncio.Event()
+
+    async def sniff() -> None:
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            await client.subscribe("#", qos=1)
+            subscribed.set()
+            async for message in client.messages:
+                assert isinstance(message.payload, bytes)
+                captured.append((str(message.topic), message.payload))
+
+    sniffer = asyncio.create_task(sniff())
+    await subscribed.wait()
+    a_config, b_config = config_pair()
+    ta = MqttTransportConfig(local_id="hospital-a", peer_id="hospital-b", port=broker.port)
+    tb = MqttTransportConfig(local_id="hospital-b", peer_id="hospital-a", port=broker.port)
+    async with asyncio.timeout(30):
+        a, b = await asyncio.gather(connect(a_config, ta), serve(b_config, tb))
+        async with a, b:
+            await a.send(secret)
+            await a.send(secret * 2000)  # fragmented
+            await a.send_array(array)
+            await a.send_otp(secret)
+            await b.send(secret)
+            assert await b.recv() == secret
+            assert await b.recv() == secret * 2000
+            np.testing.assert_array_equal(await b.recv_array(), array)
+            assert await b.recv() == secret
+            assert await a.recv() == secret
+        await asyncio.sleep(0.3)
+    sniffer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await sniffer
+    topics = {topic for topic, _ in captured}
+    assert topics <= {"qkdlink/v1/hospital-a/hospital-b", "qkdlink/v1/hospital-b/hospital-a"}
+    assert len(captured) >= 5
+    wire = b"".join(payload for _, payload in captured)
+    assert len(wire) > len(secret) * 2000
+    for needle in (secret, secret[:12], b"PATIENT", b"carcinoma"):
+        assert needle not in wire

@@ -295,21 +295,27 @@ class HandshakeInitiator:
             raise LocalProtocolError(f"finish() called when {self._phase.value}")
         self._phase = _Phase.FAILED
         mode = self._config.mode
+        # Single use: this object keeps no reference to the handshake secrets (PSK, ephemeral
+        # and ML-KEM keys) afterwards, whether the response authenticates or not.
+        noise, decapsulation_key = self._noise, self._mlkem
+        self._noise = self._mlkem = None
         try:
             noise_message = decode_response(second_message, mode)
-            payload = self._noise.read_message(noise_message)
+            payload = noise.read_message(noise_message)
             ciphertext = decode_response_payload(payload, mode)
         except HandshakeFormatError as exc:
             raise RemoteProtocolError(str(exc)) from None
-        transport = self._noise.transport()
-        i2r, r2i = _transport_keys(self._noise)
-        if ciphertext is not None and self._mlkem is not None:
-            secret = mlkem_decapsulate(self._mlkem, ciphertext)
-            i2r, r2i = combine_mlkem(transport.handshake_hash, i2r, r2i, secret)
-        self._mlkem = None
+        handshake_hash = noise.transport().handshake_hash
+        i2r, r2i = _transport_keys(noise)
+        if mode.uses_mlkem:
+            # Decided by the configured mode, never by what arrived: no silent hybrid fallback.
+            if ciphertext is None or decapsulation_key is None:
+                raise LocalProtocolError("hybrid mode without its ML-KEM exchange")
+            secret = mlkem_decapsulate(decapsulation_key, ciphertext)
+            i2r, r2i = combine_mlkem(handshake_hash, i2r, r2i, secret)
         self._phase = _Phase.DONE
         return HandshakeResult(
-            mode, self._key_id, transport.handshake_hash, self._config.peer_static_public_key,
+            mode, self._key_id, handshake_hash, self._config.peer_static_public_key,
             True, i2r, r2i,
         )  # fmt: skip
 
@@ -399,7 +405,10 @@ class HandshakeResponder:
         if self._replay_cache is not None:
             self._replay_cache.record(initiation.key_id, timestamp, now)
         secret = ciphertext = None
-        if encapsulation_key is not None:
+        if config.mode.uses_mlkem:
+            # Decided by the configured mode, never by what arrived: no silent hybrid fallback.
+            if encapsulation_key is None:
+                raise LocalProtocolError("hybrid mode without its ML-KEM exchange")
             secret, ciphertext = mlkem_encapsulate(encapsulation_key)
         if self._fixed_ephemeral is not None:
             noise.set_ephemeral_for_testing(self._fixed_ephemeral)

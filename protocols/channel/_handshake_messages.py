@@ -55,6 +55,8 @@ RESPONSE_HEADER_LEN: Final = 2
 TAI64N_LEN: Final = 12
 # TAI64 labels count seconds from 2**62 at 1970-01-01 TAI; UTC was TAI-10 s then (as WireGuard).
 _TAI64_BASE: Final = 2**62 + 10
+_MAX_SECONDS: Final = 2**40
+"""Timestamps from this many seconds after 1970 on (year 36812) are refused by both ends."""
 _DH_LEN: Final = 32
 _TAG_LEN: Final = 16
 
@@ -132,9 +134,13 @@ def decode_response(data: bytes, mode: HandshakeMode) -> bytes:
 
 
 def encode_tai64n(now: float) -> bytes:
-    """A TAI64N label (cr.yp.to/libtai/tai64.html) of a POSIX time, leap seconds ignored."""
-    if not math.isfinite(now) or now < 0:
-        raise ValueError("now must be a finite, non-negative POSIX time")
+    """A TAI64N label (cr.yp.to/libtai/tai64.html) of a POSIX time, leap seconds ignored.
+
+    Raises:
+        ValueError: `now` is not finite, negative, or beyond what `decode_tai64n` accepts.
+    """
+    if not math.isfinite(now) or not 0 <= now < _MAX_SECONDS:
+        raise ValueError("now must be a finite, non-negative POSIX time before 2**40 s")
     seconds = math.floor(now)
     nanoseconds = min(round((now - seconds) * 1e9), 999_999_999)
     return (_TAI64_BASE + seconds).to_bytes(8, "big") + nanoseconds.to_bytes(4, "big")
@@ -146,7 +152,7 @@ def decode_tai64n(data: bytes) -> float:
         raise HandshakeFormatError("timestamp must be 12 bytes")
     seconds = int.from_bytes(data[:8], "big") - _TAI64_BASE
     nanoseconds = int.from_bytes(data[8:], "big")
-    if not 0 <= seconds < 2**40 or nanoseconds >= 1_000_000_000:
+    if not 0 <= seconds < _MAX_SECONDS or nanoseconds >= 1_000_000_000:
         raise HandshakeFormatError("timestamp out of range")
     return seconds + nanoseconds / 1e9
 

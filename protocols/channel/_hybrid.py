@@ -7,9 +7,12 @@ encrypted payload, and both combine the shared secret with Noise's two Split() k
     PRK            = HKDF-Extract(salt = k_i2r || k_r2i, IKM = ss_mlkem)           (RFC 5869)
     k'_i2r || k'_r2i = HKDF-Expand(PRK, "qkdlink v1 hybrid mlkem768" || h, 64)
 
-with SHA-256. HMAC is a PRF in its key (the Noise keys, secret while the QKD PSK or X25519
-holds) and a dual PRF in its message (Bellare, "New proofs for NMAC and HMAC", J. Cryptology
-2015), so the transport keys stay secret if either the QKD key or ML-KEM holds. The handshake
+with SHA-256. HMAC is a PRF in its key, here the Noise keys, secret while the QKD PSK or X25519
+holds (Bellare, "New proofs for NMAC and HMAC: security without collision resistance",
+J. Cryptology 28(4), 2015), and a dual PRF, i.e. also a PRF keyed through its message, here the
+ML-KEM secret (Backendal, Bellare, Günther, Scarlata, "When messages are keys: is HMAC a
+dual-PRF?", CRYPTO 2023; the secret is shorter than a SHA-256 block, the case they prove), so
+the transport keys stay secret if either the QKD key or ML-KEM holds. The handshake
 hash `h` in `info` binds the result to the whole transcript, including the encapsulation key
 and ciphertext (both are hashed into `h` as handshake payload ciphertexts), as the
 X-Wing / TLS hybrid designs bind public key and ciphertext.

@@ -247,7 +247,7 @@ class HandshakeState:
                     self._mix_token(token)
             out.append(symmetric.encrypt_and_hash(payload))
         except QkdlinkError:
-            self._phase = _Phase.ERROR
+            self._fail()
             raise
         self._advance()
         return b"".join(out)
@@ -289,7 +289,7 @@ class HandshakeState:
                 raise RemoteProtocolError("handshake message truncated")
             payload = symmetric.decrypt_and_hash(bytes(view))
         except QkdlinkError:
-            self._phase = _Phase.ERROR
+            self._fail()
             raise
         self._advance()
         return payload
@@ -311,6 +311,12 @@ class HandshakeState:
         if local is None or remote is None:
             raise LocalProtocolError(f"a key for {token.value!r} is missing")
         self._symmetric.mix_key(self._protocol.dh.dh(local, remote))
+
+    def _fail(self) -> None:
+        """Enter ERROR for good and drop the secrets a deleted HandshakeState would lose."""
+        self._phase = _Phase.ERROR
+        self._e = None
+        self._psks.clear()
 
     def _advance(self) -> None:
         self._index += 1

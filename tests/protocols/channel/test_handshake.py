@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import uuid
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from protocols.channel import (
     DowngradeError,
@@ -23,6 +24,7 @@ from protocols.channel import (
     peek_key_id,
 )
 from protocols.errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
+from protocols.noise import HandshakeState
 
 NOW = 1_790_000_000.25
 MODES = list(HandshakeMode)
@@ -229,6 +231,24 @@ def test_single_use_and_order_are_enforced() -> None:
         initiator.finish(second)
 
 
+@pytest.mark.parametrize("tamper", [False, True])
+def test_the_initiator_drops_its_handshake_secrets_after_finish(tamper: bool) -> None:
+    # Whether the response authenticates or not, no Noise state (PSK, ephemeral) or ML-KEM
+    # decapsulation key stays reachable from the spent initiator.
+    initiator_config, responder_config = configs()
+    initiator = HandshakeInitiator(initiator_config)
+    first = initiator.start(b"q" * 32, uuid.uuid4(), NOW)
+    second = bytearray(HandshakeResponder(responder_config).respond(first, b"q" * 32, NOW))
+    second[-1] ^= 0x01 if tamper else 0x00
+    if tamper:
+        with pytest.raises(AuthenticationError):
+            initiator.finish(bytes(second))
+    else:
+        initiator.finish(bytes(second))
+    held = [getattr(initiator, name) for name in initiator.__slots__]
+    assert not any(isinstance(o, (HandshakeState, mlkem.MLKEM768PrivateKey)) for o in held)
+
+
 def test_a_failed_responder_stays_failed() -> None:
     _, responder_config = configs()
     responder = HandshakeResponder(responder_config)
@@ -279,12 +299,12 @@ def test_no_secret_in_any_repr() -> None:
             assert repr(secret) not in text
 
 
-@pytest.mark.parametrize("now", [float("nan"), float("inf"), -1.0])
+@pytest.mark.parametrize("now", [float("nan"), float("inf"), -1.0, 2.0**40, 1e300])
 def test_a_bad_clock_value_is_a_local_error(now: float) -> None:
     initiator_config, responder_config = configs()
     with pytest.raises(LocalProtocolError):
         HandshakeInitiator(initiator_config).start(b"q" * 32, uuid.uuid4(), now)
     first = HandshakeInitiator(initiator_config).start(b"q" * 32, uuid.uuid4(), NOW)
-    if now != -1.0:
+    if not math.isfinite(now):
         with pytest.raises(LocalProtocolError):
             HandshakeResponder(responder_config).respond(first, b"q" * 32, now)

@@ -80,6 +80,12 @@ def test_tai64n_round_trip_within_a_nanosecond(now: float) -> None:
 def test_tai64n_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="finite"):
         encode_tai64n(float("inf"))
+    # The encoder refuses exactly what the decoder would (no OverflowError for huge values).
+    for now in (2.0**40, 1e300):
+        with pytest.raises(ValueError, match="finite"):
+            encode_tai64n(now)
+    latest = encode_tai64n(2.0**40 - 1)
+    assert decode_tai64n(latest) == 2.0**40 - 1
     with pytest.raises(HandshakeFormatError):
         decode_tai64n(bytes(12))  # label before 1970
     with pytest.raises(HandshakeFormatError):

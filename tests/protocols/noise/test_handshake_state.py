@@ -211,6 +211,28 @@ def test_repr_shows_no_key_material() -> None:
         assert all(secret.hex() not in t and repr(secret) not in t for t in texts)
 
 
+def _reachable_secrets(state: HandshakeState) -> list[object]:
+    values = [getattr(state, name) for name in HandshakeState.__slots__]
+    return [v for v in values if isinstance(v, KeyPair)] + [
+        item for v in values if isinstance(v, list) for item in v
+    ]
+
+
+def test_a_failed_handshake_drops_its_psk_and_ephemeral() -> None:
+    # Section 5.3: a HandshakeState that failed is deleted; ours keeps no PSK or ephemeral.
+    initiator, responder = ik_pair(psk_i=b"\xaa" * 32, psk_r=b"\xbb" * 32)
+    responder.read_message(initiator.write_message())
+    assert initiator._e is not None
+    assert initiator._psks == [b"\xaa" * 32]
+    with pytest.raises(AuthenticationError):
+        initiator.read_message(responder.write_message())
+    assert _reachable_secrets(initiator) == [INITIATOR_STATIC]  # the static key is the caller's
+    _, fresh = ik_pair(psk_r=b"\xcc" * 32)
+    with pytest.raises(RemoteProtocolError):
+        fresh.read_message(b"short")
+    assert _reachable_secrets(fresh) == [RESPONDER_STATIC]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_first_message_only_raises_remote_errors(data: bytes) -> None:

@@ -46,7 +46,31 @@ def test_verbose_lists_passing_vectors(tmp_path: Path, capsys: pytest.CaptureFix
     assert out.strip().splitlines()[-1] == "2 passed, 0 failed"
 
 
-@pytest.mark.parametrize("content", ["not json", '{"vectors": 3}', "[1, 2]"])
+def test_malformed_vectors_are_counted_as_failures_and_the_run_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = json.loads(CACOPHONY.read_text())["vectors"][0]
+    malformed = [
+        {**good, "protocol_name": 5},
+        {**good, "messages": "zz"},
+        {**good, "messages": [7]},
+        {**good, "init_psks": 3},
+        {**good, "init_ephemeral": ["00"]},
+        good,
+    ]
+    path = tmp_path / "malformed.json"
+    path.write_text(json.dumps({"vectors": malformed}))
+    assert main(["selftest", "noise", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("FAIL")] == [
+        "0", "1", "2", "3", "4",
+    ]  # fmt: skip
+    assert out.strip().splitlines()[-1] == "1 passed, 5 failed"
+
+
+@pytest.mark.parametrize(
+    "content", ["not json", '{"vectors": 3}', "[1, 2]", "[]", '{"vectors": []}']
+)
 def test_unreadable_files(tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)

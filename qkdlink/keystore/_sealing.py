@@ -16,6 +16,7 @@ is used for more than one call's worth of blobs, and the master key itself never
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import stat
@@ -86,15 +87,27 @@ def _field(value: str | int) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
+# Length-prefixed fields after a domain label: no two different identities encode alike.
+_BLOCK_LABEL = b"qkdlink/block\x00"
+_KEY_LABEL = b"qkdlink/key\x00"
+
+
 def block_aad(link_id: str, partition: int, block_id: int, start: int) -> bytes:
     """Associated data of a stored raw block (its remainder starting at stream offset `start`)."""
-    # Length-prefixed fields: no two different identities encode to the same bytes.
-    return b"qkdlink/block\x00" + b"".join(_field(v) for v in (link_id, partition, block_id, start))
+    return b"".join(
+        (_BLOCK_LABEL, _field(link_id), _field(partition), _field(block_id), _field(start))
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _pair_suffix(master_sae_id: str, slave_sae_id: str) -> bytes:
+    return _field(master_sae_id) + _field(slave_sae_id)
 
 
 def key_aad(key_id: str, master_sae_id: str, slave_sae_id: str) -> bytes:
     """Associated data of a stored deliverable key copy for one slave SAE."""
-    return b"qkdlink/key\x00" + b"".join(_field(v) for v in (key_id, master_sae_id, slave_sae_id))
+    # Hot path (one call per key per slave): the SAE pair's encoding is cached.
+    return _KEY_LABEL + _field(key_id) + _pair_suffix(master_sae_id, slave_sae_id)
 
 
 class Sealer:
@@ -148,18 +161,26 @@ class Sealer:
 class SealingBatch:
     """One derived key: `seal(aad, plaintext)` with a fresh random 96-bit nonce each call."""
 
-    __slots__ = ("_aead", "_prefix")
+    __slots__ = ("_aead", "_nonces", "_prefix", "_used")
 
     def __init__(self, salt: bytes, aead: AESGCM) -> None:
         self._prefix = bytes([_VERSION]) + salt
         self._aead = aead
+        self._nonces = b""
+        self._used = 0
 
     def __repr__(self) -> str:
         return "SealingBatch(<key hidden>)"
 
     def seal(self, aad: bytes, plaintext: bytes) -> bytes:
         """Encrypt `plaintext` bound to `aad`; a new random nonce per call (SP 800-38D 8.2.2)."""
-        nonce = os.urandom(_NONCE_BYTES)
+        # Nonces are drawn from the OS CSPRNG in chunks (one syscall per 256 nonces); each
+        # chunk byte is used once, so every nonce is as fresh as a single urandom(12) call.
+        if self._used == len(self._nonces):
+            self._nonces = os.urandom(_NONCE_BYTES * 256)
+            self._used = 0
+        nonce = self._nonces[self._used : self._used + _NONCE_BYTES]
+        self._used += _NONCE_BYTES
         return self._prefix + nonce + self._aead.encrypt(nonce, plaintext, aad)
 
 

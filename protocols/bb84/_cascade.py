@@ -181,19 +181,24 @@ class CascadeAlice:
             CascadeQueryError: a pass or node out of range.
         """
         out = np.empty(passes.shape[0], dtype=np.uint8)
-        if passes.size and int(passes.max()) >= len(self._layouts):
+        if not passes.size:
+            return out
+        if int(passes.max()) >= len(self._layouts):
             raise CascadeQueryError("no such pass")
-        for index in np.unique(passes):
-            layout = self._layouts[int(index)]
-            sel = passes == index
-            node = nodes[sel].astype(_I64)
+        # Bob groups his queries by pass; one slice per group (any order is still answered).
+        cuts = np.flatnonzero(np.diff(passes)) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), passes.shape[0]]
+        for a, b in zip(starts, ends, strict=True):
+            index = int(passes[a])
+            layout = self._layouts[index]
             span = 2 * layout.padded
-            block, local = np.divmod(node, span)
-            if np.any(block >= layout.blocks) or np.any(local == 0):
+            block, local = np.divmod(nodes[a:b].astype(_I64), span)
+            if int(block.max()) >= layout.blocks or not local.all():
                 raise CascadeQueryError("no such node")
             lo, hi = _node_ranges(local, layout.depth)
-            prefix = self._prefix_of(int(index))
-            out[sel] = prefix[block, hi] ^ prefix[block, lo]
+            prefix = self._prefix_of(index)
+            out[a:b] = prefix[block, hi] ^ prefix[block, lo]
         self.disclosed += int(passes.shape[0])
         return out
 
@@ -210,7 +215,9 @@ class _Pass:
         "layout",
         "s_apar",
         "s_block",
+        "s_lo",
         "s_node",
+        "s_width",
         "searching",
     )
 
@@ -233,6 +240,8 @@ class _Pass:
         self.searching = np.zeros(layout.blocks, dtype=bool)
         self.s_block = np.zeros(0, dtype=_I64)
         self.s_node = np.zeros(0, dtype=_I64)
+        self.s_lo = np.zeros(0, dtype=_I64)
+        self.s_width = np.zeros(0, dtype=_I64)
         self.s_apar = np.zeros(0, dtype=np.uint8)
         if reuse:
             span = 2 * layout.padded
@@ -244,6 +253,14 @@ class _Pass:
         else:
             self.known = np.zeros(0, dtype=bool)
             self.kpar = np.zeros(0, dtype=np.uint8)
+
+    def keep(self, rows: NDArray[np.bool_]) -> None:
+        """Keep only the open searches selected by `rows`."""
+        self.s_block = self.s_block[rows]
+        self.s_node = self.s_node[rows]
+        self.s_lo = self.s_lo[rows]
+        self.s_width = self.s_width[rows]
+        self.s_apar = self.s_apar[rows]
 
     def bob_parity(
         self,
@@ -376,7 +393,12 @@ class CascadeBob:
             if odd.shape[0]:
                 state.searching[odd] = True
                 state.s_block = np.concatenate((state.s_block, odd))
-                state.s_node = np.concatenate((state.s_node, np.ones(odd.shape[0], dtype=_I64)))
+                count = odd.shape[0]
+                state.s_node = np.concatenate((state.s_node, np.ones(count, dtype=_I64)))
+                state.s_lo = np.concatenate((state.s_lo, np.zeros(count, dtype=_I64)))
+                state.s_width = np.concatenate(
+                    (state.s_width, np.full(count, state.layout.padded, dtype=_I64))
+                )
                 state.s_apar = np.concatenate((state.s_apar, state.alice_top[odd]))
                 spawned = True
         return spawned or any(p.s_block.shape[0] for p in self._passes)
@@ -384,8 +406,7 @@ class CascadeBob:
     def _left_parities(self, state: _Pass) -> tuple[NDArray[np.bool_], NDArray[np.uint8]]:
         """Alice's parity of each search's left child where Bob knows or can infer it."""
         layout = state.layout
-        lo, hi = _node_ranges(state.s_node, layout.depth)
-        mid = (lo + hi) // 2
+        mid = state.s_lo + state.s_width // 2
         left_par = np.zeros(state.s_node.shape[0], dtype=np.uint8)
         # Right child entirely virtual: the left child carries the whole (odd) parity.
         free = mid >= layout.sizes[state.s_block]
@@ -405,9 +426,9 @@ class CascadeBob:
     def _descend(self, state: _Pass, left_par: NDArray[np.uint8]) -> NDArray[np.int64]:
         """Move every search of a pass one level down; return the key positions found."""
         layout = state.layout
-        lo, hi = _node_ranges(state.s_node, layout.depth)
-        mid = (lo + hi) // 2
-        bob_left = state.bob_parity(self.bits, state.s_block, lo, mid)
+        half = state.s_width // 2
+        mid = state.s_lo + half
+        bob_left = state.bob_parity(self.bits, state.s_block, state.s_lo, mid)
         go_left = (bob_left ^ left_par).astype(bool)
         right_par = state.s_apar ^ left_par
         if self._reuse:
@@ -417,20 +438,19 @@ class CascadeBob:
             state.known[left + 1] = True
             state.kpar[left] = left_par
             state.kpar[left + 1] = right_par
-        state.s_node = 2 * state.s_node + (~go_left).astype(_I64)
+        go_right = ~go_left
+        state.s_node = 2 * state.s_node + go_right
+        state.s_lo = np.where(go_right, mid, state.s_lo)
+        state.s_width = half
         state.s_apar = np.where(go_left, left_par, right_par)
-        leaf = state.s_node >= layout.padded
+        leaf = half == 1
         if not leaf.any():
             return np.zeros(0, dtype=_I64)
-        offset = state.s_node[leaf] - layout.padded
-        position = layout.starts[state.s_block[leaf]] + offset
+        position = layout.starts[state.s_block[leaf]] + state.s_lo[leaf]
         if layout.order is not None:
             position = layout.order[position]
         state.searching[state.s_block[leaf]] = False
-        keep = ~leaf
-        state.s_block = state.s_block[keep]
-        state.s_node = state.s_node[keep]
-        state.s_apar = state.s_apar[keep]
+        state.keep(~leaf)
         return position
 
     def _apply_flips(self, positions: NDArray[np.int64]) -> None:
@@ -448,13 +468,9 @@ class CascadeBob:
             # of errors: drop it; its block is re-examined from the updated top parity.
             width = layout.padded
             keys = np.sort(block * width + pos - layout.starts[block])
-            lo, hi = _node_ranges(state.s_node, layout.depth)
-            base = state.s_block * width
-            inside = np.searchsorted(keys, base + hi) - np.searchsorted(keys, base + lo)
+            base = state.s_block * width + state.s_lo
+            inside = np.searchsorted(keys, base + state.s_width) - np.searchsorted(keys, base)
             drop = (inside & 1).astype(bool)
             if drop.any():
                 state.searching[state.s_block[drop]] = False
-                keep = ~drop
-                state.s_block = state.s_block[keep]
-                state.s_node = state.s_node[keep]
-                state.s_apar = state.s_apar[keep]
+                state.keep(~drop)

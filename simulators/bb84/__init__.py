@@ -3,9 +3,12 @@
 from simulators.bb84._assess import LinkAssessment, assess
 from simulators.bb84._channel import DetectionRecord, PnsStrategy, pns_strategy, simulate
 from simulators.bb84._config import DecoyScheme, LinkConfig, PulseClass
+from simulators.bb84._keysource import SimulatedLinkKeySource, make_key_source
+from simulators.bb84._link import BlockResult, run_block
 from simulators.bb84._qubit import EveAction, bb84_circuit, outcome_table, run_exact
 
 __all__ = [
+    "BlockResult",
     "DecoyScheme",
     "DetectionRecord",
     "EveAction",
@@ -13,10 +16,13 @@ __all__ = [
     "LinkConfig",
     "PnsStrategy",
     "PulseClass",
+    "SimulatedLinkKeySource",
     "assess",
     "bb84_circuit",
+    "make_key_source",
     "outcome_table",
     "pns_strategy",
+    "run_block",
     "run_exact",
     "simulate",
 ]

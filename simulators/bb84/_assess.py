@@ -104,13 +104,13 @@ def assess(record: DetectionRecord, config: LinkConfig) -> LinkAssessment:
     leaked = _EC_EFFICIENCY * binary_entropy(e_signal) if math.isfinite(e_signal) else 1.0
     insecure = accepted and known + leaked > 1.0 - fraction + 1e-9
     return LinkAssessment(
-        gains=tuple(gains),
-        qbers=tuple(qbers),
-        y1_lower=y1,
-        e1_upper=e1,
-        key_rate_per_pulse=rate,
+        gains=tuple(float(g) for g in gains),
+        qbers=tuple(float(q) for q in qbers),
+        y1_lower=None if y1 is None else float(y1),
+        e1_upper=None if e1 is None else float(e1),
+        key_rate_per_pulse=float(rate),
         accepted=accepted,
         eve_known_fraction=known,
-        secret_fraction_claimed=fraction,
-        insecure=insecure,
+        secret_fraction_claimed=float(fraction),
+        insecure=bool(insecure),
     )

@@ -35,7 +35,8 @@ class LinkConfig:
 
     Defaults: GYS device figures as tabulated by Ma, Qi, Zhao, Lo, PRA 72, 012326 (2005),
     Table I (α = 0.21 dB/km, η_Bob = 4.5%, Y0 = 1.7e-6, e_d = 3.3%), a 1 GHz source, μ = 0.48
-    (their optimum), and finite-size friendly decoy settings (ν = 0.1, 10% decoys, 5% vacuum).
+    (their optimum), and settings that suit the finite-key post-processing (Lim et al., PRA 89,
+    022307, 2014): ν = 0.2, 30% weak decoys, 20% vacuum, Z basis with probability 0.8.
     """
 
     pulse_rate_hz: float = 1e9
@@ -50,10 +51,10 @@ class LinkConfig:
     """e_d: probability that a photon arriving at Bob lands in the wrong detector."""
     decoy: DecoyScheme = DecoyScheme.VACUUM_WEAK
     signal_intensity: float = 0.48
-    decoy_intensity: float = 0.1
-    decoy_probability: float = 0.10
-    vacuum_probability: float = 0.05
-    basis_probability_z: float = 0.5
+    decoy_intensity: float = 0.2
+    decoy_probability: float = 0.3
+    vacuum_probability: float = 0.2
+    basis_probability_z: float = 0.8
     """Probability that Alice (and, independently, Bob) picks the Z basis."""
     eve_intercept_fraction: float = 0.0
     """Fraction of pulses Eve measures in a random basis and resends (measure-and-prepare)."""

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import chi2_contingency, chisquare
 
 from simulators.bb84 import (
+    DecoyScheme,
     DetectionRecord,
     EveAction,
     LinkConfig,
@@ -44,7 +45,12 @@ def test_circuit_has_eve_and_bob_registers() -> None:
 def test_fast_and_exact_modes_agree_chi_square() -> None:
     """Outcome counts per configuration (Alice basis × bit × Eve × Bob basis): fast vs Aer."""
     config = LinkConfig(
-        distance_km=0.0, detector_efficiency=0.6, misalignment=0.08, eve_intercept_fraction=0.5
+        distance_km=0.0,
+        detector_efficiency=0.6,
+        misalignment=0.08,
+        eve_intercept_fraction=0.5,
+        decoy=DecoyScheme.NONE,
+        basis_probability_z=0.5,
     )
     fast = simulate(config, 80_000, rng=np.random.default_rng(11))
     exact = simulate(config, 10_000, rng=np.random.default_rng(12), exact=True)

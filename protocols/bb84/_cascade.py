@@ -446,7 +446,7 @@ class CascadeBob:
         leaf = half == 1
         if not leaf.any():
             return np.zeros(0, dtype=_I64)
-        position = layout.starts[state.s_block[leaf]] + state.s_lo[leaf]
+        position: NDArray[np.int64] = layout.starts[state.s_block[leaf]] + state.s_lo[leaf]
         if layout.order is not None:
             position = layout.order[position]
         state.searching[state.s_block[leaf]] = False

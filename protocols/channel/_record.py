@@ -209,6 +209,8 @@ class _Assembly:
         self.offset = 0
 
 
+_OVERHEAD = HEADER_SIZE + TAG_SIZE
+
 _MESSAGE_STARTS = frozenset(
     {RecordType.MESSAGE, RecordType.MESSAGE_START, RecordType.ARRAY_START, RecordType.OTP_MESSAGE}
 )
@@ -252,6 +254,7 @@ class RecordLayer:
             keys.epoch: self._new_recv_state(keys.epoch, recv_key, now)
         }
         self._max_ciphertext = config.max_record_payload + TAG_SIZE
+        self._queued_bytes = 0
         self._pause_records = (config.rekey_after_records + config.reject_after_records) // 2
         self._pause_bytes = (config.rekey_after_bytes + config.reject_after_bytes) // 2
         self._inbuf = bytearray()
@@ -282,6 +285,11 @@ class RecordLayer:
     @property
     def has_data_to_send(self) -> bool:
         return bool(self._priority or (self._queue and not self.send_paused))
+
+    @property
+    def queued_bytes(self) -> int:
+        """Plaintext bytes queued by `send_*` and not yet returned by `data_to_send` (about)."""
+        return self._queued_bytes
 
     @property
     def send_paused(self) -> bool:
@@ -323,6 +331,7 @@ class RecordLayer:
             raise LocalProtocolError("message larger than max_message_size")
         self.stats.messages_sent += 1
         self.stats.bytes_sent += len(view)
+        self._queued_bytes += len(view)
         if len(view) <= self._config.max_record_payload:
             self._queue.append((RecordType.MESSAGE, view, 0))
         else:
@@ -349,6 +358,7 @@ class RecordLayer:
             raise LocalProtocolError("array larger than max_array_size")
         self.stats.messages_sent += 1
         self.stats.bytes_sent += array.nbytes
+        self._queued_bytes += array.nbytes
         view = memoryview(array.data).cast("B") if array.nbytes else memoryview(b"")
         self._queue.append(self._stream(RecordType.ARRAY_START, start, view))
 
@@ -417,9 +427,11 @@ class RecordLayer:
             else:
                 break
             plan.append(item)
-            size += HEADER_SIZE + len(item[1]) + TAG_SIZE
+            payload_size = len(item[1])
+            size += HEADER_SIZE + payload_size + TAG_SIZE
             records_left -= 1
-            bytes_left -= len(item[1])
+            bytes_left -= payload_size
+        self._queued_bytes = max(0, self._queued_bytes - (size - len(plan) * _OVERHEAD))
         out = bytearray(size)
         if plan:
             self._encrypt_into(plan, out)
@@ -612,8 +624,40 @@ class RecordLayer:
         """
         self._check_alive()
         self._now = now
-        self._inbuf += data
-        self._process()
+        data = memoryview(data).cast("B")
+        if self._inbuf:
+            # Complete the one partial record held back from the last call, copying only it.
+            data = self._complete_pending(data)
+            if self._inbuf:
+                return
+        consumed = self._process(data)
+        # Keep only the unfinished tail (at most one record, or input held back while an OTP
+        # message waits for its keys).
+        self._inbuf = bytearray(data[consumed:])
+
+    def _complete_pending(self, data: memoryview) -> memoryview:
+        """Move bytes from `data` into the held-back record; process it once whole."""
+        inbuf = self._inbuf
+        if self._otp_pending is not None:
+            inbuf += data
+            return data[len(data) :]
+        if len(inbuf) < HEADER_SIZE:
+            take = HEADER_SIZE - len(inbuf)
+            inbuf += data[:take]
+            data = data[take:]
+            if len(inbuf) < HEADER_SIZE:
+                return data
+        length = HEADER.unpack_from(inbuf)[3]
+        take = max(0, HEADER_SIZE + length - len(inbuf))
+        inbuf += data[:take]
+        data = data[take:]
+        if len(inbuf) < HEADER_SIZE + length:
+            return data
+        self._inbuf = bytearray()
+        consumed = self._process(inbuf)
+        # Only possible while an OTP message waits: keep what is left, in order.
+        self._inbuf = bytearray(inbuf[consumed:]) + data if consumed < len(inbuf) else bytearray()
+        return data[len(data) :] if self._inbuf else data
 
     def receive_eof(self) -> None:
         """The transport ended. Fine after the peer's CLOSE; anything else is a truncation.
@@ -652,32 +696,30 @@ class RecordLayer:
         self.stats.messages_received += 1
         self.stats.bytes_received += len(message)
         self._events.append(MessageReceived(message, otp=True))
-        self._process()
+        held, self._inbuf = self._inbuf, bytearray()
+        self.receive_data(held, now)
 
-    def _process(self) -> None:
-        buf = self._inbuf
+    def _process(self, buf: bytes | bytearray | memoryview) -> int:
+        """Handle every whole record in `buf`; returns how many bytes were consumed."""
         pos = 0
         view = memoryview(buf)
         try:
-            while self._otp_pending is None and len(buf) - pos >= HEADER_SIZE:
-                rtype, epoch, counter, length = HEADER.unpack_from(buf, pos)
+            while self._otp_pending is None and len(view) - pos >= HEADER_SIZE:
+                rtype, epoch, counter, length = HEADER.unpack_from(view, pos)
                 # Refuse an oversize or impossible length from the header alone, before any
                 # byte of the body is buffered (h11's max_incomplete_event_size idea).
                 if not TAG_SIZE <= length <= self._max_ciphertext:
                     raise RemoteProtocolError("record length out of bounds")
                 end = pos + HEADER_SIZE + length
-                if end > len(buf):
+                if end > len(view):
                     break
                 self._handle_record(rtype, epoch, counter, length, view[pos + HEADER_SIZE : end])
                 pos = end
         except (RemoteProtocolError, AuthenticationError, KeyLifetimeError) as exc:
-            view.release()
             self._fail(exc)
         except FrameError as exc:
-            view.release()
             self._fail(RemoteProtocolError(str(exc)))
-        view.release()
-        del buf[:pos]
+        return pos
 
     def _handle_record(
         self, rtype_code: int, epoch: int, counter: int, length: int, ciphertext: memoryview

@@ -51,6 +51,8 @@ __all__ = ["Channel", "ChannelStats"]
 _CHUNK = 1 << 20
 """Bytes of records encrypted per transport write: large batched writes, bounded memory."""
 _KEY_RETRY = 1.0
+_CORK_LIMIT = 256 * 1024
+"""Queued bytes below which `send` returns without writing (a flush task follows at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class Channel:
         self._space.set()
         self._timer_changed = asyncio.Event()
         self._rekeyed = asyncio.Event()
+        self._flush_scheduled = False
         self._send_lock = asyncio.Lock()
         self._events_lock = asyncio.Lock()
         self._sending = False
@@ -167,10 +170,27 @@ class Channel:
         """
         self._enter_send()
         try:
+            if len(data) <= _CORK_LIMIT and not isinstance(data, bytes):
+                data = bytes(data)  # the record layer keeps a reference until it encrypts
             self._layer.send_message(data)
-            await self._flush_all()
+            if self._layer.queued_bytes < _CORK_LIMIT:
+                # Small messages are corked: encrypted and written together by one flush task
+                # at the next loop iteration (one data_to_send, one socket write for a burst).
+                self._schedule_flush()
+            else:
+                await self._flush_all()
         finally:
             self._sending = False
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._spawn(self._deferred_flush(), "qkdlink-channel-flush")
+
+    async def _deferred_flush(self) -> None:
+        self._flush_scheduled = False
+        with contextlib.suppress(QkdlinkError):  # recorded by _fail; the next call raises it
+            await self._flush_all()
 
     async def send_array(self, array: npt.NDArray[Any]) -> None:
         """Send a numeric numpy array (dtype kinds b, i, u, f, c), encrypted from its memory.

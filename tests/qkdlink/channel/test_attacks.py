@@ -92,6 +92,7 @@ async def test_truncation_by_the_network_is_not_an_orderly_end() -> None:
     ta, tb = memory_transport_pair()
     a, b = await open_pair(*config_pair(), transports=(ta, tb))
     await a.send(b"last")
+    await asyncio.sleep(0.05)  # let the corked message reach the wire
     await ta.aclose()  # the connection drops without CLOSE
     assert await b.recv() == b"last"
     with pytest.raises(BrokenChannelError) as info:

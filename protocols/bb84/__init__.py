@@ -20,10 +20,18 @@ Running a block over any transport::
     bob = BobPostProcessing(bob_record, config=config, auth_pool=AuthKeyPool(k))
     bob.start()
     # shuttle bytes: peer.receive_data(me.data_to_send()) until both yield KeyDistilled
-    # from next_event(); PostProcessingAbortedError(reason) ends a block without key.
+    # from next_event(); PostProcessingAbortedError(reason) ends a block without key (flush
+    # data_to_send() once more so the peer learns why).
 
 or in memory, counting classical traffic: ``result = run_in_memory(alice, bob)`` gives a
-``TransferResult`` (both events, abort reason, bytes each way, messages, round trips).
+``TransferResult`` (``alice``/``bob`` events, ``abort_reason``, ``aborted``,
+``bytes_alice_to_bob``, ``bytes_bob_to_alice``, ``classical_bytes``, ``messages``,
+``round_trips``); aborts are reported there, ``RemoteProtocolError`` and ``AuthenticationError``
+propagate. ``KeyDistilled.statistics`` (``BlockStatistics``) carries the public figures (QBERs,
+bounds, ``ec_leaked_bits``, ``ec_efficiency``, ``final_key_bits``, ``net_key_bits``, ...).
+Both ends take ``random_source: Callable[[int], bytes]`` (default ``os.urandom``) for their
+public seeds; pass seeded generators for reproducible runs. The pool ``k`` must be identical at
+both ends; return ``KeyDistilled.auth_refill`` to it (``pool.refill``) after each block.
 
 Error correction is Cascade: ``reconciliation="cascade"`` (Brassard & Salvail 1993) or
 ``"cascade-opt"`` (Martinez-Mateo et al., QIC 15 (2015), option 8 with sub-block reuse).

@@ -130,8 +130,10 @@ class BobPostProcessing(Endpoint):
         if not 0 < message.final_bits < n:
             raise DecodeError("final key length out of range")
         seed = unpack_exact(message.seed, n - 1)
-        final = privacy_amplify(cascade.bits, seed, message.final_bits)
         auth_bytes = self._auth.consumed_bytes + TAG_BYTES  # plus the pad of `Confirm`
+        if message.final_bits // 8 <= auth_bytes:
+            raise DecodeError("final key would not cover the authentication key consumed")
+        final = privacy_amplify(cascade.bits, seed, message.final_bits)
         self._send(Confirm())
         bounds = Bounds(
             est.qber_x,

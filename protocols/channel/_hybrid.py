@@ -11,11 +11,12 @@ with SHA-256. HMAC is a PRF in its key, here the Noise keys, secret while the QK
 holds (Bellare, "New proofs for NMAC and HMAC: security without collision resistance",
 J. Cryptology 28(4), 2015), and a dual PRF, i.e. also a PRF keyed through its message, here the
 ML-KEM secret (Backendal, Bellare, Günther, Scarlata, "When messages are keys: is HMAC a
-dual-PRF?", CRYPTO 2023; the secret is shorter than a SHA-256 block, the case they prove), so
-the transport keys stay secret if either the QKD key or ML-KEM holds. The handshake
-hash `h` in `info` binds the result to the whole transcript, including the encapsulation key
-and ciphertext (both are hashed into `h` as handshake payload ciphertexts), as the
-X-Wing / TLS hybrid designs bind public key and ciphertext.
+dual-PRF?", CRYPTO 2023, whose positive result is for fixed-length keys such as this 32-byte
+secret; their attacks need keys of varying length), so the transport keys stay secret if
+either the QKD key or ML-KEM holds. The handshake hash `h` in `info` binds the result to the
+whole transcript, including the encapsulation key and ciphertext (both are hashed into `h` as
+handshake payload ciphertexts), as the X-Wing / TLS hybrid designs bind public key and
+ciphertext.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ byte stream (its blocks in order); an `offset` is a position in that stream.
   deletes them (ETSI GS QKD 014 clause 5.3/5.4 post-conditions).
 
 Every method is atomic: it applies entirely or not at all, and what it returned is durable.
+A call cancelled while its transaction commits may apply without its result reaching the caller:
+the bytes or keys are then lost (burned), never handed out twice.
+Caller errors (a partition other than 0/1, a non-positive length, no slave) raise `ValueError`.
+Implementations: `SqliteKeyStore`, `PostgresKeyStore` (built from config by `open_key_store`).
 """
 
 from __future__ import annotations
@@ -72,7 +76,11 @@ class KeyStore(Protocol):
         ...
 
     async def ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
-        """Durably add raw blocks of a link; a block_id already stored or consumed is ignored."""
+        """Durably add raw blocks of a link; a block_id already stored or consumed is ignored.
+
+        Blocks must continue the stream (block_id == `next_block_id`, then consecutive): a gap
+        would shift the offsets both KMEs must agree on, so it raises `KeyStoreError`.
+        """
         ...
 
     async def next_block_id(self, link_id: str) -> int:
@@ -105,7 +113,8 @@ class KeyStore(Protocol):
         Offsets must be increasing, non-overlapping and at or past the partition's consumed
         watermark; bytes skipped before an offset are burned (never used). `KeyExhaustedError`
         when the material has not been ingested yet (the caller may wait and retry);
-        `KeyIdError` for a key ID already known or a range already consumed.
+        `KeyIdError` for a key ID already known or repeated, or a range that is empty,
+        overlaps another, or was already consumed.
         """
         ...
 
@@ -114,7 +123,7 @@ class KeyStore(Protocol):
     ) -> list[StoredKey]:
         """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
 
-        `KeyIdError` when any ID is unknown or already delivered to this slave;
+        `KeyIdError` when any ID is unknown, repeated, or already delivered to this slave;
         `KeyNotEntitledError` (a `KeyIdError`) when every ID is known but one was assigned for
         another master/slave pair (the KME answers 401, ETSI GS QKD 014 clause 5.4).
         """

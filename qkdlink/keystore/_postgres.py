@@ -3,10 +3,10 @@
 Replicas behind one address run the same calls on the same rows, so every consuming call locks
 the partition's watermark row (`SELECT ... FOR UPDATE`) before reading it: calls on one partition
 are serialized across replicas, and each sees the previous call's committed watermark (READ
-COMMITTED re-reads a row after waiting for its lock; PostgreSQL docs 13.2.1). `take` deletes the
-slave's rows with `DELETE ... RETURNING`: of two replicas taking the same key, the second waits
-for the first's row lock and then finds nothing, so it fails with `KeyIdError`. A commit returns
-only once the WAL is flushed (synchronous_commit = on, forced per connection here).
+COMMITTED re-reads a row after waiting for its lock; PostgreSQL docs 13.2.1). `take` locks the
+key's rows `FOR UPDATE` before deleting them: of two replicas taking the same key, the second
+waits for the first's row locks and then finds the copy gone, so it fails with `KeyIdError`.
+A commit returns only once the WAL is flushed (synchronous_commit = on, set per connection).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from qkdlink.keystore._stream import (
     check_partition,
     check_slaves,
     consume,
-    open_taken,
     place_blocks,
+    plan_take,
     seal_keys,
 )
 
@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS qkd_keys (
     key_id TEXT NOT NULL,
     slave_sae_id TEXT NOT NULL,
     master_sae_id TEXT NOT NULL,
-    sealed BYTEA NOT NULL,
+    sealed BYTEA,
     PRIMARY KEY (key_id, slave_sae_id)
 );
 CREATE INDEX IF NOT EXISTS qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id)
@@ -416,8 +416,10 @@ class PostgresKeyStore:
         """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
 
         Raises:
-            KeyIdError: an ID is unknown, repeated, already delivered to this slave, or was
-                assigned for another master/slave pair; nothing delivered.
+            KeyIdError: an ID is unknown, repeated or already delivered to this slave;
+                nothing delivered.
+            KeyNotEntitledError: every ID is known but one was assigned for another
+                master/slave pair; nothing delivered.
             KeyStoreError: the backend failed or stored material failed authentication.
         """
         check_key_ids(key_ids)
@@ -429,13 +431,26 @@ class PostgresKeyStore:
     async def _take_tx(
         self, conn: Conn, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
     ) -> list[tuple[str, bytes]]:
+        # Lock every row of these keys (all slaves) in one order: a replica racing for the
+        # same key waits here, then re-reads the rows this call deleted or cleared.
         cursor = await conn.execute(
-            "DELETE FROM qkd_keys WHERE slave_sae_id = %s AND key_id = ANY(%s)"
-            " RETURNING key_id, master_sae_id, sealed",
-            (slave_sae_id, list(key_ids)),
+            "SELECT key_id, slave_sae_id, master_sae_id, sealed FROM qkd_keys"
+            " WHERE key_id = ANY(%s) ORDER BY key_id, slave_sae_id FOR UPDATE",
+            (list(key_ids),),
         )
-        found = [(str(k), str(m), bytes(s)) for k, m, s in await cursor.fetchall()]
-        return open_taken(self._sealer, key_ids, slave_sae_id, master_sae_id, found)
+        rows = [
+            (str(k), str(s), str(m), None if x is None else bytes(x))
+            for k, s, m, x in await cursor.fetchall()
+        ]
+        plan = plan_take(self._sealer, key_ids, master_sae_id, slave_sae_id, rows)
+        if plan.delete_ids:
+            await conn.execute("DELETE FROM qkd_keys WHERE key_id = ANY(%s)", (plan.delete_ids,))
+        if plan.clear_ids:
+            await conn.execute(
+                "UPDATE qkd_keys SET sealed = NULL WHERE slave_sae_id = %s AND key_id = ANY(%s)",
+                (slave_sae_id, plan.clear_ids),
+            )
+        return plan.delivered
 
     async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
         """Keys assigned for this pair and not yet delivered to the slave.
@@ -443,5 +458,8 @@ class PostgresKeyStore:
         Raises:
             KeyStoreError: the backend failed.
         """
-        query = "SELECT count(*) FROM qkd_keys WHERE slave_sae_id = %s AND master_sae_id = %s"
+        query = (
+            "SELECT count(*) FROM qkd_keys"
+            " WHERE slave_sae_id = %s AND master_sae_id = %s AND sealed IS NOT NULL"
+        )
         return await self._scalar(query, (slave_sae_id, master_sae_id))

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,8 +34,8 @@ from qkdlink.keystore._stream import (
     check_partition,
     check_slaves,
     consume,
-    open_taken,
     place_blocks,
+    plan_take,
     seal_keys,
 )
 
@@ -69,7 +70,7 @@ CREATE TABLE qkd_keys (
     key_id TEXT NOT NULL,
     slave_sae_id TEXT NOT NULL,
     master_sae_id TEXT NOT NULL,
-    sealed BLOB NOT NULL,
+    sealed BLOB,
     PRIMARY KEY (key_id, slave_sae_id)
 ) WITHOUT ROWID;
 CREATE INDEX qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id);
@@ -157,8 +158,11 @@ class SqliteKeyStore:
 
     def _open_sync(self) -> None:
         try:
+            # Owner-only file: key IDs and SAE names are metadata worth keeping private. SQLite
+            # gives the -wal and -shm files the database file's permissions.
+            os.close(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(self._path, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise KeyStoreError(f"cannot open key store {self._path}") from exc
         self._conn = conn
         try:
@@ -406,8 +410,10 @@ class SqliteKeyStore:
         """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
 
         Raises:
-            KeyIdError: an ID is unknown, repeated, already delivered to this slave, or was
-                assigned for another master/slave pair; nothing delivered.
+            KeyIdError: an ID is unknown, repeated or already delivered to this slave;
+                nothing delivered.
+            KeyNotEntitledError: every ID is known but one was assigned for another
+                master/slave pair; nothing delivered.
             KeyStoreError: the backend failed or stored material failed authentication.
         """
         check_key_ids(key_ids)
@@ -423,13 +429,24 @@ class SqliteKeyStore:
         slave_sae_id: str,
         key_ids: Sequence[str],
     ) -> list[tuple[str, bytes]]:
-        found = conn.execute(
-            "DELETE FROM qkd_keys WHERE slave_sae_id = ?"
-            " AND key_id IN (SELECT value FROM json_each(?))"
-            " RETURNING key_id, master_sae_id, sealed",
-            (slave_sae_id, json.dumps(list(key_ids))),
+        rows = conn.execute(
+            "SELECT key_id, slave_sae_id, master_sae_id, sealed FROM qkd_keys"
+            " WHERE key_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(key_ids)),),
         ).fetchall()
-        return open_taken(self._sealer, key_ids, slave_sae_id, master_sae_id, found)
+        plan = plan_take(self._sealer, key_ids, master_sae_id, slave_sae_id, rows)
+        if plan.delete_ids:
+            conn.execute(
+                "DELETE FROM qkd_keys WHERE key_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(plan.delete_ids),),
+            )
+        if plan.clear_ids:
+            conn.execute(
+                "UPDATE qkd_keys SET sealed = NULL WHERE slave_sae_id = ?"
+                " AND key_id IN (SELECT value FROM json_each(?))",
+                (slave_sae_id, json.dumps(plan.clear_ids)),
+            )
+        return plan.delivered
 
     async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
         """Keys assigned for this pair and not yet delivered to the slave.
@@ -437,5 +454,8 @@ class SqliteKeyStore:
         Raises:
             KeyStoreError: the backend failed.
         """
-        sql = "SELECT count(*) FROM qkd_keys WHERE slave_sae_id = ? AND master_sae_id = ?"
+        sql = (
+            "SELECT count(*) FROM qkd_keys"
+            " WHERE slave_sae_id = ? AND master_sae_id = ? AND sealed IS NOT NULL"
+        )
         return await self._run(self._read, sql, (slave_sae_id, master_sae_id))

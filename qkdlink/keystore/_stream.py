@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyNotEntitledError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment
 from qkdlink.keystore._sealing import Sealer, SealingBatch, block_aad, key_aad
@@ -198,24 +198,62 @@ def seal_keys(
     return rows
 
 
-def open_taken(
+@dataclass(frozen=True, slots=True)
+class TakePlan:
+    """What a `take` delivers and how it updates storage."""
+
+    delivered: list[tuple[str, bytes]] = field(repr=False)
+    """(key_id, material) in request order."""
+    delete_ids: list[str]
+    """Keys whose last undelivered copy this take delivers: every row of them goes."""
+    clear_ids: list[str]
+    """Keys other slaves still have to fetch: only this slave's material is erased (its row
+    stays as a marker, so a repeat is "already delivered" and a stranger "not entitled")."""
+
+
+def plan_take(
     sealer: Sealer,
     key_ids: Sequence[str],
-    slave_sae_id: str,
     master_sae_id: str,
-    found: Iterable[tuple[str, str, bytes]],
-) -> list[tuple[str, bytes]]:
-    """Check the deleted rows (key_id, master, sealed) match the request; open them in order.
+    slave_sae_id: str,
+    rows: Iterable[tuple[str, str, str, bytes | None]],
+) -> TakePlan:
+    """Check a request against every stored row (key_id, slave, master, sealed or None).
 
     Raises:
-        KeyIdError: a key is missing or belongs to another master (the caller rolls back).
+        KeyIdError: a key is unknown or already delivered to this slave.
+        KeyNotEntitledError: every key is known, but one was assigned for another master/slave
+            pair (ETSI GS QKD 014 clause 5.4: the KME answers 401).
         KeyStoreError: a row fails authentication.
     """
-    by_id: dict[str, bytes] = {}
-    for key_id, master, sealed in found:
-        if master != master_sae_id:
-            raise KeyIdError("key ID was not assigned for this master/slave pair")
-        by_id[key_id] = sealed
-    if len(by_id) != len(key_ids):
-        raise KeyIdError("key ID unknown or already delivered to this slave")
-    return [(k, sealer.open(key_aad(k, master_sae_id, slave_sae_id), by_id[k])) for k in key_ids]
+    mine: dict[str, tuple[str, bytes | None]] = {}
+    pending_elsewhere: set[str] = set()
+    known: set[str] = set()
+    for key_id, slave, master, sealed in rows:
+        known.add(key_id)
+        if slave == slave_sae_id:
+            mine[key_id] = (master, sealed)
+        elif sealed is not None:
+            pending_elsewhere.add(key_id)
+    entitled = True
+    for key_id in key_ids:
+        if key_id not in known:
+            raise KeyIdError("key ID unknown or already delivered")
+        row = mine.get(key_id)
+        if row is not None and row[1] is None:
+            raise KeyIdError("key ID unknown or already delivered")
+        entitled = entitled and row is not None and row[0] == master_sae_id
+    if not entitled:
+        raise KeyNotEntitledError("key ID was assigned for another master/slave pair")
+    delivered = []
+    for key_id in key_ids:
+        sealed = mine[key_id][1]
+        if sealed is None:  # unreachable after the checks above; keeps the types honest
+            raise KeyIdError("key ID unknown or already delivered")
+        aad = key_aad(key_id, master_sae_id, slave_sae_id)
+        delivered.append((key_id, sealer.open(aad, bytes(sealed))))
+    return TakePlan(
+        delivered,
+        [k for k in key_ids if k not in pending_elsewhere],
+        [k for k in key_ids if k in pending_elsewhere],
+    )

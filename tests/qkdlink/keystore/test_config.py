@@ -53,6 +53,10 @@ async def test_open_key_store_sqlite_round_trip(tmp_path: Path, key_file: Path) 
         source = TestKeySource("l", block_bytes=32)
         await store.ingest("l", [source.block(0)])
         assert (await store.reserve("l", 0, [32]))[0].material == source.block(0).material
+        names = [n for n in os.listdir(tmp_path) if n.startswith("k.db")]
+        assert set(names) == {"k.db", "k.db-wal", "k.db-shm"}
+        for name in names:
+            assert os.stat(tmp_path / name).st_mode & 0o777 == 0o600, name
     finally:
         await store.aclose()
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyNotEntitledError, KeyStoreError
 from qkdlink.keysource import KeyBlock, TestKeySource
 from qkdlink.keystore import Allocation, KeyAssignment, KeyStore
 from tests.qkdlink.keystore.conftest import Backend
@@ -158,9 +158,13 @@ async def test_take_delivers_once_per_slave_all_or_nothing(backend: Backend) -> 
     await store.assign(LINK, 1, assignments, "M", ["S1", "S2", "S3"])
     assert await store.stored_key_count("M", "S1") == 3
     assert await store.stored_key_count("S1", "M") == 0
+    # Known keys asked for by the wrong master, a slave not named, or reversed roles: 401.
     for who in [("X", "S1"), ("M", "X"), ("S1", "M")]:
-        with pytest.raises(KeyIdError):
+        with pytest.raises(KeyNotEntitledError):
             await store.take(*who, ids[:1])
+    with pytest.raises(KeyIdError) as info:
+        await store.take("X", "S1", [ids[0], kid()])  # one unknown: plain KeyIdError wins
+    assert not isinstance(info.value, KeyNotEntitledError)
     with pytest.raises(KeyIdError):
         await store.take("M", "S1", [ids[0], kid()])  # one unknown: nothing delivered
     with pytest.raises(KeyIdError):
@@ -169,8 +173,16 @@ async def test_take_delivers_once_per_slave_all_or_nothing(backend: Backend) -> 
     expected = [stream(1, 4)[i * 32 : (i + 1) * 32] for i in range(3)]
     got = await store.take("M", "S1", [ids[2], ids[0]])
     assert [(k.key_id, k.material) for k in got] == [(ids[2], expected[2]), (ids[0], expected[0])]
-    with pytest.raises(KeyIdError):
+    with pytest.raises(KeyIdError) as info:
         await store.take("M", "S1", [ids[0]])  # delivered already
+    assert not isinstance(info.value, KeyNotEntitledError)
+    with pytest.raises(KeyNotEntitledError):
+        await store.take("M", "S4", [ids[0]])  # still pending for S2 and S3, never for S4
+    # S1's copy left storage; the row stays only as a marker while S2 and S3 have theirs.
+    cleared = backend.execute(
+        "a", "SELECT sealed FROM qkd_keys WHERE key_id = ? AND slave_sae_id = 'S1'", (ids[0],)
+    )
+    assert cleared == [(None,)]
     for slave in ("S2", "S3"):  # every additional slave gets its copy once
         got = await store.take("M", slave, ids)
         assert [k.material for k in got] == expected
@@ -178,6 +190,12 @@ async def test_take_delivers_once_per_slave_all_or_nothing(backend: Backend) -> 
     assert [k.material for k in await store.take("M", "S1", [ids[1]])] == [expected[1]]
     assert await store.take("M", "S1", []) == []
     assert await store.stored_key_count("M", "S1") == 0
+    # Delivered to every slave: the key is gone entirely, for anyone.
+    for who in [("M", "S1"), ("M", "S4")]:
+        with pytest.raises(KeyIdError) as info:
+            await store.take(*who, ids[:1])
+        assert not isinstance(info.value, KeyNotEntitledError)
+    assert backend.execute("a", "SELECT count(*) FROM qkd_keys") == [(0,)]
 
 
 async def test_state_survives_close_and_reopen(backend: Backend) -> None:
@@ -364,3 +382,70 @@ async def _run_model(store: KeyStore, ops: list[tuple[object, ...]]) -> None:
     assert await store.stored_key_count("M", "S") == len(ids)
     got_keys = await store.take("M", "S", [k for k, _ in ids])
     assert [(k.key_id, k.material) for k in got_keys] == ids
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    calls=st.lists(
+        st.tuples(st.booleans(), st.lists(st.integers(1, 48), min_size=1, max_size=4)),
+        min_size=2,
+        max_size=16,
+    )
+)
+async def test_interleaved_reserves_on_two_replicas_partition_the_stream(
+    backend: Backend, calls: list[tuple[bool, list[int]]]
+) -> None:
+    """Whatever the interleaving, the allocations tile a prefix of the stream exactly once."""
+    name = kid()
+    first, second = await backend.open(name), await backend.open(name)
+    try:
+        await first.ingest(LINK, blocks(0, 8))  # 256 bytes per partition; calls may ask more
+
+        async def one(use_first: bool, lengths: list[int]) -> list[Allocation]:
+            try:
+                return await (first if use_first else second).reserve(LINK, 1, lengths)
+            except KeyExhaustedError:
+                return []
+
+        results = await asyncio.gather(*(one(*call) for call in calls))
+        for lengths, got in zip((c[1] for c in calls), results, strict=True):
+            assert got == [] or [len(a.material) for a in got] == lengths
+        flat = sorted((a for r in results for a in r), key=lambda a: a.offset)
+        position = 0
+        for a in flat:
+            assert a.offset == position
+            assert a.material == stream(1, 8)[position : position + len(a.material)]
+            position += len(a.material)
+        assert await second.pool_bytes(LINK, 1) == 256 - position
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_racing_takes_and_ingests_on_two_replicas_deliver_once(backend: Backend) -> None:
+    first, second = await backend.open(), await backend.open()
+    # Both replicas ingest the same blocks at once: the stream is stored once.
+    await asyncio.gather(first.ingest(LINK, blocks(0, 6)), second.ingest(LINK, blocks(0, 6)))
+    assert await first.next_block_id(LINK) == 6
+    assert await second.pool_bytes(LINK, 0) == 3 * BLOCK
+    ids = [kid() for _ in range(12)]
+    await first.assign(
+        LINK, 0, [KeyAssignment(k, 16 * i, 16) for i, k in enumerate(ids)], "M", ["S"]
+    )
+
+    async def take(store: KeyStore, key_id: str) -> bytes | None:
+        try:
+            return (await store.take("M", "S", [key_id]))[0].material
+        except KeyIdError:
+            return None
+
+    results = await asyncio.gather(*(take(s, k) for k in ids for s in (first, second)))
+    for i in range(len(ids)):
+        pair = results[2 * i : 2 * i + 2]
+        assert sum(x is not None for x in pair) == 1  # exactly one replica delivered it...
+        assert stream(0, 6)[16 * i : 16 * i + 16] in pair  # ...and it is the right key
+    assert await first.stored_key_count("M", "S") == 0

@@ -51,3 +51,62 @@ def test_keyrate_plot_writes_a_png(tmp_path: Path) -> None:
 def test_keyrate_bad_range_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sim", "keyrate", "--distance-km", "9:1:1"]) == 2
     assert "ConfigurationError" in capsys.readouterr().err
+
+
+BB84_FIELDS = {
+    "pulses",
+    "detections",
+    "sifted_bits",
+    "qber",
+    "ec_leaked_bits",
+    "ec_efficiency",
+    "ec_frame_error",
+    "final_key_bits",
+    "secret_key_rate_per_pulse",
+    "classical_bytes",
+    "aborted",
+    "abort_reason",
+    "keys_equal",
+}
+CHEAP_BLOCK = ["--pulses", "5e7", "--distance-km", "0", "--misalignment", "0.01"]
+
+
+def _bb84_json(capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, object]:
+    assert main(["sim", "bb84", *CHEAP_BLOCK, "--json", *extra]) == 0
+    captured = capsys.readouterr()
+    assert "pulse" in captured.err  # the progress bar goes to stderr, never into the JSON
+    summary: dict[str, object] = json.loads(captured.out)
+    return summary
+
+
+def test_bb84_json_contract_and_seed_reproducibility(capsys: pytest.CaptureFixture[str]) -> None:
+    first = _bb84_json(capsys, "--seed", "5")
+    assert set(first) >= BB84_FIELDS
+    assert first["pulses"] == 5 * 10**7
+    assert first["aborted"] is False
+    assert first["keys_equal"] is True
+    assert isinstance(first["final_key_bits"], int)
+    assert first["final_key_bits"] > 0
+    assert _bb84_json(capsys, "--seed", "5") == first
+    assert _bb84_json(capsys, "--seed", "6") != first
+
+
+def test_bb84_intercept_everything_aborts(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = _bb84_json(capsys, "--eve-intercept", "1")
+    assert summary["aborted"] is True
+    assert "QBER" in str(summary["abort_reason"])
+    assert abs(float(str(summary["qber"])) - 0.25) < 0.03
+    assert summary["final_key_bits"] == 0
+
+
+def test_bb84_text_summary_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "qber.png"
+    assert main(["sim", "bb84", *CHEAP_BLOCK, "--plot", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert "keys_equal: True" in out
+    assert target.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_bb84_ldpc_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "bb84", "--pulses", "1000", "--ec", "ldpc"]) == 2
+    assert "ldpc" in capsys.readouterr().err

@@ -1,0 +1,162 @@
+"""The KME's HTTP surface (aiohttp): ETSI GS QKD 014 clause 5 endpoints and the peer endpoint.
+
+Every response is either 200 with the data format of clause 6, or an error: 400 and 503 with
+the Error body (clause 6.5), 401 for an SAE not entitled, 404/405 for paths and methods the
+spec does not define. Nothing else: any unexpected failure becomes 503 "key data access error"
+and is logged by exception type only, because tracebacks could carry key material.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from protocols.etsi014 import (
+    MSG_BAD_REQUEST_FORMAT,
+    BadRequestError,
+    ErrorBody,
+    KeyIds,
+    KeyRequest,
+)
+from qkdlink.errors import AuthenticationError
+from qkdlink.kme._peer_wire import PeerWireError, decode_assign
+from qkdlink.kme._service import KmeReplyError, KmeService
+from qkdlink.pki import Identity, identity_from_peercert
+
+__all__ = ["build_app"]
+
+_log = logging.getLogger("qkdlink.kme.http")
+
+_JSON = "application/json"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json_response(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type=_JSON)
+
+
+def _problem_response(problem: KmeReplyError) -> web.Response:
+    return _json_response(problem.body.to_json(), problem.status)
+
+
+def _caller(request: web.Request) -> Identity:
+    """The verified identity of the TLS client (its certificate passed the chain check)."""
+    transport = request.transport
+    if transport is None:
+        raise KmeReplyError.unauthorized()
+    try:
+        return identity_from_peercert(transport.get_extra_info("peercert"))
+    except AuthenticationError as exc:
+        raise KmeReplyError.unauthorized() from exc
+
+
+async def _body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, body="body is too large") from exc
+
+
+def _no_query(request: web.Request) -> None:
+    if request.query_string:
+        raise KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, query="not allowed with POST")
+
+
+class _Routes:
+    def __init__(self, service: KmeService, max_body_bytes: int) -> None:
+        self._service = service
+        self._max_body = max_body_bytes
+
+    async def status(self, request: web.Request) -> web.Response:
+        caller = _caller(request)
+        if request.query_string:
+            raise KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, query="status takes none")
+        status = await self._service.status(caller, request.match_info["sae_id"])
+        return _json_response(status.to_json())
+
+    async def enc_keys(self, request: web.Request) -> web.Response:
+        caller = _caller(request)
+        if request.method == "GET":
+            key_request = KeyRequest.from_query(request.query_string)
+        else:
+            _no_query(request)
+            key_request = KeyRequest.from_json(await _body(request), max_bytes=self._max_body)
+        container = await self._service.enc_keys(caller, request.match_info["sae_id"], key_request)
+        return _json_response(container.to_json())
+
+    async def dec_keys(self, request: web.Request) -> web.Response:
+        caller = _caller(request)
+        if request.method == "GET":
+            key_ids = KeyIds.from_query(request.query_string)
+        else:
+            _no_query(request)
+            key_ids = KeyIds.from_json(await _body(request), max_bytes=self._max_body)
+        container = await self._service.dec_keys(caller, request.match_info["sae_id"], key_ids)
+        return _json_response(container.to_json())
+
+    async def peer_assign(self, request: web.Request) -> web.Response:
+        caller = _caller(request)
+        try:
+            message = decode_assign(await _body(request))
+        except PeerWireError as exc:
+            raise KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, reason=str(exc)) from exc
+        count = await self._service.peer_assign(
+            caller, request.match_info["link_id"], message.partition, message.groups
+        )
+        return _json_response(b'{"assigned":%d}' % count)
+
+
+def _error_middleware(max_concurrent: int) -> Middleware:
+    in_flight = 0
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if in_flight >= max_concurrent:
+            # Shed load at once instead of queueing without bound (clause 5: 503 is the
+            # server-side error).
+            return _problem_response(KmeReplyError.unavailable("KME is busy; retry later"))
+        in_flight += 1
+        try:
+            return await handler(request)
+        except KmeReplyError as problem:
+            return _problem_response(problem)
+        except BadRequestError as exc:
+            return _json_response(exc.error.to_json(), 400)
+        except web.HTTPException as exc:
+            if exc.status >= 500:
+                raise
+            # aiohttp's own 404/405/413: answered in the Error format too.
+            body = ErrorBody(MSG_BAD_REQUEST_FORMAT if exc.status == 413 else exc.reason.lower())
+            return _json_response(body.to_json(), 400 if exc.status == 413 else exc.status)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Log the type only: a traceback's locals or message could carry key material.
+            _log.error("request %s %s failed: %s", request.method, request.path, type(exc).__name__)
+            return _problem_response(KmeReplyError.unavailable())
+        finally:
+            in_flight -= 1
+
+    return middleware
+
+
+def build_app(service: KmeService, *, max_body_bytes: int, max_concurrent: int) -> web.Application:
+    """The aiohttp application of one KME."""
+    app = web.Application(
+        client_max_size=max_body_bytes, middlewares=[_error_middleware(max_concurrent)]
+    )
+    routes = _Routes(service, max_body_bytes)
+    keys = "/api/v1/keys/{sae_id}"
+    app.router.add_get(f"{keys}/status", routes.status, allow_head=False)
+    app.router.add_get(f"{keys}/enc_keys", routes.enc_keys, allow_head=False)
+    app.router.add_post(f"{keys}/enc_keys", routes.enc_keys)
+    app.router.add_get(f"{keys}/dec_keys", routes.dec_keys, allow_head=False)
+    app.router.add_post(f"{keys}/dec_keys", routes.dec_keys)
+    app.router.add_post("/peer/v1/links/{link_id}/assign", routes.peer_assign)
+    return app

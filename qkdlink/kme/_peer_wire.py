@@ -1,0 +1,134 @@
+"""The KME-to-KME assignment message (JSON over mutual TLS, `POST /peer/v1/links/{link}/assign`).
+
+    {"partition": 0,
+     "groups": [{"master_SAE_ID": "SAE_a", "slave_SAE_IDs": ["SAE_b"],
+                 "keys": [["<uuid>", <offset>, <length>], ...]}, ...]}
+
+It carries key IDs and byte ranges of the sender's partition, never key material.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from qkdlink.keystore import KeyAssignment
+
+__all__ = ["AssignGroup", "AssignMessage", "PeerWireError", "decode_assign", "encode_assign"]
+
+MAX_KEYS_PER_MESSAGE = 65_536
+"""A sender coalesces at most this many keys into one message; more is refused."""
+
+
+class PeerWireError(ValueError):
+    """The peer's message is not a well-formed assignment message."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssignGroup:
+    """One enc_keys request's keys, as the master KME sends them."""
+
+    master_sae_id: str
+    slave_sae_ids: tuple[str, ...]
+    keys: tuple[KeyAssignment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AssignMessage:
+    """Assignments in the sender's partition, in increasing offset order."""
+
+    partition: int
+    groups: tuple[AssignGroup, ...]
+
+
+def encode_assign(message: AssignMessage) -> bytes:
+    """Serialize an assignment message."""
+    return json.dumps(
+        {
+            "partition": message.partition,
+            "groups": [
+                {
+                    "master_SAE_ID": g.master_sae_id,
+                    "slave_SAE_IDs": list(g.slave_sae_ids),
+                    "keys": [[k.key_id, k.offset, k.length] for k in g.keys],
+                }
+                for g in message.groups
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PeerWireError("expected a non-negative integer")
+    return value
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise PeerWireError("expected a non-empty string")
+    return value
+
+
+def _str_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise PeerWireError("expected a list")
+    return tuple(_str(v) for v in value)
+
+
+def _keys(value: object) -> tuple[KeyAssignment, ...]:
+    if not isinstance(value, list) or not value:
+        raise PeerWireError("keys must be a non-empty list")
+    keys = []
+    for item in value:
+        if not isinstance(item, list) or len(item) != 3:
+            raise PeerWireError("a key is [key_ID, offset, length]")
+        key_id = _str(item[0])
+        try:
+            canonical = str(uuid.UUID(key_id))
+        except ValueError as exc:
+            raise PeerWireError("key_ID is not a UUID") from exc
+        if canonical != key_id:
+            raise PeerWireError("key_ID is not a canonical UUID")
+        length = _int(item[2])
+        if length == 0:
+            raise PeerWireError("key length must be positive")
+        keys.append(KeyAssignment(key_id, _int(item[1]), length))
+    return tuple(keys)
+
+
+def decode_assign(data: bytes) -> AssignMessage:
+    """Parse an assignment message strictly.
+
+    Raises:
+        PeerWireError: not JSON, wrong shape, too many keys, offsets not increasing.
+    """
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PeerWireError("not JSON") from exc
+    if not isinstance(obj, dict) or set(obj) != {"partition", "groups"}:
+        raise PeerWireError("expected {partition, groups}")
+    raw_groups = obj["groups"]
+    if not isinstance(raw_groups, list) or not raw_groups:
+        raise PeerWireError("groups must be a non-empty list")
+    groups = []
+    total = 0
+    end = -1
+    for raw in raw_groups:
+        if not isinstance(raw, dict) or set(raw) != {"master_SAE_ID", "slave_SAE_IDs", "keys"}:
+            raise PeerWireError("a group is {master_SAE_ID, slave_SAE_IDs, keys}")
+        keys = _keys(raw["keys"])
+        total += len(keys)
+        if total > MAX_KEYS_PER_MESSAGE:
+            raise PeerWireError("too many keys in one message")
+        for key in keys:
+            if key.offset < end:
+                raise PeerWireError("offsets must increase without overlap")
+            end = key.offset + key.length
+        groups.append(
+            AssignGroup(_str(raw["master_SAE_ID"]), _str_list(raw["slave_SAE_IDs"]), keys)
+        )
+    return AssignMessage(_int(obj["partition"]), tuple(groups))

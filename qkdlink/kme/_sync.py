@@ -1,0 +1,239 @@
+"""KME-to-KME key synchronisation, master side: reserve, tell the peer, then answer the SAE.
+
+Per link, one task drains every pending enc_keys reservation at once (group commit): one store
+transaction reserves all their bytes from this KME's own partition, one mutual-TLS request tells
+the peer KME the key IDs and ranges, and only when the peer has confirmed do the waiting SAE
+requests get their keys. One sync is in flight per link, so the peer sees offsets in order.
+Whatever goes wrong after the reservation burns the bytes: they are never handed out or reused,
+because the peer may or may not have applied them (docs/kme.md, "Sync protocol").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+
+from qkdlink.errors import (
+    AuthenticationError,
+    KeyExhaustedError,
+    PeerKmeError,
+)
+from qkdlink.keystore import Allocation, KeyAssignment, KeyStore
+from qkdlink.kme._peer_wire import AssignGroup, AssignMessage, encode_assign
+from qkdlink.pki import IdentityKind, identity_from_peercert
+
+__all__ = ["MasterSync", "PeerClient", "ReservedKey"]
+
+_log = logging.getLogger("qkdlink.kme.sync")
+
+_JSON = {"Content-Type": "application/json"}
+
+_MAX_KEYS_PER_SYNC = 16_384
+"""Upper bound on keys coalesced into one sync message (bounds message size and latency)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReservedKey:
+    """A key the peer has confirmed: its new ID and its bytes."""
+
+    key_id: str
+    material: bytes = field(repr=False)
+
+
+@dataclass(slots=True)
+class _Pending:
+    master_sae_id: str
+    slave_sae_ids: tuple[str, ...]
+    lengths: tuple[int, ...]
+    future: asyncio.Future[list[ReservedKey]]
+    allocations: list[Allocation] = field(default_factory=list)
+    key_ids: list[str] = field(default_factory=list)
+
+
+class _KmeConnector(aiohttp.TCPConnector):
+    """A connector that checks, right after each TLS handshake, that the server's verified
+    certificate names the expected peer KME (ETSI GS QKD 014 clause 5.1 asks the same of SAEs);
+    the host name check alone would accept any lab KME on that address."""
+
+    def __init__(self, peer_kme_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._peer_kme_id = peer_kme_id
+
+    async def _wrap_create_connection(
+        self, *args: Any, **kwargs: Any
+    ) -> tuple[asyncio.Transport, ResponseHandler]:
+        transport, protocol = await super()._wrap_create_connection(*args, **kwargs)
+        try:
+            identity = identity_from_peercert(transport.get_extra_info("peercert"))
+        except AuthenticationError as exc:
+            transport.close()
+            raise aiohttp.ClientConnectionError("peer KME certificate has no identity") from exc
+        if identity.kind is not IdentityKind.KME or identity.id != self._peer_kme_id:
+            transport.close()
+            raise aiohttp.ClientConnectionError("peer KME presented another identity")
+        return transport, protocol
+
+
+class PeerClient:
+    """The mutual-TLS HTTP client one KME uses to call one peer KME's `/peer/v1` endpoints."""
+
+    def __init__(
+        self, base_url: str, peer_kme_id: str, ssl_context: ssl.SSLContext, timeout_s: float
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._peer_kme_id = peer_kme_id
+        self._ssl = ssl_context
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = _KmeConnector(self._peer_kme_id, ssl=self._ssl, limit=8)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        return self._session
+
+    async def post(self, path: str, body: bytes) -> dict[str, object]:
+        """POST a JSON body to the peer and return its JSON answer.
+
+        Raises:
+            PeerKmeError: unreachable, timed out, wrong KME identity, or a non-200 answer.
+        """
+        session = self._get_session()
+        try:
+            async with session.post(self._base_url + path, data=body, headers=_JSON) as resp:
+                text = await resp.text()
+                if resp.status != 200:
+                    raise PeerKmeError(f"peer KME answered {resp.status}: {text[:200]}")
+                answer = json.loads(text)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise PeerKmeError(f"peer KME {self._peer_kme_id} failed: {exc!r}") from exc
+        if not isinstance(answer, dict):
+            raise PeerKmeError("peer KME answered a non-object")
+        return answer
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class MasterSync:
+    """Group-committed reservations of one link at the master's KME (see module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        link_id: str,
+        partition: int,
+        store: KeyStore,
+        peer: PeerClient,
+    ) -> None:
+        self._link_id = link_id
+        self._partition = partition
+        self._store = store
+        self._peer = peer
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+
+    async def reserve(
+        self, master_sae_id: str, slave_sae_ids: Sequence[str], lengths: Sequence[int]
+    ) -> list[ReservedKey]:
+        """Reserve keys for a master and its slaves, confirmed by the peer KME.
+
+        Raises:
+            KeyExhaustedError: the pool holds fewer bytes than asked (nothing consumed).
+            PeerKmeError: the peer did not confirm (the reserved bytes are burned).
+        """
+        future: asyncio.Future[list[ReservedKey]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(master_sae_id, tuple(slave_sae_ids), tuple(lengths), future))
+        self._wakeup.set()
+        return await future
+
+    async def run(self) -> None:
+        """Drain pending reservations until cancelled, one sync in flight."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch: list[_Pending] = []
+                count = 0
+                while self._pending and (
+                    not batch or count + len(self._pending[0].lengths) <= _MAX_KEYS_PER_SYNC
+                ):
+                    item = self._pending.pop(0)
+                    batch.append(item)
+                    count += len(item.lengths)
+                try:
+                    await self._commit(batch)
+                except BaseException as exc:
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(
+                                PeerKmeError("KME shut down during synchronisation")
+                            )
+                    if isinstance(exc, asyncio.CancelledError):
+                        raise
+                    _log.exception("sync of link %s failed", self._link_id)
+
+    async def _reserve_batch(self, batch: list[_Pending]) -> list[_Pending]:
+        """Reserve all items in one transaction; on exhaustion, item by item in order."""
+        lengths = [n for item in batch for n in item.lengths]
+        try:
+            allocations = await self._store.reserve(self._link_id, self._partition, lengths)
+        except KeyExhaustedError:
+            reserved = []
+            for item in batch:
+                try:
+                    item.allocations = await self._store.reserve(
+                        self._link_id, self._partition, item.lengths
+                    )
+                    reserved.append(item)
+                except KeyExhaustedError as exc:
+                    item.future.set_exception(exc)
+            return reserved
+        position = 0
+        for item in batch:
+            item.allocations = allocations[position : position + len(item.lengths)]
+            position += len(item.lengths)
+        return batch
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        reserved = await self._reserve_batch(batch)
+        if not reserved:
+            return
+        groups = []
+        for item in reserved:
+            item.key_ids = [str(uuid.uuid4()) for _ in item.allocations]
+            keys = tuple(
+                KeyAssignment(key_id, alloc.offset, len(alloc.material))
+                for key_id, alloc in zip(item.key_ids, item.allocations, strict=True)
+            )
+            groups.append(AssignGroup(item.master_sae_id, item.slave_sae_ids, keys))
+        message = encode_assign(AssignMessage(self._partition, tuple(groups)))
+        try:
+            await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", message)
+        except PeerKmeError as exc:
+            # The reserved bytes stay consumed (burned): the peer may have applied them.
+            _log.warning(
+                "peer did not confirm %d keys of link %s: %s", len(groups), self._link_id, exc
+            )
+            for item in reserved:
+                item.future.set_exception(exc)
+            return
+        for item in reserved:
+            if not item.future.done():  # a cancelled SAE request: its keys are simply unused
+                item.future.set_result(
+                    [
+                        ReservedKey(key_id, alloc.material)
+                        for key_id, alloc in zip(item.key_ids, item.allocations, strict=True)
+                    ]
+                )

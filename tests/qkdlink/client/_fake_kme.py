@@ -34,6 +34,7 @@ class Lab:
     sae: CertPaths
     foreign_kme: CertPaths
     other_kme: CertPaths
+    wrong_host_kme: CertPaths
 
 
 def make_lab(root: Path) -> Lab:
@@ -46,6 +47,7 @@ def make_lab(root: Path) -> Lab:
         sae=ca.issue_sae_cert(SAE_A, root / "sae"),
         foreign_kme=foreign.issue_kme_cert(KME_ID, root / "foreign-kme"),
         other_kme=ca.issue_kme_cert("KME_other", root / "other-kme"),
+        wrong_host_kme=ca.issue_kme_cert(KME_ID, root / "wrong-host", hosts=("127.0.0.2",)),
     )
 
 

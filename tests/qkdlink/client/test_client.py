@@ -256,13 +256,17 @@ async def test_certificate_naming_another_kme_is_refused(lab: Lab) -> None:
         await runner.cleanup()
 
 
-async def test_host_name_is_verified(lab: Lab, kme: RunningKme) -> None:
-    # The KME certificate is for 127.0.0.1/localhost, not for 127.0.0.2.
-    config = client_config(lab, f"https://127.0.0.2:{kme.port}")
-    async with _client(config) as client:
-        with pytest.raises((AuthenticationError, KmeUnavailableError)):
-            await client.status(SAE_B)
-    assert kme.fake.requests == []
+async def test_host_name_is_verified(lab: Lab) -> None:
+    # The right CA and KME ID, but a certificate for 127.0.0.2 served on 127.0.0.1.
+    runner, running = await start_kme(lab, lab.wrong_host_kme)
+    try:
+        async with _client(client_config(lab, running.url)) as client:
+            with pytest.raises(AuthenticationError) as info:
+                await client.status(SAE_B)
+    finally:
+        await runner.cleanup()
+    assert "127.0.0.1" in str(info.value.__cause__)
+    assert running.fake.requests == []
 
 
 async def test_lifecycle(config: KmeClientConfig) -> None:

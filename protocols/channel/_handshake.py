@@ -175,16 +175,24 @@ def handshake_prologue(
     )
 
 
-def peek_key_id(first_message: bytes) -> uuid.UUID:
+def peek_key_id(first_message: bytes, *, expected_mode: HandshakeMode | None = None) -> uuid.UUID:
     """The QKD key ID in a first handshake message, read before any cryptography.
 
     The responder uses it to fetch the PSK (``dec_keys``); the ID is authenticated later, when
-    `HandshakeResponder.respond` processes the message.
+    `HandshakeResponder.respond` processes the message. Passing the configured mode as
+    `expected_mode` refuses a mode mismatch here, before a QKD key is fetched (and so consumed)
+    for a handshake `respond` would refuse anyway.
 
     Raises:
+        DowngradeError: the header names another mode than `expected_mode`.
         RemoteProtocolError: the bytes are not a well-formed initiation of this version.
     """
     try:
+        mode = decode_initiation_mode(first_message)
+        if expected_mode is not None and mode is not expected_mode:
+            raise DowngradeError(
+                f"initiator asks for mode {mode.value!r}, configured is {expected_mode.value!r}"
+            )
         return decode_initiation(first_message).key_id
     except HandshakeFormatError as exc:
         raise RemoteProtocolError(str(exc)) from None

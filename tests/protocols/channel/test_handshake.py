@@ -212,6 +212,18 @@ def test_peek_key_id_refuses_garbage(garbage: bytes) -> None:
         peek_key_id(garbage)
 
 
+def test_peek_key_id_refuses_a_mode_mismatch_before_any_key_is_fetched() -> None:
+    initiator_config, _ = configs(HandshakeMode.QKD_X25519)
+    key_id = uuid.uuid4()
+    first = HandshakeInitiator(initiator_config).start(b"q" * 32, key_id, NOW)
+    assert peek_key_id(first) == key_id
+    assert peek_key_id(first, expected_mode=HandshakeMode.QKD_X25519) == key_id
+    with pytest.raises(DowngradeError):
+        peek_key_id(first, expected_mode=HandshakeMode.QKD_X25519_MLKEM)
+    with pytest.raises(RemoteProtocolError):
+        peek_key_id(first[:10], expected_mode=HandshakeMode.QKD_X25519)
+
+
 def test_single_use_and_order_are_enforced() -> None:
     initiator_config, responder_config = configs()
     initiator = HandshakeInitiator(initiator_config)

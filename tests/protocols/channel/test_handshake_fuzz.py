@@ -35,10 +35,10 @@ HOSTILE = (RemoteProtocolError, AuthenticationError)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=200))
-def test_peek_key_id_on_arbitrary_bytes(data: bytes) -> None:
+@given(st.binary(max_size=200), st.sampled_from([None, *HandshakeMode]))
+def test_peek_key_id_on_arbitrary_bytes(data: bytes, mode: HandshakeMode | None) -> None:
     with contextlib.suppress(RemoteProtocolError):
-        assert isinstance(peek_key_id(data), uuid.UUID)
+        assert isinstance(peek_key_id(data, expected_mode=mode), uuid.UUID)
 
 
 @settings(max_examples=200, deadline=None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import os
 import shutil
 import socket
@@ -294,9 +295,11 @@ async def _mqtt_plain_run(port: int, size: int, count: int, *, pipelined: bool =
 
     topic = f"bench/{os.urandom(4).hex()}"
     payload = os.urandom(size)
+    quiet = logging.getLogger("benchmarks.channel.aiomqtt")  # no "N pending publish calls" spam
+    quiet.setLevel(logging.ERROR)
     async with (
-        aiomqtt.Client("127.0.0.1", port) as sub,
-        aiomqtt.Client("127.0.0.1", port) as pub,
+        aiomqtt.Client("127.0.0.1", port, logger=quiet) as sub,
+        aiomqtt.Client("127.0.0.1", port, logger=quiet) as pub,
     ):
         await sub.subscribe(topic, qos=1)
 

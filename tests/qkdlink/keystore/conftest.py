@@ -112,7 +112,7 @@ class PostgresBackend(_Opened):
         self, name: str, sql: str, params: tuple[object, ...] = ()
     ) -> list[tuple[object, ...]]:
         with self._connect(name) as conn:
-            cursor = conn.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            cursor = conn.execute(sql.replace("?", "%s"), params)
             return cursor.fetchall() if cursor.description else []
 
     def raw_bytes(self, name: str) -> bytes:
@@ -131,7 +131,7 @@ class PostgresBackend(_Opened):
         await super().close_all()
         with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
             for schema in self.schemas.values():
-                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.network)])

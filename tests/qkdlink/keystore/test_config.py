@@ -81,7 +81,7 @@ async def test_open_key_store_postgres_creates_its_schema(key_file: Path) -> Non
             rows = conn.execute(
                 "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
             ).fetchall()
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")  # type: ignore[arg-type]
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
     assert rows == [(1,)]
 
 

@@ -28,6 +28,10 @@ def stream(partition: int, count: int) -> bytes:
     return b"".join(b.material for b in blocks(0, count) if b.block_id % 2 == partition)
 
 
+Op = tuple[str, int, list[int], list[tuple[int, int]]]
+"""A model-test operation: (kind, count or partition, reserve lengths, assign (gap, length)s)."""
+
+
 def kid() -> str:
     return str(uuid.uuid4())
 
@@ -262,7 +266,8 @@ async def test_tampered_or_swapped_rows_fail_closed(backend: Backend) -> None:
     start, sealed = backend.execute(
         "a", "SELECT start, sealed FROM qkd_blocks WHERE partition = 0 ORDER BY start"
     )[-1]
-    corrupt = bytearray(bytes(sealed))  # type: ignore[arg-type]
+    assert isinstance(sealed, bytes)
+    corrupt = bytearray(sealed)
     corrupt[-1] ^= 1
     backend.execute(
         "a",
@@ -314,15 +319,17 @@ async def test_concurrent_reserves_never_overlap(backend: Backend) -> None:
 @given(
     ops=st.lists(
         st.one_of(
-            st.tuples(st.just("ingest"), st.integers(1, 5)),
+            st.tuples(st.just("ingest"), st.integers(1, 5), st.just([]), st.just([])),
             st.tuples(
                 st.just("reserve"),
                 st.integers(0, 1),
                 st.lists(st.integers(1, 80), min_size=1, max_size=6),
+                st.just([]),
             ),
             st.tuples(
                 st.just("assign"),
                 st.integers(0, 1),
+                st.just([]),
                 st.lists(st.tuples(st.integers(0, 40), st.integers(1, 80)), min_size=1, max_size=5),
             ),
         ),
@@ -330,7 +337,7 @@ async def test_concurrent_reserves_never_overlap(backend: Backend) -> None:
     )
 )
 async def test_random_operation_sequences_match_the_stream_model(
-    backend: Backend, ops: list[tuple[object, ...]]
+    backend: Backend, ops: list[Op]
 ) -> None:
     """Model: each partition is a byte stream; every returned byte is the model's, used once."""
     store = await backend.open(kid())
@@ -340,18 +347,18 @@ async def test_random_operation_sequences_match_the_stream_model(
         await store.aclose()
 
 
-async def _run_model(store: KeyStore, ops: list[tuple[object, ...]]) -> None:
+async def _run_model(store: KeyStore, ops: list[Op]) -> None:
     ingested = 0
     consumed = [0, 0]
     ids: list[tuple[str, bytes]] = []
     for op in ops:
         model = [stream(p, ingested) for p in (0, 1)]
         if op[0] == "ingest":
-            count = int(op[1])  # type: ignore[call-overload]
+            count = op[1]
             await store.ingest(LINK, blocks(ingested, ingested + count))
             ingested += count
         elif op[0] == "reserve":
-            partition, lengths = int(op[1]), list(op[2])  # type: ignore[call-overload, arg-type]
+            partition, lengths = op[1], op[2]
             if consumed[partition] + sum(lengths) > len(model[partition]):
                 with pytest.raises(KeyExhaustedError):
                     await store.reserve(LINK, partition, lengths)
@@ -362,7 +369,7 @@ async def _run_model(store: KeyStore, ops: list[tuple[object, ...]]) -> None:
                 assert a.material == model[partition][a.offset : a.offset + len(a.material)]
                 consumed[partition] += len(a.material)
         else:
-            partition, spec = int(op[1]), list(op[2])  # type: ignore[call-overload, arg-type]
+            partition, spec = op[1], op[3]
             assignments = []
             position = consumed[partition]
             for gap, length in spec:

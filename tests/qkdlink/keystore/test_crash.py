@@ -55,7 +55,7 @@ def config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
         "master_key_file": str(key_file),
     }
     with psycopg.connect(POSTGRES_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")  # type: ignore[arg-type]
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def store_config(data: dict[str, str]) -> StoreConfig:

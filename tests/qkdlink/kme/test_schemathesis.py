@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,7 @@ CHECKS = [
 def test_kme_conforms_to_the_openapi_description(case: Any, running_lab: RunningLab) -> None:
     # Half of the cases name the SAE on the other end of the link, so that requests get past
     # authorization (401) into the KME's request validation and key delivery.
-    if len(repr(case.query)) % 2 == 0:
+    if zlib.crc32(repr(case.path_parameters).encode()) % 2:
         for name in ("slave_SAE_ID", "master_SAE_ID"):
             if name in (case.path_parameters or {}):
                 case.path_parameters[name] = "SAE_b"

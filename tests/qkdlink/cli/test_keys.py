@@ -182,3 +182,49 @@ async def test_kme_errors_are_one_line(capsys: pytest.CaptureFixture[str], lab_j
 def test_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+async def test_master_and_slave_through_a_real_lab(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from qkdlink.lab import create_lab, run_lab
+
+    spec = create_lab(tmp_path / "lab", nodes=("a", "b"))
+    async with run_lab(spec):
+        lab_dir = str(spec.directory)
+        code, out, _ = await _run(
+            capsys,
+            "keys",
+            "get",
+            "--lab",
+            lab_dir,
+            "--node",
+            "a",
+            "--slave",
+            "SAE_b",
+            "--number",
+            "2",
+            "--json",
+            "--show-keys",
+        )
+        assert code == 0
+        master_view = json.loads(out)
+        ids = tmp_path / "ids.json"
+        key_ids = [{"key_ID": k["key_ID"]} for k in master_view["keys"]]
+        ids.write_text(json.dumps({"key_IDs": key_ids}))
+        code, out, _ = await _run(
+            capsys,
+            "keys",
+            "get-by-id",
+            "--lab",
+            lab_dir,
+            "--node",
+            "b",
+            "--master",
+            "SAE_a",
+            "--key-ids",
+            str(ids),
+            "--show-keys",
+        )
+        assert code == 0
+        assert json.loads(out) == master_view

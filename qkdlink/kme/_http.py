@@ -23,7 +23,7 @@ from protocols.etsi014 import (
     KeyRequest,
 )
 from qkdlink.errors import AuthenticationError
-from qkdlink.kme._peer_wire import PeerWireError, decode_assign
+from qkdlink.kme._peer_wire import PEER_MAX_BODY_BYTES, PeerWireError, decode_assign
 from qkdlink.kme._service import KmeReplyError, KmeService
 from qkdlink.pki import Identity, identity_from_peercert
 
@@ -55,11 +55,18 @@ def _caller(request: web.Request) -> Identity:
         raise KmeReplyError.unauthorized() from exc
 
 
-async def _body(request: web.Request) -> bytes:
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, body="body is too large") from exc
+async def _body(request: web.Request, limit: int) -> bytes:
+    """Read the body, refusing (400) more than `limit` bytes before buffering them."""
+    too_large = KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, body="body is too large")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    data = await request.content.read(limit + 1)
+    while len(data) <= limit:
+        chunk = await request.content.read(limit + 1 - len(data))
+        if not chunk:
+            return data
+        data += chunk
+    raise too_large
 
 
 def _no_query(request: web.Request) -> None:
@@ -85,7 +92,9 @@ class _Routes:
             key_request = KeyRequest.from_query(request.query_string)
         else:
             _no_query(request)
-            key_request = KeyRequest.from_json(await _body(request), max_bytes=self._max_body)
+            key_request = KeyRequest.from_json(
+                await _body(request, self._max_body), max_bytes=self._max_body
+            )
         container = await self._service.enc_keys(caller, request.match_info["sae_id"], key_request)
         return _json_response(container.to_json())
 
@@ -95,14 +104,16 @@ class _Routes:
             key_ids = KeyIds.from_query(request.query_string)
         else:
             _no_query(request)
-            key_ids = KeyIds.from_json(await _body(request), max_bytes=self._max_body)
+            key_ids = KeyIds.from_json(
+                await _body(request, self._max_body), max_bytes=self._max_body
+            )
         container = await self._service.dec_keys(caller, request.match_info["sae_id"], key_ids)
         return _json_response(container.to_json())
 
     async def peer_assign(self, request: web.Request) -> web.Response:
         caller = _caller(request)
         try:
-            message = decode_assign(await _body(request))
+            message = decode_assign(await _body(request, PEER_MAX_BODY_BYTES))
         except PeerWireError as exc:
             raise KmeReplyError.bad_request(MSG_BAD_REQUEST_FORMAT, reason=str(exc)) from exc
         count = await self._service.peer_assign(
@@ -149,7 +160,7 @@ def _error_middleware(max_concurrent: int) -> Middleware:
 def build_app(service: KmeService, *, max_body_bytes: int, max_concurrent: int) -> web.Application:
     """The aiohttp application of one KME."""
     app = web.Application(
-        client_max_size=max_body_bytes, middlewares=[_error_middleware(max_concurrent)]
+        client_max_size=PEER_MAX_BODY_BYTES, middlewares=[_error_middleware(max_concurrent)]
     )
     routes = _Routes(service, max_body_bytes)
     keys = "/api/v1/keys/{sae_id}"

@@ -15,10 +15,20 @@ from dataclasses import dataclass
 
 from qkdlink.keystore import KeyAssignment
 
-__all__ = ["AssignGroup", "AssignMessage", "PeerWireError", "decode_assign", "encode_assign"]
+__all__ = [
+    "MAX_KEYS_PER_MESSAGE",
+    "PEER_MAX_BODY_BYTES",
+    "AssignGroup",
+    "AssignMessage",
+    "PeerWireError",
+    "decode_assign",
+    "encode_assign",
+]
 
 MAX_KEYS_PER_MESSAGE = 65_536
 """A sender coalesces at most this many keys into one message; more is refused."""
+PEER_MAX_BODY_BYTES = 8 * 1024 * 1024
+"""Cap on an assignment message's size (16,384 keys take about 1 MiB)."""
 
 
 class PeerWireError(ValueError):

@@ -223,9 +223,7 @@ class MasterSync:
             await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", message)
         except PeerKmeError as exc:
             # The reserved bytes stay consumed (burned): the peer may have applied them.
-            _log.warning(
-                "peer did not confirm %d keys of link %s: %s", len(groups), self._link_id, exc
-            )
+            _log.warning("peer did not confirm a sync of link %s: %s", self._link_id, exc)
             for item in reserved:
                 item.future.set_exception(exc)
             return

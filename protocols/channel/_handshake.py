@@ -82,7 +82,9 @@ PSK_LEN: Final = 32
 _MAX_ID_LEN: Final = 255
 
 
-@dataclass(frozen=True, slots=True)
+# eq=False: a generated __eq__/__hash__ would compare and hash the static private key with
+# ordinary (variable-time) bytes operations; configurations compare by identity instead.
+@dataclass(frozen=True, slots=True, eq=False)
 class HandshakeConfig:
     """One end of a channel between two configured nodes; validated on construction."""
 
@@ -90,7 +92,7 @@ class HandshakeConfig:
     """This node's ID (e.g. its SAE ID); bound into the prologue."""
     peer_id: str
     """The other node's ID; bound into the prologue."""
-    static_private_key: bytes = field(repr=False)
+    static_private_key: bytes = field(repr=False, compare=False)
     """This node's X25519 static private key (32 bytes, from the lab configuration)."""
     peer_static_public_key: bytes
     """The other node's X25519 static public key (32 bytes); anything else is refused."""

@@ -311,6 +311,14 @@ def test_no_secret_in_any_repr() -> None:
             assert repr(secret) not in text
 
 
+def test_configs_never_compare_or_hash_the_private_key() -> None:
+    # No generated __eq__/__hash__ runs over the secret: equality is identity.
+    first, _ = configs()
+    twin = dataclasses.replace(first)
+    assert first != twin
+    assert hash(first) == object.__hash__(first)
+
+
 @pytest.mark.parametrize("now", [float("nan"), float("inf"), -1.0, 2.0**40, 1e300])
 def test_a_bad_clock_value_is_a_local_error(now: float) -> None:
     initiator_config, responder_config = configs()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from qkdlink.errors import ConfigurationError
 
@@ -113,6 +114,6 @@ class LinkConfig:
             PulseClass("vacuum", 0.0, self.vacuum_probability),
         )
 
-    def with_(self, **changes: object) -> LinkConfig:
+    def with_(self, **changes: Any) -> LinkConfig:
         """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)  # type: ignore[arg-type]
+        return replace(self, **changes)

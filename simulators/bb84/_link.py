@@ -125,12 +125,16 @@ def auth_material(seed: int, *words: int) -> bytes:
 
 
 def _concat(parts: list[DetectionRecord], pulses: int) -> DetectionRecord:
+    """Stitch consecutive chunks into one block, shifting each chunk's slots by its start."""
     if len(parts) == 1:
         return parts[0]
     offsets = np.cumsum([0] + [p.pulses for p in parts[:-1]])
 
-    def cat(name: str) -> npt.NDArray[np.generic]:
-        return np.concatenate([getattr(p, name) for p in parts])
+    def u8(name: str) -> npt.NDArray[np.uint8]:
+        return np.concatenate([getattr(p, name) for p in parts]).astype(np.uint8, copy=False)
+
+    def flag(name: str) -> npt.NDArray[np.bool_]:
+        return np.concatenate([getattr(p, name) for p in parts]).astype(np.bool_, copy=False)
 
     return DetectionRecord(
         pulses=pulses,
@@ -138,14 +142,14 @@ def _concat(parts: list[DetectionRecord], pulses: int) -> DetectionRecord:
         intensities=parts[0].intensities,
         emitted_per_class=np.sum([p.emitted_per_class for p in parts], axis=0).astype(np.int64),
         slot=np.concatenate([p.slot + off for p, off in zip(parts, offsets, strict=True)]),
-        pulse_class=cat("pulse_class"),  # type: ignore[arg-type]
-        alice_basis=cat("alice_basis"),  # type: ignore[arg-type]
-        alice_bit=cat("alice_bit"),  # type: ignore[arg-type]
-        bob_basis=cat("bob_basis"),  # type: ignore[arg-type]
-        bob_bit=cat("bob_bit"),  # type: ignore[arg-type]
-        eve_action=cat("eve_action"),  # type: ignore[arg-type]
-        photon=cat("photon"),  # type: ignore[arg-type]
-        eve_knows=cat("eve_knows"),  # type: ignore[arg-type]
+        pulse_class=u8("pulse_class"),
+        alice_basis=u8("alice_basis"),
+        alice_bit=u8("alice_bit"),
+        bob_basis=u8("bob_basis"),
+        bob_bit=u8("bob_bit"),
+        eve_action=u8("eve_action"),
+        photon=flag("photon"),
+        eve_knows=flag("eve_knows"),
     )
 
 

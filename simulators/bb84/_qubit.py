@@ -87,7 +87,7 @@ def bb84_circuit(alice_basis: int, bit: int, eve: EveAction, bob_basis: int) -> 
 
 
 @functools.lru_cache(maxsize=64)
-def _outcome_table_cached(misalignment: float) -> bytes:
+def _outcome_table_cached(misalignment: float) -> npt.NDArray[np.float64]:
     from qiskit.quantum_info import DensityMatrix, Kraus, Operator, Statevector
 
     hadamard = Operator.from_label("H")
@@ -109,7 +109,8 @@ def _outcome_table_cached(misalignment: float) -> bytes:
             for bob_basis in (0, 1):
                 measured = state.evolve(hadamard) if bob_basis else state
                 table[basis, bit, int(eve), bob_basis] = float(measured.probabilities()[1])
-    return table.tobytes()
+    table.setflags(write=False)  # shared through the cache: nobody may modify it
+    return table
 
 
 def outcome_table(misalignment: float) -> npt.NDArray[np.float64]:
@@ -117,10 +118,9 @@ def outcome_table(misalignment: float) -> npt.NDArray[np.float64]:
 
     Computed once per misalignment value by density-matrix evolution and cached.
     """
-    raw = _outcome_table_cached(float(misalignment))
-    table = np.frombuffer(raw, dtype=np.float64).reshape(2, 2, 3, 2).copy()
-    table.setflags(write=False)
-    return table
+    if not 0.0 <= misalignment < 0.5:
+        raise ValueError("misalignment must lie in [0, 0.5)")
+    return _outcome_table_cached(float(misalignment))
 
 
 def run_exact(

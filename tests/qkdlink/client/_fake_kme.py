@@ -35,6 +35,7 @@ class Lab:
     foreign_kme: CertPaths
     other_kme: CertPaths
     wrong_host_kme: CertPaths
+    foreign_sae: CertPaths
 
 
 def make_lab(root: Path) -> Lab:
@@ -48,6 +49,7 @@ def make_lab(root: Path) -> Lab:
         foreign_kme=foreign.issue_kme_cert(KME_ID, root / "foreign-kme"),
         other_kme=ca.issue_kme_cert("KME_other", root / "other-kme"),
         wrong_host_kme=ca.issue_kme_cert(KME_ID, root / "wrong-host", hosts=("127.0.0.2",)),
+        foreign_sae=foreign.issue_sae_cert(SAE_A, root / "foreign-sae"),
     )
 
 

@@ -269,6 +269,16 @@ async def test_host_name_is_verified(lab: Lab) -> None:
     assert running.fake.requests == []
 
 
+async def test_sae_certificate_refused_by_the_kme(lab: Lab, kme: RunningKme) -> None:
+    # With TLS 1.3 the KME rejects a client certificate after the client has finished its
+    # handshake, so the client only sees the connection close: no keys, KmeUnavailableError.
+    config = client_config(lab, kme.url, cert=lab.foreign_sae.cert, key=lab.foreign_sae.key)
+    async with _client(config) as client:
+        with pytest.raises(KmeUnavailableError):
+            await client.get_key(SAE_B)
+    assert kme.fake.requests == []
+
+
 async def test_lifecycle(config: KmeClientConfig) -> None:
     client = _client(config)
     with pytest.raises(LocalProtocolError, match="not open"):

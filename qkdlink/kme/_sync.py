@@ -115,7 +115,7 @@ class PeerClient:
                     raise PeerKmeError(f"peer KME answered {resp.status}: {text[:200]}")
                 answer = json.loads(text)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise PeerKmeError(f"peer KME {self._peer_kme_id} failed: {exc!r}") from exc
+            raise PeerKmeError(f"peer KME {self._peer_kme_id}: {type(exc).__name__}") from exc
         if not isinstance(answer, dict):
             raise PeerKmeError("peer KME answered a non-object")
         return answer

@@ -11,6 +11,7 @@ A commit returns only once the WAL is flushed (synchronous_commit = on, set per 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -78,6 +79,16 @@ CREATE INDEX IF NOT EXISTS qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sa
 # unexpected, but a retry is always safe because the failed transaction applied nothing.
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 _ATTEMPTS = 3
+
+# Sealing or opening this many keys takes about a millisecond: do it on a worker thread so the
+# KME's event loop keeps serving other requests meanwhile; smaller batches stay inline.
+_OFFLOAD_ITEMS = 256
+
+
+async def _cpu(items: int, fn: Callable[..., T], *args: Any) -> T:
+    if items >= _OFFLOAD_ITEMS:
+        return await asyncio.to_thread(fn, *args)
+    return fn(*args)
 
 
 class PostgresKeyStore:
@@ -396,8 +407,15 @@ class PostgresKeyStore:
         if known is not None:
             raise KeyIdError("key ID already assigned")
         data = await self._consume(conn, link_id, partition, consumed, end)
-        rows = seal_keys(
-            self._sealer.batch(), data, consumed, assignments, master_sae_id, slave_sae_ids
+        rows = await _cpu(
+            len(assignments) * len(slave_sae_ids),
+            seal_keys,
+            self._sealer.batch(),
+            data,
+            consumed,
+            assignments,
+            master_sae_id,
+            slave_sae_ids,
         )
         await conn.execute(
             "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
@@ -442,7 +460,9 @@ class PostgresKeyStore:
             (str(k), str(s), str(m), None if x is None else bytes(x))
             for k, s, m, x in await cursor.fetchall()
         ]
-        plan = plan_take(self._sealer, key_ids, master_sae_id, slave_sae_id, rows)
+        plan = await _cpu(
+            len(key_ids), plan_take, self._sealer, key_ids, master_sae_id, slave_sae_id, rows
+        )
         if plan.delete_ids:
             await conn.execute("DELETE FROM qkd_keys WHERE key_id = ANY(%s)", (plan.delete_ids,))
         if plan.clear_ids:

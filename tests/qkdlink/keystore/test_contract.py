@@ -106,8 +106,11 @@ async def test_reserve_never_repeats_bytes_across_reopen(backend: Backend) -> No
 async def test_assign_burns_gaps_and_matches_the_master(backend: Backend) -> None:
     master = await backend.open("master")
     peer = await backend.open("peer")
+    # Each end runs its own instance of the link's source (same parameters, same stream).
     for store in (master, peer):
-        await store.ingest(LINK, blocks(0, 8))
+        source = TestKeySource(LINK, seed=b"keystore-contract", block_bytes=BLOCK, max_blocks=8)
+        async for block in source.blocks(await store.next_block_id(LINK)):
+            await store.ingest(LINK, [block])
     reserved = await master.reserve(LINK, 0, [32, 32, 16, 32])
     # The peer hears of the 1st, 2nd and 4th key only: the 3rd range is burned there.
     chosen = [reserved[0], reserved[1], reserved[3]]
@@ -456,3 +459,17 @@ async def test_racing_takes_and_ingests_on_two_replicas_deliver_once(backend: Ba
         assert sum(x is not None for x in pair) == 1  # exactly one replica delivered it...
         assert stream(0, 6)[16 * i : 16 * i + 16] in pair  # ...and it is the right key
     assert await first.stored_key_count("M", "S") == 0
+
+
+async def test_batches_of_1024_keys_round_trip(backend: Backend) -> None:
+    master, peer = await backend.open("master"), await backend.open("peer")
+    for store in (master, peer):
+        await store.ingest(LINK, blocks(0, 2 * 1024 * 32 // BLOCK + 2))
+    reserved = await master.reserve(LINK, 0, [32] * 1024)
+    assignments = [KeyAssignment(kid(), a.offset, 32) for a in reserved]
+    await peer.assign(LINK, 0, assignments, "M", ["S1", "S2"])
+    for slave in ("S1", "S2"):
+        taken = await peer.take("M", slave, [a.key_id for a in reversed(assignments)])
+        assert [k.material for k in taken] == [a.material for a in reversed(reserved)]
+    assert len({a.material for a in reserved}) == 1024
+    assert await peer.stored_key_count("M", "S1") == 0

@@ -252,10 +252,15 @@ class KmeClient:
         length = response.content_length
         if length is not None and length > cap:
             raise KmeResponseError(f"response body of {length} bytes is over the cap of {cap}")
-        data = await response.content.read(cap + 1)
-        if len(data) > cap or not response.content.at_eof():
-            raise KmeResponseError(f"response body is over the cap of {cap} bytes")
-        return data
+        chunks: list[bytes] = []
+        size = 0
+        # StreamReader.read(n) may return less than is coming: read chunks until EOF.
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise KmeResponseError(f"response body is over the cap of {cap} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _call(
         self,
@@ -301,6 +306,8 @@ class KmeClient:
                 raise KmeResponseError(
                     f"malformed HTTP response from the KME: {exc.message}"
                 ) from exc
+            except aiohttp.ClientError as exc:
+                raise KmeResponseError(f"HTTP exchange with the KME failed: {exc}") from exc
             if status == 503:
                 error = _error_body(data)
                 failure = f"503 {error.message if error else 'without an Error body'}"

@@ -216,6 +216,13 @@ async def test_dec_keys_with_other_ids(config: KmeClientConfig, kme: RunningKme)
             await client.get_key_with_ids(SAE_A, [uuid.uuid4()])
 
 
+async def test_large_response_arriving_in_chunks(config: KmeClientConfig, kme: RunningKme) -> None:
+    async with _client(config) as client:
+        container = await client.get_key(SAE_B, number=16, size=8192 * 8)  # ~180 KB of JSON
+    assert len(container.keys) == 16
+    assert {k.size for k in container.keys} == {8192 * 8}
+
+
 async def test_oversized_response(lab: Lab, kme: RunningKme) -> None:
     async with _client(client_config(lab, kme.url, max_response_bytes=64)) as client:
         with pytest.raises(KmeResponseError, match="over the cap"):

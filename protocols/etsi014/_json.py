@@ -176,10 +176,6 @@ class ObjectReader:
             fail("null is not allowed", self._name(name))
         return value
 
-    def has(self, name: str) -> bool:
-        """Whether the member is present (its type is checked when read)."""
-        return name in self._obj
-
     def string(self, name: str) -> str:
         """A required string member."""
         value = self._get(name, required=True)
@@ -246,10 +242,6 @@ class ObjectReader:
         unknown = sorted(set(self._obj) - self._seen)
         if unknown:
             fail("unknown member", self._name(unknown[0]))
-
-    def element_path(self, name: str, index: int) -> str:
-        """The path of an array element, for nested readers' error details."""
-        return f"{self._name(name)}[{index}]"
 
 
 def optional_members(pairs: Iterable[tuple[str, JsonValue | None]]) -> JsonObject:

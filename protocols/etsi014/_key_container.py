@@ -65,7 +65,7 @@ class Key:
     def to_dict(self) -> JsonObject:
         """The JSON object of one Table 11 item (contains the key material)."""
         if self.key_id_extension is None and self.key_extension is None:
-            return {"key_ID": str(self.key_id), "key": _json.encode_base64(self.key)}
+            return {"key_ID": _json.format_uuid(self.key_id), "key": _json.encode_base64(self.key)}
         return _json.optional_members(
             [
                 ("key_ID", _json.format_uuid(self.key_id)),

@@ -119,7 +119,7 @@ class KeyIds:
         entries: list[KeyIdEntry] = []
         seen: set[uuid.UUID] = set()
         for index, item in enumerate(items):
-            path = r.element_path("key_IDs", index)
+            path = f"key_IDs[{index}]"
             ir = _json.ObjectReader(item, path)
             key_id = _json.parse_uuid(ir.string("key_ID"), f"{path}.key_ID")
             extension = ir.optional_object("key_ID_extension")

@@ -473,3 +473,49 @@ async def test_batches_of_1024_keys_round_trip(backend: Backend) -> None:
         assert [k.material for k in taken] == [a.material for a in reversed(reserved)]
     assert len({a.material for a in reserved}) == 1024
     assert await peer.stored_key_count("M", "S1") == 0
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    spec=st.lists(
+        st.tuples(
+            st.sampled_from(["k1", "k2", "k3", "k4"]), st.integers(-8, 300), st.integers(-4, 80)
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+async def test_hostile_assignments_raise_typed_errors_and_lose_nothing(
+    backend: Backend, spec: list[tuple[str, int, int]]
+) -> None:
+    """Whatever ranges a peer sends: a typed error with the pool untouched, or exact keys."""
+    store = await backend.open(kid())
+    try:
+        await store.ingest(LINK, blocks(0, 8))  # 256 bytes in partition 0
+        await store.reserve(LINK, 0, [16])  # watermark at 16
+        assignments = [KeyAssignment(k, offset, length) for k, offset, length in spec]
+        try:
+            await store.assign(LINK, 0, assignments, "M", ["S"])
+        except (KeyIdError, KeyExhaustedError):
+            assert await store.pool_bytes(LINK, 0) == 240
+            assert await store.stored_key_count("M", "S") == 0
+            return
+        # Accepted: the ranges were valid, and each key is exactly its bytes of the stream.
+        assert len({k for k, _, _ in spec}) == len(spec)
+        position = 16
+        for _, offset, length in spec:
+            assert length > 0
+            assert offset >= position
+            position = offset + length
+        assert position <= 256
+        assert await store.pool_bytes(LINK, 0) == 256 - position
+        taken = await store.take("M", "S", [a.key_id for a in assignments])
+        assert [k.material for k in taken] == [
+            stream(0, 8)[a.offset : a.offset + a.length] for a in assignments
+        ]
+    finally:
+        await store.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -18,17 +19,25 @@ def free_port() -> int:
 class Broker:
     """`mosquitto -c <conf>` with persistence in `directory`; `restart()` keeps the port."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls` = (certificate, key) makes the listener TLS-only."""
         self.port = free_port()
         self.directory = directory
         self.conf = directory / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {directory}/\n"
-            "log_dest none\n"
-        )
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "allow_anonymous true",
+            "persistence true",
+            f"persistence_location {directory}/",
+            "log_dest none",
+        ]
+        if tls:
+            lines += [f"certfile {tls[0]}", f"keyfile {tls[1]}"]
+        if os.geteuid() == 0:
+            # Started as root (CI containers), mosquitto drops to its own user and could not
+            # read the key files in pytest's private tmp directory: keep the user.
+            lines.append("user root")
+        self.conf.write_text("\n".join(lines) + "\n")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -3,8 +3,9 @@
 The KME pair is a real lab (`qkdlink.lab`: two KMEs, one link, mutual TLS with the lab PKI) run
 in a background thread; schemathesis drives `requests` with the SAE's client certificate.
 Invariants checked on every response: no 5xx other than the spec's 503 (Tables 4, 6, 8); every
-error body (400, 503, and a 401 if it carries one) is the Error data format of clause 6.5; and
-the schema's own status code, content type and response schema conformance.
+error body (400, 503, and a 401 if it carries one) is the Error data format of clause 6.5;
+schema-invalid requests are refused (negative data rejection); and the schema's own status code,
+content type and response schema conformance.
 
 The OpenAPI file is used as is: its two `x-spec-note` places (Table 11's "Keys" versus the
 example's "keys"; the master SAE ID in the dec_keys GET path) already describe what the KME
@@ -25,6 +26,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -138,6 +140,7 @@ CHECKS = [
     error_body_in_spec_format,
     status_code_conformance,
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
 ]
 

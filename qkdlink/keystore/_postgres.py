@@ -421,10 +421,10 @@ class PostgresKeyStore:
             "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
             " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])",
             (
-                [r.key_id for r in rows],
-                [r.slave_sae_id for r in rows],
-                [r.master_sae_id for r in rows],
-                [r.sealed for r in rows],
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                [r[2] for r in rows],
+                [r[3] for r in rows],
             ),
         )
 

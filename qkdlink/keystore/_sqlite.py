@@ -391,7 +391,7 @@ class SqliteKeyStore:
             conn.executemany(
                 "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
                 " VALUES (?, ?, ?, ?)",
-                [(r.key_id, r.slave_sae_id, r.master_sae_id, r.sealed) for r in rows],
+                rows,
             )
         except sqlite3.IntegrityError as exc:
             raise KeyIdError("key ID already assigned") from exc

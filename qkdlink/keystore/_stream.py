@@ -170,14 +170,8 @@ def allocations(data: bytes, consumed: int, lengths: Sequence[int]) -> list[Allo
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class NewKey:
-    """A deliverable key copy for one slave, sealed for its row."""
-
-    key_id: str
-    slave_sae_id: str
-    master_sae_id: str
-    sealed: bytes = field(repr=False)
+KeyRow = tuple[str, str, str, bytes]
+"""A deliverable key copy for one slave: (key_id, slave_sae_id, master_sae_id, sealed)."""
 
 
 def seal_keys(
@@ -187,14 +181,17 @@ def seal_keys(
     assignments: Sequence[KeyAssignment],
     master_sae_id: str,
     slave_sae_ids: Sequence[str],
-) -> list[NewKey]:
+) -> list[KeyRow]:
     """One sealed row per (assignment, slave), cut from `data` (which starts at `consumed`)."""
-    rows: list[NewKey] = []
+    # Hot path (one iteration per key and slave): plain tuples, bound methods hoisted.
+    seal = batch.seal
+    rows: list[KeyRow] = []
     for a in assignments:
-        material = data[a.offset - consumed : a.offset - consumed + a.length]
+        start = a.offset - consumed
+        material = data[start : start + a.length]
         for slave in slave_sae_ids:
-            sealed = batch.seal(key_aad(a.key_id, master_sae_id, slave), material)
-            rows.append(NewKey(a.key_id, slave, master_sae_id, sealed))
+            sealed = seal(key_aad(a.key_id, master_sae_id, slave), material)
+            rows.append((a.key_id, slave, master_sae_id, sealed))
     return rows
 
 

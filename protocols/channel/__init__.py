@@ -21,7 +21,8 @@ from protocols.channel._handshake_errors import (
 from protocols.channel._handshake_replay import HandshakeReplayCache
 from protocols.channel._hybrid import HandshakeMode
 from protocols.channel._otp import otp_open, otp_pad_size, otp_seal
-from protocols.channel._record import Cipher, RecordConfig, RecordLayer, RecordStats
+from protocols.channel._record import RecordLayer
+from protocols.channel._record_config import Cipher, RecordConfig, RecordStats
 from protocols.channel._record_state import RecordState
 from protocols.channel._rekey import (
     EpochKeys,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qkdlink.errors import ConfigurationError
@@ -38,8 +38,9 @@ class SqliteStoreConfig:
 class PostgresStoreConfig:
     """A PostgreSQL store shared by several KME replicas of one KME identity."""
 
-    dsn: str
-    """libpq connection string, e.g. "host=127.0.0.1 dbname=kme user=kme"."""
+    dsn: str = field(repr=False)
+    """libpq connection string, e.g. "host=127.0.0.1 dbname=kme user=kme"; may hold a password,
+    so it is kept out of the repr."""
     master_key_file: Path
     """File with the KME master key; every replica must use the same one."""
     schema: str = "qkdlink"

@@ -41,6 +41,8 @@ def test_configs_validate_on_construction(tmp_path: Path, key_file: Path) -> Non
         PostgresStoreConfig(" ", key_file)
     with pytest.raises(ConfigurationError):
         PostgresStoreConfig("host=127.0.0.1", key_file, min_connections=3, max_connections=2)
+    secret_dsn = PostgresStoreConfig("host=127.0.0.1 password=hunter2", key_file)
+    assert "hunter2" not in repr(secret_dsn)
     config = SqliteStoreConfig(str(tmp_path / "k.db"), str(key_file))  # type: ignore[arg-type]
     assert config.path == tmp_path / "k.db"
     assert config.master_key_file == key_file

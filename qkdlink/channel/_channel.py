@@ -161,6 +161,10 @@ class Channel:
     async def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send one message (any size up to `max_message_size`; large ones are fragmented).
 
+        Small messages are corked: `send` returns once the message is queued, and one flush
+        task encrypts and writes the whole burst at the next loop iteration (`aclose` flushes
+        what is left). Larger sends return once written to the transport.
+
         Raises:
             ChannelClosedError: this side closed the channel.
             BrokenChannelError: the peer or network broke it (see `__cause__`).

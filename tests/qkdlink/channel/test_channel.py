@@ -86,6 +86,18 @@ async def test_two_receivers_at_once_is_busy() -> None:
         assert await first == b"for the first"
 
 
+async def test_two_senders_at_once_is_busy() -> None:
+    a, b = await open_pair(*config_pair())
+    async with a, b:
+        big = asyncio.create_task(a.send(bytes(20 << 20)))  # suspends on transport backpressure
+        await asyncio.sleep(0.01)
+        assert not big.done()
+        with pytest.raises(BusyError):
+            await a.send(b"second sender")
+        assert len(await b.recv()) == 20 << 20
+        await big
+
+
 async def test_one_time_pad_messages_and_exhaustion() -> None:
     link = InMemoryQkdLink(capacity=1 + 8)  # the handshake key, then 8 keys of 32 bytes
     a, b = await open_pair(*config_pair(link))

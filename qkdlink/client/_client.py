@@ -51,6 +51,8 @@ __all__ = ["KmeClient"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+# Built URLs are cached per (SAE ID, action); an SAE talks to few peers, the bound is a backstop.
+_URL_CACHE_SIZE = 1024
 _JSON_HEADERS = {"Accept": "application/json"}
 _POST_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
 
@@ -99,6 +101,7 @@ class KmeClient:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._base = URL(config.base_url)
+        self._urls: dict[tuple[str, str], URL] = {}
 
     def __repr__(self) -> str:
         return f"KmeClient(url={self._config.url!r}, kme_id={self._config.kme_id!r})"
@@ -242,10 +245,16 @@ class KmeClient:
     # --- transport -----------------------------------------------------------------------------
 
     def _url(self, sae_id: str, action: str) -> URL:
-        if not isinstance(sae_id, str) or not sae_id:
-            raise LocalProtocolError("an SAE ID must be a non-empty string")
-        # yarl percent-encodes each path segment: the SAE ID is "URL-encoded" (Tables 3, 5, 7).
-        return self._base / "api" / "v1" / "keys" / sae_id / action
+        url = self._urls.get((sae_id, action))
+        if url is None:
+            if not isinstance(sae_id, str) or not sae_id:
+                raise LocalProtocolError("an SAE ID must be a non-empty string")
+            # yarl percent-encodes each segment: the SAE ID is "URL-encoded" (Tables 3, 5, 7).
+            url = self._base / "api" / "v1" / "keys" / sae_id / action
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[(sae_id, action)] = url
+        return url
 
     async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
         cap = self._config.max_response_bytes

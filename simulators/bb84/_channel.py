@@ -70,7 +70,7 @@ class DetectionRecord:
     """Index of each detected pulse in [0, pulses), increasing."""
     pulse_class: npt.NDArray[np.uint8]
     alice_basis: npt.NDArray[np.uint8]
-    alice_bit: npt.NDArray[np.uint8]
+    alice_bit: npt.NDArray[np.uint8] = field(repr=False)
     bob_basis: npt.NDArray[np.uint8]
     bob_bit: npt.NDArray[np.uint8] = field(repr=False)
     eve_action: npt.NDArray[np.uint8]

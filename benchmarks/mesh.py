@@ -1,0 +1,125 @@
+"""`mesh`: all-to-all exchange of 10 MB arrays among 3 parties on loopback, beside plain TCP.
+
+All six parties' ends run in one process and event loop for both sides of the comparison: the
+mesh (tagged array messages over its pairwise links) and a bare asyncio TCP exchange of the same
+bytes (length prefix + payload, `readexactly`). Rounds alternate between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import time
+
+from benchmarks._harness import BenchOptions, Record, compare
+
+_PARTIES = ("a", "b", "c")
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+async def _plain_tcp_pairs() -> dict[
+    tuple[str, str], tuple[asyncio.StreamReader, asyncio.StreamWriter]
+]:
+    """One TCP connection per pair; returns (me, peer) -> my reader/writer on it."""
+    ends: dict[tuple[str, str], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
+    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await accepted.put((r, w))
+
+    servers = []
+    for i, hi in enumerate(_PARTIES):
+        for lo in _PARTIES[:i]:
+            server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+            servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+            ends[(lo, hi)] = await asyncio.open_connection("127.0.0.1", port)
+            ends[(hi, lo)] = await accepted.get()
+    for server in servers:
+        server.close()
+    return ends
+
+
+async def _bench(options: BenchOptions) -> tuple[float, float, int]:
+    import numpy as np
+
+    from qkdlink.mesh import Mesh, MeshConfig, TcpTransport
+
+    size = 10_000_000
+    rounds = 3 if options.quick else 11
+    arrays = {p: np.full(size // 8, i, dtype=np.uint64) for i, p in enumerate(_PARTIES)}
+    addresses = {p: ("127.0.0.1", port) for p, port in zip(_PARTIES, _free_ports(3), strict=True)}
+    meshes = [Mesh(MeshConfig(p, _PARTIES), TcpTransport(p, addresses)) for p in _PARTIES]
+    await asyncio.gather(*(m.start() for m in meshes))
+    plain = await _plain_tcp_pairs()
+
+    async def mesh_round(k: int) -> None:
+        async def one(mesh: Mesh) -> None:
+            own = arrays[mesh.party]
+            got = await mesh.gather_arrays(f"x/{k}", own)
+            if int(got[mesh.peers[0]][0]) != _PARTIES.index(mesh.peers[0]):
+                raise RuntimeError("wrong array received")
+
+        await asyncio.gather(*(one(m) for m in meshes))
+
+    async def plain_round() -> None:
+        async def send(me: str, peer: str) -> None:
+            payload = arrays[me].view(np.uint8).data
+            writer = plain[(me, peer)][1]
+            writer.write(len(payload).to_bytes(8, "big"))
+            writer.write(payload)
+            await writer.drain()
+
+        async def recv(me: str, peer: str) -> None:
+            reader = plain[(me, peer)][0]
+            n = int.from_bytes(await reader.readexactly(8), "big")
+            data = await reader.readexactly(n)
+            np.frombuffer(data, dtype=np.uint64)
+
+        pairs = [(me, peer) for me in _PARTIES for peer in _PARTIES if me != peer]
+        await asyncio.gather(*(send(m, p) for m, p in pairs), *(recv(m, p) for m, p in pairs))
+
+    mesh_t: list[float] = []
+    plain_t: list[float] = []
+    for k in range(rounds):
+        t = time.perf_counter()
+        await mesh_round(k)
+        mesh_t.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await plain_round()
+        plain_t.append(time.perf_counter() - t)
+    await asyncio.gather(*(m.aclose() for m in meshes))
+    for _, writer in plain.values():
+        writer.close()
+    return statistics.median(mesh_t), statistics.median(plain_t), 6 * size
+
+
+def bench_mesh(options: BenchOptions) -> list[Record]:
+    mesh_s, plain_s, nbytes = asyncio.run(_bench(options))
+    mesh_gbps, plain_gbps = nbytes / mesh_s / 1e9, nbytes / plain_s / 1e9
+    ratio = mesh_gbps / plain_gbps
+    return [
+        compare(
+            "mesh",
+            "all_to_all_10MB_3_parties_tcp_links",
+            mesh_gbps,
+            "GB/s",
+            baseline="plain asyncio TCP all-to-all, same run",
+            baseline_value=plain_gbps,
+            target="ratio >= 0.7",
+            met=ratio >= 0.7,
+        )
+    ]
+
+
+BENCHMARKS = {"mesh": bench_mesh}

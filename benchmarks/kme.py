@@ -102,6 +102,7 @@ async def _round_trip(opts: BenchOptions) -> list[Record]:
             await runner.cleanup()
     median_ms = statistics.median(cand) * 1e3
     base_ms = statistics.median(base) * 1e3
+    floor_ms = await _store_floor_ms(20 if opts.quick else 100)
     return [
         compare(
             "kme",
@@ -112,8 +113,42 @@ async def _round_trip(opts: BenchOptions) -> list[Record]:
             baseline_value=base_ms,
             target=_RT_TARGET,
             met=median_ms <= 2.0 and median_ms / base_ms <= 1.5,
-        )
+        ),
+        compare(
+            "kme",
+            "durable_store_floor_median",
+            floor_ms,
+            "ms",
+            baseline="bare HTTPS GET of static JSON, same TLS context, same run",
+            baseline_value=base_ms,
+            target="informative: the 3 durable commits (reserve, assign, take) of one key",
+            met=None,
+        ),
     ]
+
+
+async def _store_floor_ms(rounds: int) -> float:
+    """Median ms of the three durable SQLite commits one round trip needs, for one key."""
+    from qkdlink.keysource import TestKeySource
+    from qkdlink.keystore import KeyAssignment, SqliteKeyStore
+
+    with tempfile.TemporaryDirectory(prefix="bench-kme-floor-") as tmp:
+        master = SqliteKeyStore(Path(tmp) / "m.sqlite", master_key=bytes(32))
+        peer = SqliteKeyStore(Path(tmp) / "p.sqlite", master_key=bytes(32))
+        async with master, peer:
+            source = TestKeySource("bench", block_bytes=4096)
+            blocks = [source.block(i) for i in range(2 * (rounds * 32 // 4096 + 2))]
+            await master.ingest("bench", blocks)
+            await peer.ingest("bench", blocks)
+            times = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                allocation = (await master.reserve("bench", 0, [32]))[0]
+                key = KeyAssignment(str(uuid.uuid4()), allocation.offset, 32)
+                await peer.assign("bench", 0, [key], "SAE_m", ["SAE_s"])
+                await peer.take("SAE_m", "SAE_s", [key.key_id])
+                times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
 
 
 async def _store_keys_per_s(batches: int) -> float:

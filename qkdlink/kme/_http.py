@@ -23,6 +23,7 @@ from protocols.etsi014 import (
     KeyRequest,
 )
 from qkdlink.errors import AuthenticationError
+from qkdlink.kme._bulk import key_container_json
 from qkdlink.kme._peer_wire import PEER_MAX_BODY_BYTES, PeerWireError, decode_assign
 from qkdlink.kme._service import KmeReplyError, KmeService
 from qkdlink.pki import Identity, identity_from_peercert
@@ -95,8 +96,8 @@ class _Routes:
             key_request = KeyRequest.from_json(
                 await _body(request, self._max_body), max_bytes=self._max_body
             )
-        container = await self._service.enc_keys(caller, request.match_info["sae_id"], key_request)
-        return _json_response(container.to_json())
+        keys = await self._service.enc_keys(caller, request.match_info["sae_id"], key_request)
+        return _json_response(key_container_json([(k.key_id, k.material) for k in keys]))
 
     async def dec_keys(self, request: web.Request) -> web.Response:
         caller = _caller(request)
@@ -107,8 +108,8 @@ class _Routes:
             key_ids = KeyIds.from_json(
                 await _body(request, self._max_body), max_bytes=self._max_body
             )
-        container = await self._service.dec_keys(caller, request.match_info["sae_id"], key_ids)
-        return _json_response(container.to_json())
+        keys = await self._service.dec_keys(caller, request.match_info["sae_id"], key_ids)
+        return _json_response(key_container_json([(k.key_id, k.material) for k in keys]))
 
     async def peer_assign(self, request: web.Request) -> web.Response:
         caller = _caller(request)

@@ -10,7 +10,7 @@ It carries key IDs and byte ranges of the sender's partition, never key material
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from dataclasses import dataclass
 
 from qkdlink.keystore import KeyAssignment
@@ -24,6 +24,8 @@ __all__ = [
     "decode_assign",
     "encode_assign",
 ]
+
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 MAX_KEYS_PER_MESSAGE = 65_536
 """A sender coalesces at most this many keys into one message; more is refused."""
@@ -96,12 +98,8 @@ def _keys(value: object) -> tuple[KeyAssignment, ...]:
         if not isinstance(item, list) or len(item) != 3:
             raise PeerWireError("a key is [key_ID, offset, length]")
         key_id = _str(item[0])
-        try:
-            canonical = str(uuid.UUID(key_id))
-        except ValueError as exc:
-            raise PeerWireError("key_ID is not a UUID") from exc
-        if canonical != key_id:
-            raise PeerWireError("key_ID is not a canonical UUID")
+        if not _CANONICAL_UUID.fullmatch(key_id):
+            raise PeerWireError("key_ID is not a lowercase RFC 4122 UUID")
         length = _int(item[2])
         if length == 0:
             raise PeerWireError("key length must be positive")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,8 +18,6 @@ from protocols.etsi014 import (
     MSG_KEYS_NOT_FOUND,
     MSG_TOO_MANY_KEY_IDS,
     ErrorBody,
-    Key,
-    KeyContainer,
     KeyIds,
     KeyRequest,
     Status,
@@ -33,7 +30,7 @@ from qkdlink.errors import (
     KeyStoreError,
     PeerKmeError,
 )
-from qkdlink.keystore import KeyStore
+from qkdlink.keystore import KeyStore, StoredKey
 from qkdlink.kme._config import KmeConfig, PeerConfig
 from qkdlink.kme._ingest import LinkIngestor
 from qkdlink.kme._peer_wire import AssignGroup
@@ -141,7 +138,7 @@ class KmeService:
 
     async def enc_keys(
         self, caller: Identity, slave_sae_id: str, request: KeyRequest
-    ) -> KeyContainer:
+    ) -> list[StoredKey]:
         """Get key (clause 5.3): new keys for the calling master, synchronised with the peer.
 
         Raises:
@@ -163,9 +160,11 @@ class KmeService:
             raise KmeReplyError.unavailable(MSG_PEER_UNAVAILABLE) from exc
         except KeyStoreError as exc:
             raise KmeReplyError.unavailable() from exc
-        return KeyContainer(tuple(Key(uuid.UUID(k.key_id), k.material) for k in reserved))
+        return reserved
 
-    async def dec_keys(self, caller: Identity, master_sae_id: str, key_ids: KeyIds) -> KeyContainer:
+    async def dec_keys(
+        self, caller: Identity, master_sae_id: str, key_ids: KeyIds
+    ) -> list[StoredKey]:
         """Get key with key IDs (clause 5.4): deliver keys assigned to the calling slave, once.
 
         Raises:
@@ -195,7 +194,7 @@ class KmeService:
                 await asyncio.sleep(0.02)
             except KeyStoreError as exc:
                 raise KmeReplyError.unavailable() from exc
-        return KeyContainer(tuple(Key(uuid.UUID(k.key_id), k.material) for k in stored))
+        return stored
 
     # --- peer API ---------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import ssl
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +26,12 @@ from qkdlink.errors import (
     KeyExhaustedError,
     PeerKmeError,
 )
-from qkdlink.keystore import Allocation, KeyAssignment, KeyStore
+from qkdlink.keystore import Allocation, KeyAssignment, KeyStore, StoredKey
+from qkdlink.kme._bulk import new_key_ids
 from qkdlink.kme._peer_wire import AssignGroup, AssignMessage, encode_assign
 from qkdlink.pki import IdentityKind, identity_from_peercert
 
-__all__ = ["MasterSync", "PeerClient", "ReservedKey"]
+__all__ = ["MasterSync", "PeerClient"]
 
 _log = logging.getLogger("qkdlink.kme.sync")
 
@@ -41,20 +41,12 @@ _MAX_KEYS_PER_SYNC = 16_384
 """Upper bound on keys coalesced into one sync message (bounds message size and latency)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReservedKey:
-    """A key the peer has confirmed: its new ID and its bytes."""
-
-    key_id: str
-    material: bytes = field(repr=False)
-
-
 @dataclass(slots=True)
 class _Pending:
     master_sae_id: str
     slave_sae_ids: tuple[str, ...]
     lengths: tuple[int, ...]
-    future: asyncio.Future[list[ReservedKey]]
+    future: asyncio.Future[list[StoredKey]]
     allocations: list[Allocation] = field(default_factory=list)
     key_ids: list[str] = field(default_factory=list)
 
@@ -146,14 +138,14 @@ class MasterSync:
 
     async def reserve(
         self, master_sae_id: str, slave_sae_ids: Sequence[str], lengths: Sequence[int]
-    ) -> list[ReservedKey]:
+    ) -> list[StoredKey]:
         """Reserve keys for a master and its slaves, confirmed by the peer KME.
 
         Raises:
             KeyExhaustedError: the pool holds fewer bytes than asked (nothing consumed).
             PeerKmeError: the peer did not confirm (the reserved bytes are burned).
         """
-        future: asyncio.Future[list[ReservedKey]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[StoredKey]] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(master_sae_id, tuple(slave_sae_ids), tuple(lengths), future))
         self._wakeup.set()
         return await future
@@ -212,7 +204,7 @@ class MasterSync:
             return
         groups = []
         for item in reserved:
-            item.key_ids = [str(uuid.uuid4()) for _ in item.allocations]
+            item.key_ids = new_key_ids(len(item.allocations))
             keys = tuple(
                 KeyAssignment(key_id, alloc.offset, len(alloc.material))
                 for key_id, alloc in zip(item.key_ids, item.allocations, strict=True)
@@ -231,7 +223,7 @@ class MasterSync:
             if not item.future.done():  # a cancelled SAE request: its keys are simply unused
                 item.future.set_result(
                     [
-                        ReservedKey(key_id, alloc.material)
+                        StoredKey(key_id, alloc.material)
                         for key_id, alloc in zip(item.key_ids, item.allocations, strict=True)
                     ]
                 )

@@ -10,7 +10,7 @@ from benchmarks import BenchOptions
 from benchmarks.kme import BENCHMARKS
 
 METRICS = {
-    "kme": {"enc_dec_round_trip_median"},
+    "kme": {"enc_dec_round_trip_median", "durable_store_floor_median"},
     "kme-bulk": {"enc_keys_per_s", "dec_keys_per_s"},
 }
 

@@ -1,0 +1,31 @@
+"""The bulk fast paths emit exactly what the ETSI 014 model would."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocols.etsi014 import Key, KeyContainer
+from qkdlink.kme._bulk import key_container_json, new_key_ids
+
+
+def test_new_key_ids_are_distinct_canonical_v4_uuids() -> None:
+    ids = new_key_ids(2000)
+    assert len(set(ids)) == 2000
+    for text in ids:
+        value = uuid.UUID(text)
+        assert str(value) == text
+        assert value.version == 4
+        assert value.variant == uuid.RFC_4122
+
+
+@given(st.lists(st.binary(min_size=1, max_size=64), min_size=1, max_size=40))
+def test_key_container_json_matches_the_model(materials: list[bytes]) -> None:
+    ids = new_key_ids(len(materials))
+    expected = KeyContainer(
+        tuple(Key(uuid.UUID(i), m) for i, m in zip(ids, materials, strict=True))
+    ).to_json()
+    assert key_container_json(list(zip(ids, materials, strict=True))) == expected
+    assert KeyContainer.from_json(expected).keys[0].key == materials[0]

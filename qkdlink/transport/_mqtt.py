@@ -112,6 +112,7 @@ class MqttTransport:
         self._peer_stream: int | None = None
         self._expected = 1
         self._consumed = 0
+        self._fin_seq = 0
         self._reorder: dict[int, tuple[int, bytes]] = {}
         self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._ack_wanted = asyncio.Event()
@@ -232,7 +233,7 @@ class MqttTransport:
             await self._publish(client, kind, seq, data)
 
     async def _publish(self, client: aiomqtt.Client, kind: int, seq: int, data: bytes) -> None:
-        header = _FRAME.pack(kind, self._stream, seq, self._consumed)
+        header = _FRAME.pack(kind, self._stream, seq, max(self._consumed, self._fin_seq))
         self._last_sent_at = time.monotonic()
         # If the connection is going down the frame stays unacknowledged and is resent by the
         # next session; the reader notices the disconnection and reconnects.
@@ -290,6 +291,10 @@ class MqttTransport:
             kind, data = self._reorder.pop(self._expected)
             self._expected += 1
             if kind == _FIN:
+                # Acknowledge the end of stream on receipt, so the peer's close does not wait
+                # for our application to read it; everything before it is already held here.
+                self._fin_seq = self._expected - 1
+                self._ack_wanted.set()
                 self._inbox.put_nowait(b"")
             else:
                 self._inbox.put_nowait(data)
@@ -314,6 +319,6 @@ class MqttTransport:
             await self._ack_wanted.wait()
             await asyncio.sleep(0.005)  # coalesce the acknowledgements of a burst
             self._ack_wanted.clear()
-            header = _FRAME.pack(_ACK, self._stream, 0, self._consumed)
+            header = _FRAME.pack(_ACK, self._stream, 0, max(self._consumed, self._fin_seq))
             with contextlib.suppress(aiomqtt.MqttError):
                 await client.publish(self._config.publish_topic, header, qos=0, timeout=5.0)

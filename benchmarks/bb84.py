@@ -27,8 +27,7 @@ def _textbook_pulses_per_cpu_second(pulses: int, seed: int) -> float:
     from qiskit_aer import AerSimulator
     from qiskit_aer.noise import NoiseModel
 
-    from simulators.bb84 import EveAction, LinkConfig, bb84_circuit
-    from simulators.bb84._qubit import misalignment_error
+    from simulators.bb84 import EveAction, LinkConfig, bb84_circuit, misalignment_error
 
     config = LinkConfig(distance_km=50.0)
     rng = np.random.default_rng(seed)
@@ -87,8 +86,7 @@ def bench_bb84_quantum(options: BenchOptions) -> list[Record]:
 
 
 def bench_bb84_pipeline(options: BenchOptions) -> list[Record]:
-    from simulators.bb84 import LinkConfig, run_block
-    from simulators.bb84._link import auth_material, block_rng
+    from simulators.bb84 import LinkConfig, auth_material, block_rng, run_block
 
     config = LinkConfig(distance_km=10.0, pulse_rate_hz=1e9)
     pulses = 3 * 10**8 if options.quick else 10**9

@@ -74,8 +74,7 @@ def sim_bb84(args: argparse.Namespace) -> int:
     """Run one block through the channel and both ends' post-processing; print a summary."""
     from tqdm import tqdm
 
-    from simulators.bb84 import DecoyScheme, LinkConfig
-    from simulators.bb84._link import auth_material, block_rng, run_block
+    from simulators.bb84 import DecoyScheme, LinkConfig, auth_material, block_rng, run_block
     from simulators.plots import plot_qber_vs_intercept
 
     config = LinkConfig(

@@ -3,9 +3,19 @@
 from simulators.bb84._assess import LinkAssessment, assess
 from simulators.bb84._channel import DetectionRecord, PnsStrategy, pns_strategy, simulate
 from simulators.bb84._config import DecoyScheme, LinkConfig, PulseClass
-from simulators.bb84._keysource import SimulatedLinkKeySource, make_key_source
-from simulators.bb84._link import BlockResult, run_block
-from simulators.bb84._qubit import EveAction, bb84_circuit, outcome_table, run_exact
+from simulators.bb84._keysource import (
+    SimulatedLinkKeySource,
+    default_block_pulses,
+    make_key_source,
+)
+from simulators.bb84._link import BlockResult, auth_material, block_rng, run_block
+from simulators.bb84._qubit import (
+    EveAction,
+    bb84_circuit,
+    misalignment_error,
+    outcome_table,
+    run_exact,
+)
 
 __all__ = [
     "BlockResult",
@@ -18,8 +28,12 @@ __all__ = [
     "PulseClass",
     "SimulatedLinkKeySource",
     "assess",
+    "auth_material",
     "bb84_circuit",
+    "block_rng",
+    "default_block_pulses",
     "make_key_source",
+    "misalignment_error",
     "outcome_table",
     "pns_strategy",
     "run_block",

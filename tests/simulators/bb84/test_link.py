@@ -9,8 +9,7 @@ import pytest
 
 import simulators.bb84._link as link_module
 from qkdlink.errors import ConfigurationError
-from simulators.bb84 import BlockResult, LinkConfig, run_block
-from simulators.bb84._keysource import default_block_pulses
+from simulators.bb84 import BlockResult, LinkConfig, default_block_pulses, run_block
 from simulators.bb84._link import auth_material, block_rng, simulate_in_chunks
 
 

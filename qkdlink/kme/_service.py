@@ -107,12 +107,17 @@ class KmeService:
             raise KmeReplyError.bad_request(MSG_UNKNOWN_SLAVE, slave_SAE_ID=slave_sae_id)
         return link
 
-    async def _status_for(self, caller: Identity, slave_sae_id: str, link: LinkRuntime) -> Status:
+    async def _status_for(
+        self, caller: Identity, slave_sae_id: str, link: LinkRuntime, *, count: bool = True
+    ) -> Status:
+        """The Status of clause 6.1; `count=False` skips the store read (for validation only)."""
         limits = self._config.limits
-        try:
-            pool = await self._store.pool_bytes(link.peer.link_id, link.partition)
-        except KeyStoreError as exc:
-            raise KmeReplyError.unavailable() from exc
+        pool = 0
+        if count:
+            try:
+                pool = await self._store.pool_bytes(link.peer.link_id, link.partition)
+            except KeyStoreError as exc:
+                raise KmeReplyError.unavailable() from exc
         return Status(
             source_kme_id=self._config.kme_id,
             target_kme_id=link.peer.kme_id,
@@ -146,7 +151,8 @@ class KmeService:
                 exhausted, peer KME unavailable, store failed).
         """
         link = self._master_link(caller, slave_sae_id)
-        status = await self._status_for(caller, slave_sae_id, link)
+        # Validation reads only the limits; the pool is checked by the reservation itself.
+        status = await self._status_for(caller, slave_sae_id, link, count=False)
         valid = validate_key_request(request, status)
         for extra in valid.additional_slave_sae_ids:
             if self._link_of_sae.get(extra) is not link:

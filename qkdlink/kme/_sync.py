@@ -24,6 +24,7 @@ from aiohttp.client_proto import ResponseHandler
 from qkdlink.errors import (
     AuthenticationError,
     KeyExhaustedError,
+    KeyStoreError,
     PeerKmeError,
 )
 from qkdlink.keystore import Allocation, KeyAssignment, KeyStore, StoredKey
@@ -36,6 +37,9 @@ __all__ = ["MasterSync", "PeerClient"]
 _log = logging.getLogger("qkdlink.kme.sync")
 
 _JSON = {"Content-Type": "application/json"}
+
+_RESERVE_AHEAD = 8 * 1024
+"""Bytes reserved ahead of demand (256 keys of 256 bits); at most this much burns in a crash."""
 
 _MAX_KEYS_PER_SYNC = 16_384
 """Upper bound on keys coalesced into one sync message (bounds message size and latency)."""
@@ -134,6 +138,8 @@ class MasterSync:
         self._store = store
         self._peer = peer
         self._pending: list[_Pending] = []
+        self._spare_offset = 0
+        self._spare = b""
         self._wakeup = asyncio.Event()
 
     async def reserve(
@@ -167,35 +173,74 @@ class MasterSync:
                 try:
                     await self._commit(batch)
                 except BaseException as exc:
+                    # Whatever failed, reserved bytes stay burned and nobody gets them.
+                    failure = (
+                        exc
+                        if isinstance(exc, KeyStoreError)
+                        else PeerKmeError("synchronisation interrupted")
+                    )
                     for item in batch:
                         if not item.future.done():
-                            item.future.set_exception(
-                                PeerKmeError("KME shut down during synchronisation")
-                            )
-                    if isinstance(exc, asyncio.CancelledError):
+                            item.future.set_exception(failure)
+                    if not isinstance(exc, Exception):
                         raise
-                    _log.exception("sync of link %s failed", self._link_id)
+                    # Type only: the exception's context could hold key material.
+                    _log.error("sync of link %s failed: %s", self._link_id, type(exc).__name__)
+
+    async def _refill(self, need: int) -> None:
+        """Make the spare range hold at least `need` bytes, with one store reservation.
+
+        Reserving ahead (at least `_RESERVE_AHEAD` bytes) takes the reservation's durable
+        commit off most requests. Spare bytes are consumed in the store already, so a crash
+        burns them (never reused); a spare tail that is not contiguous with a new range is
+        burned the same way.
+
+        Raises:
+            KeyExhaustedError: the pool holds fewer than `need` bytes.
+        """
+        if len(self._spare) >= need:
+            return
+        want = max(need, _RESERVE_AHEAD)
+        try:
+            fresh = (await self._store.reserve(self._link_id, self._partition, [want]))[0]
+        except KeyExhaustedError:
+            if want == need:
+                raise
+            fresh = (await self._store.reserve(self._link_id, self._partition, [need]))[0]
+        if fresh.offset == self._spare_offset + len(self._spare):
+            self._spare += fresh.material
+        else:
+            self._spare_offset, self._spare = fresh.offset, fresh.material
+
+    def _cut(self, lengths: Sequence[int]) -> list[Allocation]:
+        allocations = []
+        position = 0
+        for length in lengths:
+            material = self._spare[position : position + length]
+            allocations.append(Allocation(self._spare_offset + position, material))
+            position += length
+        self._spare = self._spare[position:]
+        self._spare_offset += position
+        return allocations
 
     async def _reserve_batch(self, batch: list[_Pending]) -> list[_Pending]:
-        """Reserve all items in one transaction; on exhaustion, item by item in order."""
-        lengths = [n for item in batch for n in item.lengths]
+        """Allocate every item from the spare range, refilled once for the whole batch; if
+        the pool cannot cover the batch, item by item in order."""
         try:
-            allocations = await self._store.reserve(self._link_id, self._partition, lengths)
+            await self._refill(sum(n for item in batch for n in item.lengths))
         except KeyExhaustedError:
             reserved = []
             for item in batch:
                 try:
-                    item.allocations = await self._store.reserve(
-                        self._link_id, self._partition, item.lengths
-                    )
-                    reserved.append(item)
+                    await self._refill(sum(item.lengths))
                 except KeyExhaustedError as exc:
                     item.future.set_exception(exc)
+                    continue
+                item.allocations = self._cut(item.lengths)
+                reserved.append(item)
             return reserved
-        position = 0
         for item in batch:
-            item.allocations = allocations[position : position + len(item.lengths)]
-            position += len(item.lengths)
+            item.allocations = self._cut(item.lengths)
         return batch
 
     async def _commit(self, batch: list[_Pending]) -> None:

@@ -6,6 +6,7 @@ peer, and derives correlated randomness (PRZS, replicated seeds, PRSS, coins) fr
 Nothing happens at import; each `Mesh` owns its state.
 """
 
+from qkdlink.mesh._channels import ChannelMeshTransport, MqttBroker, TcpBasePorts
 from qkdlink.mesh._config import MeshConfig
 from qkdlink.mesh._link import (
     LinkHandler,
@@ -17,8 +18,10 @@ from qkdlink.mesh._link import (
     TcpTransport,
 )
 from qkdlink.mesh._mesh import Mesh, PeerStats
+from qkdlink.mesh._tunnel import TunnelConfig, run_tunnel
 
 __all__ = [
+    "ChannelMeshTransport",
     "LinkHandler",
     "MemoryNetwork",
     "MemoryTransport",
@@ -26,7 +29,11 @@ __all__ = [
     "MeshConfig",
     "MeshTransport",
     "MessageLink",
+    "MqttBroker",
     "PeerStats",
+    "TcpBasePorts",
     "TcpLink",
     "TcpTransport",
+    "TunnelConfig",
+    "run_tunnel",
 ]

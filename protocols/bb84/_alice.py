@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from protocols.bb84._auth import TAG_BYTES, AuthKeyPool
-from protocols.bb84._cascade import CascadeAlice, CascadeQueryError, block_sizes, build_pass
+from protocols.bb84._cascade import CascadeAlice, CascadeQueryError, build_layouts, split_frames
 from protocols.bb84._codec import (
     Confirm,
     DecodeError,
@@ -134,8 +134,8 @@ class AlicePostProcessing(Endpoint):
                 f"{bounds.qber_x:.4f})"
             )
         seed = self._random(16)
-        sizes = block_sizes(n, bounds.qber_x, self._config.reconciliation)
-        layouts = [build_pass(n, k, seed, i) for i, k in enumerate(sizes)]
+        frames = split_frames(n, self._config.frame_bits)
+        layouts = build_layouts(frames, bounds.qber_x, self._config.reconciliation, seed)
         self._cascade = CascadeAlice(self._key, layouts)
         self._send(
             Estimate(

@@ -9,9 +9,10 @@ from protocols.bb84._alice import block_statistics, split_key
 from protocols.bb84._auth import TAG_BYTES, AuthKeyPool
 from protocols.bb84._cascade import (
     CascadeBob,
-    block_sizes,
-    build_pass,
+    CascadeQueryError,
+    build_layouts,
     disclosed_top_parities,
+    split_frames,
 )
 from protocols.bb84._codec import (
     Confirm,
@@ -87,8 +88,10 @@ class BobPostProcessing(Endpoint):
 
     def _on_estimate(self, message: Estimate) -> None:
         n = int(self._key.shape[0])
-        sizes = block_sizes(n, message.qber_estimate, self._config.reconciliation)
-        layouts = [build_pass(n, k, message.cascade_seed, i) for i, k in enumerate(sizes)]
+        frames = split_frames(n, self._config.frame_bits)
+        layouts = build_layouts(
+            frames, message.qber_estimate, self._config.reconciliation, message.cascade_seed
+        )
         if message.top_parities.shape[0] != disclosed_top_parities(layouts):
             raise DecodeError("top-level parities do not match the Cascade layout")
         self._estimate = message
@@ -104,8 +107,11 @@ class BobPostProcessing(Endpoint):
         cascade = self._cascade
         if cascade is None or message.parities.shape[0] != self._pending_queries:
             raise DecodeError("parity reply does not match the query")
-        cascade.apply_replies(message.parities)
-        self._drive()
+        try:
+            cascade.apply_replies(message.parities)
+            self._drive()
+        except CascadeQueryError as exc:
+            raise DecodeError(str(exc)) from None
 
     def _drive(self) -> None:
         cascade = self._cascade

@@ -41,8 +41,10 @@ __all__ = [
     "CascadeQueryError",
     "PassLayout",
     "block_sizes",
+    "build_layouts",
     "build_pass",
     "disclosed_top_parities",
+    "split_frames",
 ]
 
 _MIN_QBER = 1e-4
@@ -50,7 +52,8 @@ _I64 = np.int64
 
 
 class CascadeQueryError(Exception):
-    """Internal: a parity query names a pass or node that does not exist."""
+    """Internal: a parity query names a pass or node that does not exist, or the parities
+    received are inconsistent (honest parities never locate the same bit twice)."""
 
 
 def block_sizes(n: int, qber: float, variant: Reconciliation) -> list[int]:
@@ -79,6 +82,8 @@ class PassLayout:
     """Real bits in each block (> 0)."""
     depth: int
     """log2 of the padded block size K."""
+    frame_blocks: tuple[int, ...]
+    """Blocks of each frame, in order (frames are reconciled side by side, never mixed)."""
 
     @property
     def blocks(self) -> int:
@@ -92,36 +97,84 @@ class PassLayout:
         """The key in pass order."""
         return bits if self.order is None else bits[self.order]
 
+    def virtual_index(self) -> NDArray[np.int64]:
+        """For each position in pass order: block * K + offset in the block (padded layout)."""
+        shift = np.arange(self.blocks, dtype=_I64) * self.padded - self.starts
+        n = int(self.sizes.sum())
+        return np.repeat(shift, self.sizes) + np.arange(n, dtype=_I64)
+
     def top_parities(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Parity of each block of `bits` (given in key order)."""
         sums = np.add.reduceat(self.gather(bits), self.starts, dtype=_I64)
         return (sums & 1).astype(np.uint8)
 
 
-def _pass_rng(seed: bytes, index: int) -> np.random.Generator:
-    return np.random.default_rng([int.from_bytes(seed, "big"), index])
+def _pass_rng(seed: bytes, index: int, frame: int) -> np.random.Generator:
+    return np.random.default_rng([int.from_bytes(seed, "big"), index, frame])
 
 
-def build_pass(n: int, k: int, seed: bytes, index: int) -> PassLayout:
-    """The layout of pass `index` (0-based) with block size k over n bits."""
+def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassLayout:
+    """The layout of pass `index` (0-based) with block size k over one frame of n bits."""
     if index == 0 or n < 2:
         order = None
     elif 2 * k >= n:
         # Two random halves: a public random mask, stably partitioned (cheaper than a shuffle).
-        mask = _pass_rng(seed, index).integers(0, 2, n, dtype=np.uint8).view(bool)
+        mask = _pass_rng(seed, index, frame).integers(0, 2, n, dtype=np.uint8).view(bool)
         first = np.flatnonzero(~mask)
         second = np.flatnonzero(mask)
         order = np.concatenate((first, second))
         sizes = np.array([s for s in (first.shape[0], second.shape[0]) if s], dtype=_I64)
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(_I64)
         depth = max(0, int(sizes.max() - 1).bit_length())
-        return PassLayout(order, starts, sizes, depth)
+        return PassLayout(order, starts, sizes, depth, (int(sizes.shape[0]),))
     else:
-        order = _pass_rng(seed, index).permutation(n).astype(_I64)
+        order = _pass_rng(seed, index, frame).permutation(n).astype(_I64)
     k = max(1, min(k, n))
     starts = np.arange(0, n, k, dtype=_I64)
     sizes = np.minimum(k, n - starts)
-    return PassLayout(order, starts, sizes, max(0, (k - 1).bit_length()))
+    return PassLayout(order, starts, sizes, max(0, (k - 1).bit_length()), (int(sizes.shape[0]),))
+
+
+def split_frames(n: int, frame_bits: int) -> list[int]:
+    """Cut n key bits into the fewest frames of at most `frame_bits`, sizes within one bit."""
+    count = max(1, -(-n // max(1, frame_bits)))
+    base, extra = divmod(n, count)
+    return [base + 1] * extra + [base] * (count - extra)
+
+
+def build_layouts(
+    frame_sizes: list[int], qber: float, variant: Reconciliation, seed: bytes
+) -> list[PassLayout]:
+    """Every pass over consecutive frames, each frame with its own schedule and permutations.
+
+    Frames are reconciled side by side: one binary-search batch and one round trip serve all
+    of them, so a long key costs the round trips of one frame, not of one huge frame.
+    """
+    schedules = [block_sizes(size, qber, variant) for size in frame_sizes]
+    offsets = np.concatenate(([0], np.cumsum(frame_sizes)[:-1])).astype(_I64)
+    layouts = []
+    for index in range(len(schedules[0])):
+        parts = [
+            build_pass(size, schedules[f][index], seed, index, f)
+            for f, size in enumerate(frame_sizes)
+        ]
+        if len(parts) == 1:
+            layouts.append(parts[0])
+            continue
+        orders = [
+            (np.arange(size, dtype=_I64) if p.order is None else p.order) + off
+            for p, size, off in zip(parts, frame_sizes, offsets, strict=True)
+        ]
+        layouts.append(
+            PassLayout(
+                None if all(p.order is None for p in parts) else np.concatenate(orders),
+                np.concatenate([p.starts + off for p, off in zip(parts, offsets, strict=True)]),
+                np.concatenate([p.sizes for p in parts]),
+                max(p.depth for p in parts),
+                tuple(p.blocks for p in parts),
+            )
+        )
+    return layouts
 
 
 def _node_ranges(nodes: NDArray[np.int64], depth: int) -> tuple[NDArray[np.int64], ...]:
@@ -133,8 +186,15 @@ def _node_ranges(nodes: NDArray[np.int64], depth: int) -> tuple[NDArray[np.int64
 
 
 def disclosed_top_parities(layouts: list[PassLayout]) -> int:
-    """How many top-level parities Alice sends: all of pass 1, all but one of later passes."""
-    return layouts[0].blocks + sum(layout.blocks - 1 for layout in layouts[1:])
+    """How many top-level parities Alice sends: all of pass 1, in later passes all but the
+    last block of each frame."""
+    return layouts[0].blocks + sum(
+        layout.blocks - len(layout.frame_blocks) for layout in layouts[1:]
+    )
+
+
+def _last_blocks(layout: PassLayout) -> NDArray[np.int64]:
+    return np.cumsum(np.asarray(layout.frame_blocks, dtype=_I64)) - 1
 
 
 class CascadeAlice:
@@ -150,11 +210,15 @@ class CascadeAlice:
     def top_parities(self) -> NDArray[np.uint8]:
         """Parities of the top-level blocks of every pass, as disclosed (and counted).
 
-        Pass 1 reveals the parity of the whole key, so in every later pass the last block's
-        parity follows from the others and is not sent (block parity inference).
+        Pass 1 reveals the parity of each frame, so in every later pass the last block of each
+        frame has a parity that follows from the others and is not sent (parity inference).
         """
         parts = [layout.top_parities(self._bits) for layout in self._layouts]
-        out = np.concatenate([parts[0], *(part[:-1] for part in parts[1:])])
+        shown = [
+            np.delete(part, _last_blocks(layout))
+            for part, layout in zip(parts[1:], self._layouts[1:], strict=True)
+        ]
+        out = np.concatenate([parts[0], *shown])
         self.disclosed += int(out.shape[0])
         return out
 
@@ -164,11 +228,7 @@ class CascadeAlice:
             layout = self._layouts[index]
             width = layout.padded
             virtual = np.zeros((layout.blocks, width), dtype=np.uint8)
-            pos = np.arange(self._bits.shape[0], dtype=_I64)
-            block = np.searchsorted(layout.starts, pos, side="right") - 1
-            virtual.reshape(-1)[block * width + pos - layout.starts[block]] = layout.gather(
-                self._bits
-            )
+            virtual.reshape(-1)[layout.virtual_index()] = layout.gather(self._bits)
             prefix = np.zeros((layout.blocks, width + 1), dtype=np.uint8)
             np.bitwise_xor.accumulate(virtual, axis=1, out=prefix[:, 1:])
             self._prefix[index] = prefix
@@ -209,16 +269,17 @@ class _Pass:
     __slots__ = (
         "alice_top",
         "bob_top",
-        "inverse",
         "known",
         "kpar",
         "layout",
+        "located",
         "s_apar",
         "s_block",
         "s_lo",
         "s_node",
         "s_width",
         "searching",
+        "tree",
     )
 
     def __init__(
@@ -231,12 +292,14 @@ class _Pass:
         self.layout = layout
         self.alice_top = alice_top
         self.bob_top = layout.top_parities(bits)
-        n = bits.shape[0]
+        # Where each key bit sits in this pass: block * K + offset (K = padded block size).
         if layout.order is None:
-            self.inverse = np.arange(n, dtype=_I64)
+            self.located = layout.virtual_index()
         else:
-            self.inverse = np.empty(n, dtype=_I64)
-            self.inverse[layout.order] = np.arange(n, dtype=_I64)
+            self.located = np.empty(bits.shape[0], dtype=_I64)
+            self.located[layout.order] = layout.virtual_index()
+        # Bob's parity of every tree node, built when the pass first needs a search.
+        self.tree: NDArray[np.uint8] | None = None
         self.searching = np.zeros(layout.blocks, dtype=bool)
         self.s_block = np.zeros(0, dtype=_I64)
         self.s_node = np.zeros(0, dtype=_I64)
@@ -262,32 +325,36 @@ class _Pass:
         self.s_width = self.s_width[rows]
         self.s_apar = self.s_apar[rows]
 
-    def bob_parity(
-        self,
-        bits: NDArray[np.uint8],
-        block: NDArray[np.int64],
-        lo: NDArray[np.int64],
-        hi: NDArray[np.int64],
-    ) -> NDArray[np.uint8]:
-        """Bob's current parity of block-relative ranges [lo, hi) (hi clipped to real bits)."""
+    def build_tree(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Bob's parity of every node of every block (heap layout, node id = block * 2K + h)."""
         layout = self.layout
-        hi = np.minimum(hi, layout.sizes[block])
-        lengths = hi - lo
-        total = int(lengths.sum())
-        start = layout.starts[block] + lo
-        if total > bits.shape[0] // 2:
-            ordered = layout.gather(bits)
-            prefix = np.zeros(ordered.shape[0] + 1, dtype=np.uint8)
-            np.bitwise_xor.accumulate(ordered, out=prefix[1:])
-            out: NDArray[np.uint8] = prefix[start + lengths] ^ prefix[start]
-            return out
-        offsets = np.zeros(lengths.shape[0], dtype=_I64)
-        np.cumsum(lengths[:-1], out=offsets[1:])
-        flat = np.arange(total, dtype=_I64) + np.repeat(start - offsets, lengths)
-        if layout.order is not None:
-            flat = layout.order[flat]
-        sums = np.add.reduceat(bits[flat], offsets, dtype=_I64)
-        return (sums & 1).astype(np.uint8)
+        width = layout.padded
+        tree = np.zeros((layout.blocks, 2 * width), dtype=np.uint8)
+        leaves = np.zeros(layout.blocks * width, dtype=np.uint8)
+        leaves[self.located] = bits
+        tree[:, width:] = leaves.reshape(layout.blocks, width)
+        level = width
+        while level > 1:
+            half = level // 2
+            tree[:, half:level] = (
+                tree[:, level : 2 * level : 2] ^ tree[:, level + 1 : 2 * level : 2]
+            )
+            level = half
+        flat = tree.reshape(-1)
+        self.tree = flat
+        return flat
+
+    def flip(self, positions: NDArray[np.int64]) -> None:
+        """Bob flipped these key bits: update top parities and the node parities above them."""
+        layout = self.layout
+        where = self.located[positions]
+        block = where >> layout.depth
+        self.bob_top ^= (np.bincount(block, minlength=layout.blocks) & 1).astype(np.uint8)
+        if self.tree is not None:
+            leaf = (where & (layout.padded - 1)) + layout.padded
+            levels = np.arange(layout.depth + 1, dtype=_I64)
+            nodes = (block * 2 * layout.padded)[:, None] + (leaf[:, None] >> levels[None, :])
+            np.bitwise_xor.at(self.tree, nodes.reshape(-1), np.uint8(1))
 
 
 class CascadeBob:
@@ -310,17 +377,27 @@ class CascadeBob:
         self.bits = bits.copy()
         self._layouts = layouts
         first = top_parities[: layouts[0].blocks]
-        total = np.bitwise_xor.reduce(first) if first.size else np.uint8(0)
+        frame_parity = [
+            int(np.bitwise_xor.reduce(chunk)) if chunk.size else 0
+            for chunk in np.split(first, np.cumsum(layouts[0].frame_blocks)[:-1])
+        ]
         self._tops: list[NDArray[np.uint8]] = [first]
         offset = layouts[0].blocks
         for layout in layouts[1:]:
-            shown = top_parities[offset : offset + layout.blocks - 1]
-            offset += layout.blocks - 1
-            last = total ^ (np.bitwise_xor.reduce(shown) if shown.size else np.uint8(0))
-            self._tops.append(np.append(shown, np.uint8(last)).astype(np.uint8))
+            tops = np.empty(layout.blocks, dtype=np.uint8)
+            start = 0
+            for frame, count in enumerate(layout.frame_blocks):
+                shown = top_parities[offset : offset + count - 1]
+                offset += count - 1
+                tops[start : start + count - 1] = shown
+                rest = int(np.bitwise_xor.reduce(shown)) if shown.size else 0
+                tops[start + count - 1] = frame_parity[frame] ^ rest
+                start += count
+            self._tops.append(tops)
         self._reuse = reuse
         self._passes: list[_Pass] = []
         self._pending: list[tuple[int, NDArray[np.bool_], NDArray[np.uint8]]] | None = None
+        self._flipped = np.zeros(bits.shape[0], dtype=bool)
         self.errors_corrected = 0
         self.queries = 0
         self.round_trips = 0
@@ -355,7 +432,11 @@ class CascadeBob:
             self.apply_replies(np.zeros(0, dtype=np.uint8))
 
     def apply_replies(self, parities: NDArray[np.uint8]) -> None:
-        """Feed Alice's answers to the last queries (in query order) and descend one level."""
+        """Feed Alice's answers to the last queries (in query order) and descend one level.
+
+        Raises:
+            CascadeQueryError: the parities are inconsistent (a bit located twice).
+        """
         if self._pending is None:
             raise LocalProtocolError("no queries outstanding")
         pending, self._pending = self._pending, None
@@ -391,6 +472,8 @@ class CascadeBob:
         for state in self._passes:
             odd = np.flatnonzero((state.alice_top ^ state.bob_top).astype(bool) & ~state.searching)
             if odd.shape[0]:
+                if state.tree is None:
+                    state.build_tree(self.bits)
                 state.searching[odd] = True
                 state.s_block = np.concatenate((state.s_block, odd))
                 count = odd.shape[0]
@@ -428,12 +511,12 @@ class CascadeBob:
         layout = state.layout
         half = state.s_width // 2
         mid = state.s_lo + half
-        bob_left = state.bob_parity(self.bits, state.s_block, state.s_lo, mid)
-        go_left = (bob_left ^ left_par).astype(bool)
+        span = 2 * layout.padded
+        left = state.s_block * span + 2 * state.s_node
+        tree = state.tree if state.tree is not None else state.build_tree(self.bits)
+        go_left = (tree[left] ^ left_par).astype(bool)
         right_par = state.s_apar ^ left_par
         if self._reuse:
-            span = 2 * layout.padded
-            left = state.s_block * span + 2 * state.s_node
             state.known[left] = True
             state.known[left + 1] = True
             state.kpar[left] = left_par
@@ -454,23 +537,21 @@ class CascadeBob:
         return position
 
     def _apply_flips(self, positions: NDArray[np.int64]) -> None:
+        # With Alice's true parities every located bit is a real error, so none is found twice;
+        # a repeat means forged or corrupted replies (and guarantees termination).
+        if self._flipped[positions].any():
+            raise CascadeQueryError("inconsistent parities: a bit was located twice")
+        self._flipped[positions] = True
         self.bits[positions] ^= 1
         self.errors_corrected += int(positions.shape[0])
         for state in self._passes:
-            layout = state.layout
-            pos = state.inverse[positions]
-            block = np.searchsorted(layout.starts, pos, side="right") - 1
-            toggles = np.bincount(block, minlength=layout.blocks) & 1
-            state.bob_top ^= toggles.astype(np.uint8)
-            if not state.s_block.shape[0]:
+            state.flip(positions)
+            if not state.s_block.shape[0] or state.tree is None:
                 continue
-            # A search whose range just gained an odd number of flips now holds an even number
-            # of errors: drop it; its block is re-examined from the updated top parity.
-            width = layout.padded
-            keys = np.sort(block * width + pos - layout.starts[block])
-            base = state.s_block * width + state.s_lo
-            inside = np.searchsorted(keys, base + state.s_width) - np.searchsorted(keys, base)
-            drop = (inside & 1).astype(bool)
+            # A search whose range now holds an even number of errors (it gained an odd number
+            # of flips) is dropped; its block is re-examined from the updated top parity.
+            nodes = state.s_block * (2 * state.layout.padded) + state.s_node
+            drop = state.tree[nodes] == state.s_apar
             if drop.any():
                 state.searching[state.s_block[drop]] = False
                 state.keep(~drop)

@@ -31,6 +31,9 @@ class PostProcessingConfig:
     """Secrecy parameter of the final key (Lim et al. 2014, Eq. (1))."""
     eps_cor: float = 1e-15
     """Correctness parameter: the verification tag has ceil(log2(1/eps_cor)) bits."""
+    frame_bits: int = 1 << 17
+    """Cascade frame size: longer keys are cut into frames reconciled side by side (one batch
+    of binary searches and one round trip serve all frames)."""
     max_qber: float = 0.11
     """Abort above this X-basis error rate, whatever the bound says (BB84 one-way limit)."""
     max_message_bytes: int = 1 << 27
@@ -55,6 +58,8 @@ class PostProcessingConfig:
                 raise LocalProtocolError(f"{name} must lie in (0, 1)")
         if not 0.0 < self.max_qber < 0.5:
             raise LocalProtocolError("max_qber must lie in (0, 0.5)")
+        if self.frame_bits < 256:
+            raise LocalProtocolError("frame_bits must be at least 256")
         if self.max_message_bytes < 1024:
             raise LocalProtocolError("max_message_bytes must be at least 1024")
 

@@ -10,8 +10,10 @@ from protocols.bb84._cascade import (
     CascadeBob,
     CascadeQueryError,
     block_sizes,
+    build_layouts,
     build_pass,
     disclosed_top_parities,
+    split_frames,
 )
 from protocols.bb84._estimation import binary_entropy
 from protocols.errors import LocalProtocolError
@@ -109,3 +111,52 @@ def test_bob_misuse_is_a_local_error() -> None:
     assert bob.next_queries() is None
     with pytest.raises(LocalProtocolError):
         bob.apply_replies(np.zeros(1, np.uint8))
+
+
+@pytest.mark.parametrize("variant", ["cascade", "cascade-opt"])
+def test_frames_side_by_side(variant: str) -> None:
+    n = 50_000
+    frames = split_frames(n, 16_384)
+    assert frames == [12_500] * 4
+    rng = np.random.default_rng(11)
+    alice = rng.integers(0, 2, n, dtype=np.uint8)
+    errors = (rng.random(n) < 0.03).astype(np.uint8)
+    layouts = build_layouts(frames, 0.03, variant, b"f" * 16)  # type: ignore[arg-type]
+    # Blocks never straddle frames.
+    for layout in layouts:
+        assert len(layout.frame_blocks) == 4
+        ends = np.cumsum(layout.frame_blocks)
+        starts = layout.starts[np.concatenate(([0], ends[:-1]))]
+        assert list(starts) == [0, 12_500, 25_000, 37_500]
+    oracle = CascadeAlice(alice, layouts)
+    tops = oracle.top_parities()
+    assert tops.shape[0] == disclosed_top_parities(layouts)
+    bob = CascadeBob(alice ^ errors, layouts, tops, reuse=variant == "cascade-opt")
+    while (queries := bob.next_queries()) is not None:
+        bob.apply_replies(oracle.answer(*queries))
+    assert np.array_equal(bob.bits, alice)
+    assert bob.errors_corrected == int(errors.sum())
+
+
+def test_split_frames() -> None:
+    assert split_frames(10, 100) == [10]
+    assert split_frames(100, 30) == [25, 25, 25, 25]
+    assert split_frames(101, 50) == [34, 34, 33]
+    assert sum(split_frames(1_000_003, 1 << 17)) == 1_000_003
+
+
+def test_inconsistent_parities_are_detected() -> None:
+    rng = np.random.default_rng(4)
+    n = 4096
+    alice = rng.integers(0, 2, n, dtype=np.uint8)
+    errors = (rng.random(n) < 0.03).astype(np.uint8)
+    layouts = build_layouts([n], 0.03, "cascade-opt", b"i" * 16)
+    oracle = CascadeAlice(alice, layouts)
+    bob = CascadeBob(alice ^ errors, layouts, oracle.top_parities(), reuse=True)
+
+    def run_with_lies() -> None:
+        while (queries := bob.next_queries()) is not None:
+            bob.apply_replies(oracle.answer(*queries) ^ 1)  # every answer lies
+
+    with pytest.raises(CascadeQueryError, match="twice"):
+        run_with_lies()

@@ -75,7 +75,7 @@ def test_forged_tagged_message_is_rejected(
         alice.receive_data(b"\x00")
 
 
-def test_altered_parity_reply_is_caught_by_the_next_tag(
+def test_altered_parity_reply_is_rejected(
     pair: tuple[AlicePostProcessing, BobPostProcessing],
 ) -> None:
     alice, bob = pair
@@ -85,11 +85,12 @@ def test_altered_parity_reply_is_caught_by_the_next_tag(
             return flip_byte(frame, 9)  # first data byte after the bit count
         return frame
 
-    with pytest.raises((AuthenticationError, PostProcessingAbortedError)):
+    # Bob rejects Alice's next tag, or notices inconsistent parities before it arrives.
+    with pytest.raises((AuthenticationError, RemoteProtocolError, PostProcessingAbortedError)):
         exchange(alice, bob, alter)
     assert bob.next_event() is None
     assert alice.next_event() is None
-    assert bob.state is State.ERROR  # Bob rejects Alice's next tag, whatever it says
+    assert bob.state is State.ERROR
 
 
 def test_altered_parity_query_is_caught_by_the_verify_tag(
@@ -221,3 +222,35 @@ def test_hostile_bytes_only_raise_remote_or_authentication_errors(
         target.receive_data(data)
     except (RemoteProtocolError, AuthenticationError):
         assert target.state is State.ERROR
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(list(MessageType)),
+    st.binary(max_size=120),
+    st.binary(min_size=16, max_size=16),
+    st.integers(0, 3),
+)
+def test_well_framed_hostile_messages_only_raise_remote_or_authentication_errors(
+    kind: MessageType, payload: bytes, tag: bytes, stage: int
+) -> None:
+    """Frames with a valid header but forged content, at several points of the exchange."""
+    alice, bob = endpoints(*lab_block(pulses=20_000), lab_config())
+    bob.start()
+    if stage >= 1:
+        alice.receive_data(bob.data_to_send())
+    if stage >= 2:
+        bob.receive_data(alice.data_to_send())
+    target: AlicePostProcessing | BobPostProcessing = alice if stage % 2 == 0 else bob
+    untagged = kind in (MessageType.PARITY_QUERY, MessageType.PARITY_REPLY)
+    frame = struct.pack(">BI", kind, len(payload)) + payload + (b"" if untagged else tag)
+    try:
+        target.receive_data(frame)
+    except (RemoteProtocolError, AuthenticationError):
+        assert target.state is State.ERROR
+
+
+def test_transfer_loop_is_bounded() -> None:
+    alice, bob = endpoints(*lab_block(), lab_config())
+    with pytest.raises(LocalProtocolError, match="max_messages"):
+        run_in_memory(alice, bob, max_messages=3)

@@ -61,6 +61,7 @@ def test_invalid_alice_records(kwargs: dict[str, object]) -> None:
         {"eps_cor": 1.0},
         {"max_qber": 0.6},
         {"max_message_bytes": 10},
+        {"frame_bits": 100},
     ],
 )
 def test_invalid_config(kwargs: dict[str, object]) -> None:

@@ -60,7 +60,11 @@ _POST_HEADERS = {"Accept": "application/json", "Content-Type": "application/json
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     """Retry-After in delta-seconds form (RFC 9110 section 10.2.3); HTTP dates are ignored."""
     value = headers.get("Retry-After", "")
-    return float(value) if value.isdigit() and len(value) <= 6 else None
+    # delta-seconds is 1*DIGIT, ASCII only (RFC 5234 appendix B.1): str.isdigit alone would also
+    # take "²" or "٣", which float() then refuses.
+    if value.isascii() and value.isdigit() and len(value) <= 6:
+        return float(value)
+    return None
 
 
 def _error_body(data: bytes) -> ErrorBody | None:

@@ -107,6 +107,19 @@ async def test_retry_after_is_a_bounded_floor(config: KmeClientConfig, kme: Runn
     assert sleeps.delays == [0.05]  # max_delay caps a hostile Retry-After
 
 
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "1\uff10", "-1", "1.5", "Wed, 21 Oct"])
+async def test_retry_after_only_ascii_delta_seconds(
+    config: KmeClientConfig, kme: RunningKme, value: str
+) -> None:
+    # "²" (U+00B2, one latin-1 byte) and "٣" pass str.isdigit but are no HTTP DIGIT: ignored,
+    # and the plain backoff applies.
+    kme.fake.script = [_reply(503, {"message": "busy"}, **{"Retry-After": value})]
+    sleeps = Sleeps()
+    async with _client(config, sleeps) as client:
+        await client.status(SAE_B)
+    assert sleeps.delays == pytest.approx([0.005])
+
+
 async def test_503_exhausts_the_bounded_retries(config: KmeClientConfig, kme: RunningKme) -> None:
     kme.fake.script = [_reply(503, {"message": "key data access error"})] * 10
     async with _client(config) as client:

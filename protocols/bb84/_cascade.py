@@ -119,7 +119,8 @@ def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassL
         order = None
     elif 2 * k >= n:
         # Two random halves: a public random mask, stably partitioned (cheaper than a shuffle).
-        mask = _pass_rng(seed, index, frame).integers(0, 2, n, dtype=np.uint8).view(bool)
+        raw = np.frombuffer(_pass_rng(seed, index, frame).bytes((n + 7) // 8), dtype=np.uint8)
+        mask = np.unpackbits(raw, count=n).view(bool)
         first = np.flatnonzero(~mask)
         second = np.flatnonzero(mask)
         order = np.concatenate((first, second))
@@ -161,13 +162,18 @@ def build_layouts(
         if len(parts) == 1:
             layouts.append(parts[0])
             continue
-        orders = [
-            (np.arange(size, dtype=_I64) if p.order is None else p.order) + off
-            for p, size, off in zip(parts, frame_sizes, offsets, strict=True)
-        ]
+        order: NDArray[np.int64] | None = None
+        if any(p.order is not None for p in parts):
+            order = np.empty(int(offsets[-1]) + frame_sizes[-1], dtype=_I64)
+            for p, size, off in zip(parts, frame_sizes, offsets, strict=True):
+                chunk = order[off : off + size]
+                if p.order is None:
+                    chunk[:] = np.arange(off, off + size, dtype=_I64)
+                else:
+                    np.add(p.order, off, out=chunk)
         layouts.append(
             PassLayout(
-                None if all(p.order is None for p in parts) else np.concatenate(orders),
+                order,
                 np.concatenate([p.starts + off for p, off in zip(parts, offsets, strict=True)]),
                 np.concatenate([p.sizes for p in parts]),
                 max(p.depth for p in parts),

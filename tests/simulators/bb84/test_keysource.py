@@ -93,3 +93,21 @@ def test_a_link_without_key_is_refused() -> None:
         make_key_source("a-b", seed=1, distance_km=300.0)
     with pytest.raises(ConfigurationError, match="bad bb84"):
         make_key_source("a-b", seed=1, warp_drive=True)
+
+
+async def test_the_kme_plugin_path_builds_a_working_source() -> None:
+    """What `qkdlink lab up --key-source bb84` configures: the KME loads us by import string."""
+    from qkdlink.kme import BB84_PLUGIN
+    from qkdlink.kme import make_key_source as kme_make_key_source
+    from qkdlink.kme._config import KeySourceConfig
+
+    source = kme_make_key_source(
+        "kme-a:kme-b",
+        KeySourceConfig(kind="plugin", params={"seed": 99, **CHEAP}, factory=BB84_PLUGIN),
+    )
+    assert isinstance(source, SimulatedLinkKeySource)
+    direct = _source(99, FakeClock())
+    assert source.config == direct.config
+    first = source.attempt(0, 0)
+    assert not first.aborted
+    assert first.key == direct.attempt(0, 0).key

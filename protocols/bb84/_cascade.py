@@ -101,7 +101,13 @@ class PassLayout:
         """For each position in pass order: block * K + offset in the block (padded layout)."""
         shift = np.arange(self.blocks, dtype=_I64) * self.padded - self.starts
         n = int(self.sizes.sum())
-        return np.repeat(shift, self.sizes) + np.arange(n, dtype=_I64)
+        # Repeat per run of equal shifts (full power-of-two blocks share one), not per block.
+        change = np.flatnonzero(np.diff(shift)) + 1
+        first = np.concatenate(([0], change))
+        ends = np.concatenate((self.starts[change], [n]))
+        out = np.repeat(shift[first], ends - self.starts[first])
+        out += np.arange(n, dtype=_I64)
+        return out
 
     def top_parities(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """Parity of each block of `bits` (given in key order)."""
@@ -355,7 +361,7 @@ class _Pass:
         layout = self.layout
         where = self.located[positions]
         block = where >> layout.depth
-        self.bob_top ^= (np.bincount(block, minlength=layout.blocks) & 1).astype(np.uint8)
+        np.bitwise_xor.at(self.bob_top, block, np.uint8(1))
         if self.tree is not None:
             leaf = (where & (layout.padded - 1)) + layout.padded
             levels = np.arange(layout.depth + 1, dtype=_I64)

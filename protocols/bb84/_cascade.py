@@ -18,10 +18,20 @@ advances all of them one level per round trip: one `ParityQuery` carries every l
 he still needs (parities he can infer from known ones are not asked again). Flips are applied
 after the whole level; a search whose range then holds an even number of errors is dropped and
 the block is re-examined from its (updated) top parity, which is how Cascade's backtracking into
-earlier passes happens here. All top-level block parities are public in every Cascade run; Alice
-sends them for all passes at once, which saves one round trip per pass and leaks nothing extra.
+earlier passes happens here. New searches open when the current wave has finished. Bob reads
+his own node parities from a parity tree per pass (built when the pass first needs a search,
+updated along the path of every flipped bit). All top-level block parities are public in every
+Cascade run; Alice sends them for all passes at once, which saves one round trip per pass and
+leaks nothing extra; pass 1 reveals each frame's parity, so the last block of each frame in later
+passes is inferred, not sent.
 
-Leakage λ_EC = the number of parity bits Alice discloses (top-level and queried).
+Frames. A long key is cut into frames (`split_frames`) that keep their own schedule and
+permutations and are reconciled side by side: blocks never straddle frames, and one batch of
+queries serves every frame, so a long key costs about the round trips of one frame.
+
+Leakage λ_EC = the number of parity bits Alice discloses (top-level and queried). With honest
+parities every located bit is a real error; a bit located twice means inconsistent (forged or
+corrupted) parities and ends the run, which also bounds its length.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ async def test_the_kme_plugin_path_builds_a_working_source() -> None:
     from qkdlink.kme._config import KeySourceConfig
 
     source = kme_make_key_source(
-        "kme-a:kme-b",
+        "alice-bob",
         KeySourceConfig(kind="plugin", params={"seed": 99, **CHEAP}, factory=BB84_PLUGIN),
     )
     assert isinstance(source, SimulatedLinkKeySource)

@@ -12,9 +12,10 @@ absent options left out) and `from_dict()` / `from_json(data, *, max_bytes=...)`
 have `KeyRequest.from_query("number=3&size=1024")` / `.to_query()` and
 `KeyIds.from_query("key_ID=...")` / `.to_query()`.
 
-Parsing is strict: wrong JSON, non-UTF-8, duplicate member names, NaN, unknown or ill-typed
-members, booleans or floats for integers, non-base64 keys, malformed UUIDs, duplicate key IDs
-and bodies over the byte cap all raise `ParseError`, whose `error` is the Error body a KME sends
+Parsing is strict: wrong JSON, non-UTF-8, duplicate member names, NaN, numbers beyond double
+range and strings with lone surrogates (I-JSON, RFC 7493), unknown or ill-typed members,
+booleans or floats for integers, non-base64 keys, malformed UUIDs, duplicate key IDs and bodies
+over the byte cap all raise `ParseError`, whose `error` is the Error body a KME sends
 with 400 (message "bad request format", a detail object naming the member and the reason).
 Nothing else escapes a parser, whatever the input.
 

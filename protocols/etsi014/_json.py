@@ -2,7 +2,10 @@
 
 Strict means: UTF-8 only, one JSON object at the top, no duplicate member names, no NaN or
 Infinity, integers never given as floats or booleans, no unknown members, and a byte cap checked
-before anything is decoded. Any violation is one `ParseError` with the 400 Error body.
+before anything is decoded. On top of RFC 8259, the I-JSON rules (RFC 7493) that keep a parsed
+value re-serializable: no string (member name or value) holding a surrogate code point from a
+"\\uD800"-style escape (section 2.1), no number beyond IEEE 754 double range such as 1e400
+(section 2.2). Any violation is one `ParseError` with the 400 Error body.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -24,6 +28,7 @@ __all__ = [
     "ObjectReader",
     "canonical_json",
     "decode_base64",
+    "echo_name",
     "encode_base64",
     "fail",
     "format_uuid",
@@ -42,6 +47,19 @@ JsonObject: TypeAlias = "dict[str, JsonValue]"
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 # Longest member name echoed back in an error detail.
 _MAX_ECHOED_NAME = 100
+# A surrogate code point (U+D800..U+DFFF) in a decoded string: it has no UTF-8 encoding.
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+# A `\u` escape of a surrogate in JSON text (strictly decoded UTF-8 text can hold a surrogate only
+# through such an escape). A cheap scan that decides whether the decoded value must be walked;
+# an escaped backslash before "ud800" is a false positive that only costs the walk.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+_MSG_SURROGATE = "string holds a surrogate code point (RFC 7493 section 2.1)"
+
+
+def echo_name(name: str) -> str:
+    """A peer-supplied name made safe to echo in an Error body: at most `_MAX_ECHOED_NAME`
+    characters, any surrogate replaced by U+FFFD so the body always encodes as UTF-8."""
+    return _SURROGATE_RE.sub("\ufffd", name[:_MAX_ECHOED_NAME])
 
 
 def fail(reason: str, field: str | None = None) -> NoReturn:
@@ -51,8 +69,8 @@ def fail(reason: str, field: str | None = None) -> NoReturn:
 
     detail: JsonObject = {"reason": reason}
     if field is not None:
-        # The name may come from the peer (an unknown member): bounded before it is echoed.
-        detail = {"field": field[:_MAX_ECHOED_NAME], "reason": reason}
+        # The name may come from the peer (an unknown member): made safe before it is echoed.
+        detail = {"field": echo_name(field), "reason": reason}
     raise ParseError(ErrorBody(MSG_BAD_REQUEST_FORMAT, (detail,)))
 
 
@@ -60,10 +78,37 @@ def _reject_constant(name: str) -> NoReturn:
     fail(f"{name} is not valid JSON (RFC 8259 section 6)")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # RFC 7493 section 2.2: beyond IEEE 754 double range (1e400 would become inf, which
+        # cannot be serialized back as JSON).
+        fail("number is out of range (RFC 7493 section 2.2)")
+    return value
+
+
+def _reject_surrogates(value: JsonValue) -> None:
+    """Refuse any string, member name or value, holding a surrogate code point (RFC 7493
+    section 2.1: I-JSON strings are Unicode characters only; a lone surrogate has no UTF-8 form).
+    Iterative, so a deeply nested value the decoder accepted cannot exhaust the stack here."""
+    stack: list[JsonValue] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item)  # the member names, as strings
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _SURROGATE_RE.search(item) is not None:
+            fail(_MSG_SURROGATE)
+
+
 def _unique_members(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
     obj: JsonObject = {}
     for name, value in pairs:
         if name in obj:
+            if _SURROGATE_RE.search(name) is not None:
+                fail(_MSG_SURROGATE)  # the more basic fault: reported before the duplicate
             # RFC 8259 section 4: names SHOULD be unique; a duplicate is ambiguous, so refuse it.
             fail("duplicate member name", name)
         obj[name] = value
@@ -74,9 +119,16 @@ def load_object(data: bytes | str, *, max_bytes: int, allow_empty: bool = False)
     """Decode one JSON object from `data` (UTF-8), strictly; `b""` is `{}` when `allow_empty`.
 
     Raises:
-        ParseError: over `max_bytes`, not UTF-8, not JSON, or not an object at the top.
+        ParseError: over `max_bytes`, not UTF-8, not JSON, not I-JSON (a lone surrogate, a
+            number beyond double range), or not an object at the top.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError:  # a str holding a lone surrogate has no UTF-8 form
+            fail("body is not UTF-8 (clause 5.1, Table 1)")
+    else:
+        raw = data
     if len(raw) > max_bytes:
         fail(f"body is larger than {max_bytes} bytes")
     if allow_empty and raw.strip(b" \t\r\n") == b"":
@@ -87,6 +139,7 @@ def load_object(data: bytes | str, *, max_bytes: int, allow_empty: bool = False)
             text,
             object_pairs_hook=_unique_members,
             parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
     except ParseError:
         raise
@@ -98,6 +151,8 @@ def load_object(data: bytes | str, *, max_bytes: int, allow_empty: bool = False)
         fail("body is not valid JSON (RFC 8259)")
     if not isinstance(value, dict):
         fail("body is not a JSON object")
+    if _SURROGATE_ESCAPE_RE.search(text) is not None:
+        _reject_surrogates(value)
     return value
 
 
@@ -105,13 +160,17 @@ def canonical_json(obj: Mapping[str, JsonValue]) -> bytes:
     """Serialize compactly as UTF-8 (members in the order given, no insignificant whitespace).
 
     Raises:
-        LocalProtocolError: an extension value is not representable in JSON.
+        LocalProtocolError: a value is not representable in JSON: not a JSON type, NaN or
+            infinite, a string with a lone surrogate (no UTF-8 form), a cycle, or nested
+            deeper than the encoder's stack. Nothing else escapes.
     """
     try:
         text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise LocalProtocolError(f"value not representable in JSON: {exc}") from None
-    return text.encode("utf-8")
+        # Inside the try: UnicodeEncodeError (a lone surrogate) is a ValueError.
+        return text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:
+        # The exception type only: its text could quote a value, which may be key material.
+        raise LocalProtocolError(f"value not representable in JSON: {type(exc).__name__}") from None
 
 
 def is_uuid_text(text: str) -> bool:

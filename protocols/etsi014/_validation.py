@@ -18,7 +18,7 @@ from protocols.etsi014._errors import (
     MSG_TOO_MANY_SAE_IDS,
     RejectedRequestError,
 )
-from protocols.etsi014._json import JsonObject
+from protocols.etsi014._json import JsonObject, echo_name
 from protocols.etsi014._key_ids import KeyIds
 from protocols.etsi014._key_request import KeyRequest
 from protocols.etsi014._status import Status
@@ -105,12 +105,13 @@ def validate_key_request(
     ]
     if unsupported:
         # Clause 6.2 message; the detail mirrors the clause 6.5 example
-        # {"extension_mandatory_unsupported": "abc_route_type is not supported"}.
+        # {"extension_mandatory_unsupported": "abc_route_type is not supported"}. The names are
+        # the peer's: at most 16 of them, each bounded and made UTF-8-safe before it is echoed.
         raise RejectedRequestError(
             ErrorBody(
                 MSG_EXTENSION_MANDATORY_UNSUPPORTED,
                 tuple(
-                    {"extension_mandatory_unsupported": f"{name} is not supported"}
+                    {"extension_mandatory_unsupported": f"{echo_name(name)} is not supported"}
                     for name in unsupported[:16]
                 ),
             )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from typing import Any
 
 import pytest
 
 import protocols.etsi014
 from protocols.errors import LocalProtocolError, RemoteProtocolError
 from protocols.etsi014 import (
+    MSG_EXTENSION_MANDATORY_UNSUPPORTED,
     MSG_TOO_MANY_KEY_IDS,
     ErrorBody,
     Key,
@@ -20,14 +23,19 @@ from protocols.etsi014 import (
     RejectedRequestError,
     Status,
     validate_key_ids,
+    validate_key_request,
 )
 
 _ID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 _SECRET = bytes(range(1, 33))
 
 
-def _status(**changes: int) -> Status:
-    values = dict(
+def _status(**changes: Any) -> Status:
+    base = Status(
+        "K1",
+        "K2",
+        "S1",
+        "S2",
         key_size=256,
         stored_key_count=10,
         max_key_count=100,
@@ -36,8 +44,7 @@ def _status(**changes: int) -> Status:
         min_key_size=64,
         max_sae_id_count=0,
     )
-    values.update(changes)
-    return Status("K1", "K2", "S1", "S2", **values)
+    return dataclasses.replace(base, **changes)
 
 
 def test_exports_are_pinned() -> None:
@@ -135,3 +142,17 @@ def test_unknown_member_name_is_bounded_in_details() -> None:
     with pytest.raises(ParseError) as info:
         KeyRequest.from_json(b'{"' + b"x" * 5000 + b'": 1}')
     assert len(info.value.error.to_json()) < 300
+
+
+def test_unsupported_extension_names_are_bounded_and_encodable_in_details() -> None:
+    names = ["x" * 5000, "abc\ud800", *(f"abc_{i}" for i in range(40))]
+    request = KeyRequest(extension_mandatory=tuple({name: 1} for name in names))
+    with pytest.raises(RejectedRequestError) as info:
+        validate_key_request(request, _status(), supported_extensions={"abc_0"})
+    assert info.value.message == MSG_EXTENSION_MANDATORY_UNSUPPORTED
+    body = info.value.error.to_json()
+    assert len(body) < 2000
+    details = ErrorBody.from_json(body).details
+    assert len(details) == 16
+    assert details[0] == {"extension_mandatory_unsupported": "x" * 100 + " is not supported"}
+    assert details[1] == {"extension_mandatory_unsupported": "abc\ufffd is not supported"}

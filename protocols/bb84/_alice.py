@@ -154,13 +154,15 @@ class AlicePostProcessing(Endpoint):
         cascade = self._cascade
         if cascade is None:
             raise DecodeError("parity query before estimation")
+        # Checked before answering: a hostile or broken Bob cannot make Alice disclose (or
+        # compute) more parities than the key has bits.
+        if cascade.disclosed + message.passes.shape[0] > self._key.shape[0]:
+            raise self._abort("error correction would disclose more parities than the key has bits")
         try:
             parities = cascade.answer(message.passes, message.nodes)
         except CascadeQueryError as exc:
             raise DecodeError(str(exc)) from None
         self._round_trips += 1
-        if cascade.disclosed > self._key.shape[0]:
-            raise self._abort("error correction disclosed more parities than the key has bits")
         self._send(ParityReply(parities))
 
     def _on_verify(self, message: Verify) -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from protocols.bb84 import AlicePostProcessing, BobPostProcessing, State, run_in_memory
 from protocols.bb84._cascade import CascadeBob
-from protocols.bb84._codec import MessageType
+from protocols.bb84._codec import MessageType, ParityQuery, encode_payload
 from protocols.errors import (
     AuthenticationError,
     LocalProtocolError,
@@ -254,3 +254,23 @@ def test_transfer_loop_is_bounded() -> None:
     alice, bob = endpoints(*lab_block(), lab_config())
     with pytest.raises(LocalProtocolError, match="max_messages"):
         run_in_memory(alice, bob, max_messages=3)
+
+
+def test_parity_flood_aborts_before_disclosure(
+    pair: tuple[AlicePostProcessing, BobPostProcessing],
+) -> None:
+    alice, bob = pair
+    bob.start()
+    alice.receive_data(bob.data_to_send())
+    bob.receive_data(alice.data_to_send())
+    alice.receive_data(bob.data_to_send())
+    bob.receive_data(alice.data_to_send())  # Estimate: Bob now sends his first query
+    bob.data_to_send()
+    count = 100_000  # more parities than the ~47,000-bit key
+    flood = encode_payload(
+        ParityQuery(np.zeros(count, dtype=np.uint8), np.ones(count, dtype=np.uint32))
+    )
+    frame = struct.pack(">BI", MessageType.PARITY_QUERY, len(flood)) + flood
+    with pytest.raises(PostProcessingAbortedError, match="more parities than the key"):
+        alice.receive_data(frame)
+    assert alice.state is State.ABORTED

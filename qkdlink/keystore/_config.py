@@ -14,6 +14,16 @@ from qkdlink.keystore._sealing import load_master_key
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+def check_schema_name(schema: str) -> None:
+    """Refuse a schema name that is not a plain identifier (it goes into connection options).
+
+    Raises:
+        ConfigurationError: the name is not a lower-case SQL identifier of at most 63 bytes.
+    """
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise ConfigurationError("schema must be a lower-case SQL identifier")
+
+
 @dataclass(frozen=True, slots=True)
 class SqliteStoreConfig:
     """The embedded store: one SQLite file (its `-wal` and `-shm` files live beside it)."""
@@ -54,8 +64,7 @@ class PostgresStoreConfig:
         object.__setattr__(self, "master_key_file", Path(self.master_key_file))
         if not self.dsn.strip():
             raise ConfigurationError("PostgreSQL dsn must not be empty")
-        if not _SCHEMA_NAME.fullmatch(self.schema):
-            raise ConfigurationError("schema must be a lower-case SQL identifier")
+        check_schema_name(self.schema)
         if not 1 <= self.min_connections <= self.max_connections:
             raise ConfigurationError("need 1 <= min_connections <= max_connections")
         if self.connect_timeout_s <= 0:

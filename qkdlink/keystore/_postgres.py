@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
+from qkdlink.keystore._config import check_schema_name
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
 from qkdlink.keystore._stream import (
     PARTITIONS,
@@ -104,6 +105,7 @@ class PostgresKeyStore:
         max_connections: int = 8,
         connect_timeout_s: float = 10.0,
     ) -> None:
+        check_schema_name(schema)
         self._dsn = dsn
         self._schema = schema
         self._sealer = Sealer(master_key)
@@ -163,8 +165,8 @@ class PostgresKeyStore:
         """
         if self._pool is not None:
             raise KeyStoreError("key store is already open")
-        # The schema name is validated as a plain identifier (PostgresStoreConfig), so it is
-        # safe inside the options string; every connection then resolves tables in it only.
+        # The schema name was checked to be a plain identifier (constructor), so it is safe
+        # inside the options string; every connection then resolves tables in it only.
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self._dsn,
             min_size=self._min,

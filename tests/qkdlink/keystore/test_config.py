@@ -38,6 +38,8 @@ def test_configs_validate_on_construction(tmp_path: Path, key_file: Path) -> Non
         with pytest.raises(ConfigurationError):
             PostgresStoreConfig("host=127.0.0.1", key_file, schema=bad)
     with pytest.raises(ConfigurationError):
+        PostgresKeyStore("host=127.0.0.1", master_key=bytes(32), schema="x -c role=admin")
+    with pytest.raises(ConfigurationError):
         PostgresStoreConfig(" ", key_file)
     with pytest.raises(ConfigurationError):
         PostgresStoreConfig("host=127.0.0.1", key_file, min_connections=3, max_connections=2)

@@ -11,10 +11,17 @@ import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
-from protocols.etsi014 import MSG_KEYS_NOT_FOUND, MSG_SIZE_NOT_MULTIPLE_OF_8
-from qkdlink.client import KmeClient, KmeClientConfig, SyncKmeClient
+from protocols.etsi014 import (
+    MSG_BAD_REQUEST_FORMAT,
+    MSG_EXTENSION_MANDATORY_UNSUPPORTED,
+    MSG_KEYS_NOT_FOUND,
+    MSG_SIZE_NOT_MULTIPLE_OF_8,
+    ErrorBody,
+)
+from qkdlink.client import KmeClient, KmeClientConfig, SyncKmeClient, client_ssl_context
 from qkdlink.errors import KmeBadRequestError, KmeUnauthorizedError
 from qkdlink.lab import create_lab, run_lab
 
@@ -83,3 +90,48 @@ async def test_sync_client_round_trip(lab_json: Path) -> None:
             return slave.get_key_with_ids("SAE_a", enc.key_ids) == enc
 
     assert await asyncio.to_thread(work)
+
+
+# Bodies that are not I-JSON (RFC 7493): escaped lone surrogates, whose names a 400 detail would
+# echo, and numbers that overflow to infinity; plus an unsupported extension name too long to
+# echo whole. Each must get 400 with a well-formed Error body (5xx would break clause 5).
+_HOSTILE_ENC_KEYS = {
+    "surrogate-member-name": b'{"\\ud800": 1}',
+    "surrogate-duplicate-names": b'{"\\ud800": 1, "\\ud800": 2}',
+    "surrogate-extension-value": b'{"extension_optional": [{"abc": ["\\udc00"]}]}',
+    "surrogate-extension-name": b'{"extension_mandatory": [{"\\udbff_route": 1}]}',
+    "number-beyond-double": b'{"extension_optional": [{"abc_max_age": 1e400}]}',
+    "long-extension-name": b'{"extension_mandatory": [{"' + b"x" * 5000 + b'": 1}]}',
+}
+_HOSTILE_DEC_KEYS = {
+    "surrogate-key-id": b'{"key_IDs": [{"key_ID": "\\ud800"}]}',
+    "number-beyond-double": b'{"key_IDs": [{"key_ID": "bc490419-7d60-487f-adc1-4ddcc177c139",'
+    b' "key_ID_extension": {"abc": -1e400}}]}',
+}
+
+
+async def test_non_i_json_bodies_get_400_with_an_error_body(lab_json: Path) -> None:
+    a = KmeClientConfig.from_lab(lab_json, "a")
+    keys = f"{a.base_url}/api/v1/keys"
+    cases = [(f"{keys}/SAE_b/enc_keys", name, body) for name, body in _HOSTILE_ENC_KEYS.items()]
+    cases += [(f"{keys}/SAE_b/dec_keys", name, body) for name, body in _HOSTILE_DEC_KEYS.items()]
+    headers = {"Content-Type": "application/json"}
+    context = client_ssl_context(a)
+    async with aiohttp.ClientSession() as session:
+        for url, name, body in cases:
+            async with session.post(url, data=body, headers=headers, ssl=context) as response:
+                raw = await response.read()
+                assert (name, response.status) == (name, 400)
+                assert response.content_type == "application/json"
+            error = ErrorBody.from_json(raw)  # well-formed: strict parse of Table 13
+            assert error.details, name
+            assert len(raw) < 1000, name  # an echoed name is bounded
+            expected = (
+                MSG_EXTENSION_MANDATORY_UNSUPPORTED
+                if name == "long-extension-name"
+                else MSG_BAD_REQUEST_FORMAT
+            )
+            assert error.message == expected, name
+    # The KME keeps serving.
+    async with KmeClient(a) as master:
+        assert len((await master.get_key("SAE_b")).keys) == 1

@@ -142,7 +142,8 @@ def _error_middleware(max_concurrent: int) -> Middleware:
             return _json_response(exc.error.to_json(), 400)
         except web.HTTPException as exc:
             if exc.status >= 500:
-                raise
+                # ETSI GS QKD 014 allows no 5xx but 503.
+                return _problem_response(KmeReplyError.unavailable())
             # aiohttp's own 404/405/413: answered in the Error format too.
             body = ErrorBody(MSG_BAD_REQUEST_FORMAT if exc.status == 413 else exc.reason.lower())
             return _json_response(body.to_json(), 400 if exc.status == 413 else exc.status)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -123,15 +125,13 @@ class KmeServer:
             reuse_address=True,
         )
         await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self._port = sockets[0].getsockname()[1] if sockets else config.listen.port
+        self._port = int(self._runner.addresses[0][1])
         _log.info("KME %s listening on %s", config.kme_id, self.url)
 
-    async def _guard(self, coro: object, what: str, link_id: str) -> None:
+    async def _guard(self, coro: Coroutine[Any, Any, None], what: str, link_id: str) -> None:
         """Run a background loop; log (by type only) if it dies, without taking the KME down."""
         try:
-            await coro  # type: ignore[misc]
+            await coro
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import ssl
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,6 +80,12 @@ class _KmeConnector(aiohttp.TCPConnector):
         return transport, protocol
 
 
+def _fail(item: _Pending, exc: BaseException) -> None:
+    """Fail a waiting request unless its SAE request was cancelled meanwhile."""
+    if not item.future.done():
+        item.future.set_exception(exc)
+
+
 class PeerClient:
     """The mutual-TLS HTTP client one KME uses to call one peer KME's `/peer/v1` endpoints."""
 
@@ -137,7 +144,7 @@ class MasterSync:
         self._partition = partition
         self._store = store
         self._peer = peer
-        self._pending: list[_Pending] = []
+        self._pending: deque[_Pending] = deque()
         self._spare_offset = 0
         self._spare = b""
         self._wakeup = asyncio.Event()
@@ -167,7 +174,7 @@ class MasterSync:
                 while self._pending and (
                     not batch or count + len(self._pending[0].lengths) <= _MAX_KEYS_PER_SYNC
                 ):
-                    item = self._pending.pop(0)
+                    item = self._pending.popleft()
                     batch.append(item)
                     count += len(item.lengths)
                 try:
@@ -180,8 +187,7 @@ class MasterSync:
                         else PeerKmeError("synchronisation interrupted")
                     )
                     for item in batch:
-                        if not item.future.done():
-                            item.future.set_exception(failure)
+                        _fail(item, failure)
                     if not isinstance(exc, Exception):
                         raise
                     # Type only: the exception's context could hold key material.
@@ -234,7 +240,7 @@ class MasterSync:
                 try:
                     await self._refill(sum(item.lengths))
                 except KeyExhaustedError as exc:
-                    item.future.set_exception(exc)
+                    _fail(item, exc)
                     continue
                 item.allocations = self._cut(item.lengths)
                 reserved.append(item)
@@ -262,7 +268,7 @@ class MasterSync:
             # The reserved bytes stay consumed (burned): the peer may have applied them.
             _log.warning("peer did not confirm a sync of link %s: %s", self._link_id, exc)
             for item in reserved:
-                item.future.set_exception(exc)
+                _fail(item, exc)
             return
         for item in reserved:
             if not item.future.done():  # a cancelled SAE request: its keys are simply unused

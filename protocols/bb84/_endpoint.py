@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import os
 import struct
 from collections import deque
@@ -54,7 +55,7 @@ def unpack_exact(packed: bytes, count: int) -> NDArray[np.uint8]:
     return np.unpackbits(raw, count=count)
 
 
-class Endpoint:
+class Endpoint(abc.ABC):
     """Sans-IO core shared by Alice and Bob: bytes in, bytes and events out."""
 
     def __init__(
@@ -167,5 +168,6 @@ class Endpoint:
         self._send(Abort(reason))
         return PostProcessingAbortedError(reason)
 
+    @abc.abstractmethod
     def _on_message(self, message: Message) -> None:
-        raise NotImplementedError
+        """Handle one authenticated, parsed, state-checked message from the peer."""

@@ -70,7 +70,12 @@ def _hoeffding(total: float, eps: float) -> float:
 
 def _gamma(a: float, b: float, c: float, d: float) -> float:
     # Lim et al. (2014), below Eq. (2): the sampling correction between X and Z single photons.
-    if b <= 0.0 or b >= 0.5 or c <= 0.0 or d <= 0.0:
+    if c <= 0.0 or d <= 0.0 or b >= 0.5:
+        return 0.5
+    # The formula degenerates at b = 0 (no X errors at all); evaluate it as if one error had
+    # been seen, which is conservative and keeps a noiseless channel from being refused.
+    b = max(b, 1.0 / d)
+    if b >= 0.5:
         return 0.5
     inner = (c + d) / (c * d * (1.0 - b) * b) * (21.0**2) / (a**2)
     return math.sqrt((c + d) * (1.0 - b) * b / (c * d * math.log(2)) * math.log2(inner))

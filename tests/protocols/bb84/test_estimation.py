@@ -72,3 +72,10 @@ def test_gllp_without_decoys() -> None:
     pns = estimate(Counts(sent, (2_000,), (2_000,), (40,)), (0.8,), 1e-10)
     assert pns.single_photon_bits == 0.0
     assert pns.phase_error == 0.5
+
+
+def test_noiseless_channel_keeps_a_key() -> None:
+    est = estimate(counts(1e10, 0.0, y0=1e-9), MU, 1e-10)
+    assert est.qber_x == 0.0
+    assert 0.0 < est.phase_error < 0.01
+    assert final_key_length(est, 0, 1e-10, 1e-15) > 0

@@ -75,6 +75,8 @@ class RecordType(enum.IntEnum):
     """The responder confirms, as the first record of the new epoch."""
     CLOSE = 8
     """Orderly end of the sender's direction; a stream that stops without it was truncated."""
+    CONFIRM = 9
+    """Key confirmation: the initiator's first record, proving it derived the same keys."""
 
 
 def encode_message_start(total: int) -> bytes:

@@ -146,6 +146,11 @@ class RecordLayer:
         keys: epoch-0 keys from the handshake (see `initial_epoch_keys`).
         now: the current time in seconds (any monotonic origin, the same for all calls).
 
+    With `key_confirmation`, the initiator's first record is CONFIRM (empty) and the responder
+    requires it before anything else: in IKpsk2 only the initiator authenticates the responder
+    during the handshake, so the responder learns from it that the peer derived the same keys
+    (`peer_confirmed`), as WireGuard's responder waits for the first data packet.
+
     Every method that consumes peer data raises RemoteProtocolError (malformed, out of order,
     truncated, oversize) or AuthenticationError (a tag failed); `KeyLifetimeError` when a key
     reached its hard limit. After any of these the layer is in `RecordState.ERROR` for good and
@@ -153,7 +158,13 @@ class RecordLayer:
     """
 
     def __init__(
-        self, config: RecordConfig, *, initiator: bool, keys: EpochKeys, now: float
+        self,
+        config: RecordConfig,
+        *,
+        initiator: bool,
+        keys: EpochKeys,
+        now: float,
+        key_confirmation: bool = False,
     ) -> None:
         self._config = config
         self._initiator = initiator
@@ -184,6 +195,10 @@ class RecordLayer:
         self._rekey_requested = False
         self._rekey_deadline: float | None = None
         self._rekey_key_id: bytes | None = None
+        self._key_confirmation = key_confirmation
+        self._peer_confirmed = not key_confirmation or initiator
+        if key_confirmation and initiator:
+            self._priority.append((RecordType.CONFIRM, b"", 0))
 
     # ------------------------------------------------------------------ public state
 
@@ -223,6 +238,11 @@ class RecordLayer:
     def awaiting_keys(self) -> bool:
         """True while an OTP message waits for `provide_otp_keys` (input is held back)."""
         return self._otp_pending is not None
+
+    @property
+    def peer_confirmed(self) -> bool:
+        """Responder with key confirmation: the initiator's CONFIRM record authenticated."""
+        return self._peer_confirmed
 
     @property
     def has_events(self) -> bool:
@@ -709,6 +729,13 @@ class RecordLayer:
             self._complete_rekey_initiator()
 
     def _dispatch(self, rtype: RecordType, plaintext: bytes, size: int) -> None:
+        if not self._peer_confirmed:
+            if rtype is not RecordType.CONFIRM or plaintext:
+                raise RemoteProtocolError("the initiator's first record must be CONFIRM")
+            self._peer_confirmed = True
+            return
+        if rtype is RecordType.CONFIRM:
+            raise RemoteProtocolError("unexpected CONFIRM")
         if rtype is RecordType.FRAGMENT:
             self._fragment_done(size)
             return

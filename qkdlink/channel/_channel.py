@@ -38,6 +38,7 @@ from qkdlink.errors import (
     BusyError,
     ChannelClosedError,
     EndOfChannelError,
+    HandshakeError,
     KeyDeliveryError,
     KeyExhaustedError,
     QkdlinkError,
@@ -119,6 +120,23 @@ class Channel:
     def _start(self) -> None:
         self._spawn(self._reader(), "qkdlink-channel-reader")
         self._spawn(self._timer(), "qkdlink-channel-timer")
+        if self._layer.has_data_to_send:  # the initiator's key confirmation
+            self._schedule_flush()
+
+    async def _wait_confirmed(self) -> None:
+        """Responder: wait for the initiator's key confirmation record.
+
+        Raises:
+            HandshakeError: the channel failed first (the initiator aborted or sent garbage).
+        """
+        while not self._layer.peer_confirmed:
+            if self._error is not None or self._peer_closed:
+                await self.aclose()
+                raise HandshakeError("the initiator did not confirm the session keys") from (
+                    self._error
+                )
+            self._readable.clear()
+            await self._readable.wait()
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -375,6 +393,8 @@ class Channel:
                     await self._fetch_otp_keys(event.key_ids)
                 elif isinstance(event, RekeyCompleted):
                     self._rekeyed.set()
+        if not self._inbox and layer.peer_confirmed:
+            self._readable.set()  # wakes a responder waiting for key confirmation
         self._rearm_timer()
 
     async def _accept_rekey(self, key_id: bytes) -> None:

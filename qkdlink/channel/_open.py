@@ -76,6 +76,7 @@ def _start(
         initiator=result.is_initiator,
         keys=keys,
         now=asyncio.get_running_loop().time(),
+        key_confirmation=True,
     )
     channel = Channel(config, transport, layer, result, leftover)
     channel._start()
@@ -95,13 +96,18 @@ async def _handshake(
                 result, leftover = await initiate_handshake(config, transport)
             else:
                 result, leftover = await respond_handshake(config, transport, replay_cache)
+            channel = _start(config, transport, result, leftover)
+            if not initiator:
+                # Key confirmation: return only once the initiator proved it has the same keys
+                # (a wrong PSK or static key shows here as the initiator giving up).
+                await channel._wait_confirmed()
     except TimeoutError:
         await transport.aclose()
         raise HandshakeError("handshake timed out") from None
     except BaseException:
         await transport.aclose()
         raise
-    return _start(config, transport, result, leftover)
+    return channel
 
 
 def connect(config: ChannelConfig, transport: TransportSpec) -> ChannelOpener:

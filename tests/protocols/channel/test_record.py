@@ -274,3 +274,40 @@ def test_array_header_with_a_hostile_dtype_is_refused() -> None:
     with pytest.raises(RemoteProtocolError):
         receiver.receive_data(aad[:HEADER_SIZE] + ct, 0.0)
     assert drain(receiver) == []
+
+
+def _confirming_pair() -> tuple[RecordLayer, RecordLayer]:
+    keys = (b"h" * 32, b"i" * 32, b"r" * 32)
+    a = RecordLayer(
+        RecordConfig(), initiator=True, keys=initial_epoch_keys(*keys), now=0.0,
+        key_confirmation=True,
+    )  # fmt: skip
+    b = RecordLayer(
+        RecordConfig(), initiator=False, keys=initial_epoch_keys(*keys), now=0.0,
+        key_confirmation=True,
+    )  # fmt: skip
+    return a, b
+
+
+def test_key_confirmation_is_the_initiators_first_record() -> None:
+    a, b = _confirming_pair()
+    assert a.peer_confirmed
+    assert not b.peer_confirmed
+    a.send_message(b"after confirm")
+    transfer(a, b)
+    assert b.peer_confirmed
+    assert messages(b) == [b"after confirm"]
+    b.send_message(b"reply")  # the responder sends no CONFIRM
+    transfer(b, a)
+    assert messages(a) == [b"reply"]
+
+
+def test_responder_refuses_data_before_key_confirmation() -> None:
+    keys = (b"h" * 32, b"i" * 32, b"r" * 32)
+    skipper = RecordLayer(RecordConfig(), initiator=True, keys=initial_epoch_keys(*keys), now=0.0)
+    _, b = _confirming_pair()
+    skipper.send_message(b"data without confirmation")
+    with pytest.raises(RemoteProtocolError, match="CONFIRM"):
+        b.receive_data(skipper.data_to_send(), 0.0)
+    assert drain(b) == []
+    assert b.state is RecordState.ERROR

@@ -41,7 +41,9 @@ class Tap:
         await self.inner.aclose()
 
 
-async def _expect_handshake_failure(a_config, b_config, ta=None, tb=None) -> HandshakeError:  # type: ignore[no-untyped-def]
+async def _expect_handshake_failure(  # type: ignore[no-untyped-def]
+    a_config, b_config, ta=None, tb=None, *, initiator_cause: type | None = None
+) -> HandshakeError:
     ta, tb = (ta, tb) if ta else memory_transport_pair()
     results = await asyncio.wait_for(
         asyncio.gather(connect(a_config, ta), serve(b_config, tb), return_exceptions=True), 10
@@ -52,6 +54,8 @@ async def _expect_handshake_failure(a_config, b_config, ta=None, tb=None) -> Han
     server_error = results[1]
     assert isinstance(server_error, HandshakeError), results
     assert isinstance(results[0], HandshakeError), results
+    if initiator_cause is not None:
+        assert isinstance(results[0].__cause__, initiator_cause)
     return server_error
 
 
@@ -185,3 +189,80 @@ async def test_missed_rekey_ends_the_channel_with_rekey_error() -> None:
                 await a.recv()
         with pytest.raises(RekeyError):
             await a.send(b"never on an exhausted key")
+
+
+class WrongKeyProvider:
+    """A slave-side KME that answers the right key ID with other key material."""
+
+    async def new_key(self, peer: str) -> tuple[str, bytes]:
+        raise AssertionError("the responder never fetches fresh keys")
+
+    async def key_by_id(self, peer: str, key_id: str) -> bytes:
+        return bytes(32)
+
+
+async def test_wrong_psk_fails_the_handshake_opaquely() -> None:
+    """psk2 is mixed into message 2: the initiator detects the wrong key (opaque tag failure),
+    and the responder, without key confirmation, refuses to return a channel."""
+    a_config, b_config = config_pair(b_provider=WrongKeyProvider())
+    error = await _expect_handshake_failure(a_config, b_config, initiator_cause=AuthenticationError)
+    assert "confirm" in str(error)
+
+
+class DuplicatingReordering:
+    """A network that sends every frame twice and swaps each pair of frames."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.held: bytes | None = None
+        self.handshake_frames = 2  # pass the handshake message and key confirmation untouched
+
+    async def send(self, frame: bytes | bytearray | memoryview) -> None:
+        data = bytes(frame)
+        if self.handshake_frames:
+            self.handshake_frames -= 1
+            await self.inner.send(data)
+            return
+        if self.held is None:
+            self.held = data
+            return
+        for f in (data, self.held, data, self.held):
+            await self.inner.send(f)
+        self.held = None
+
+    async def receive(self) -> bytes:
+        return await self.inner.receive()
+
+    async def aclose(self) -> None:
+        if self.held is not None:
+            await self.inner.send(self.held)
+        await self.inner.aclose()
+
+
+async def test_window_mode_tolerates_duplication_and_reordering_strict_mode_does_not() -> None:
+    for window, expect_ok in ((1024, True), (None, False)):
+        ta, tb = memory_transport_pair()
+        a, b = await open_pair(
+            *config_pair(replay_window=window), transports=(DuplicatingReordering(ta), tb)
+        )
+        async with a, b:
+            try:
+                for i in range(20):
+                    await a.send(bytes([i]))
+                    await asyncio.sleep(0)  # one record per frame
+            except BrokenChannelError:
+                assert not expect_ok  # strict mode: b gave up and hung up on a
+            async with asyncio.timeout(10):
+                if expect_ok:
+                    got = sorted([(await b.recv())[0] for _ in range(20)])
+                    assert got == list(range(20))
+                    assert b.stats.records_dropped >= 18
+                else:
+                    with pytest.raises(BrokenChannelError) as info:
+                        await _read(b, 20)
+                    assert isinstance(info.value.__cause__, RemoteProtocolError)
+
+
+async def _read(channel: Channel, count: int) -> None:
+    for _ in range(count):
+        await channel.recv()

@@ -85,12 +85,15 @@ class AlicePostProcessing(Endpoint):
 
     def _on_sift(self, message: Sift) -> None:
         index = self._record.pulse_index
-        pos = np.searchsorted(index, message.pulse_index)
-        if message.pulse_index.size and (
-            pos.max() >= index.shape[0]
-            or np.any(index[np.minimum(pos, index.shape[0] - 1)] != message.pulse_index)
-        ):
-            raise DecodeError("Bob announced a pulse Alice has no record of")
+        if np.array_equal(index, message.pulse_index):
+            pos = np.arange(index.shape[0], dtype=np.int64)  # records already aligned
+        else:
+            pos = np.searchsorted(index, message.pulse_index)
+            if message.pulse_index.size and (
+                pos.max() >= index.shape[0]
+                or np.any(index[np.minimum(pos, index.shape[0] - 1)] != message.pulse_index)
+            ):
+                raise DecodeError("Bob announced a pulse Alice has no record of")
         bases = self._record.bases[pos]
         match = bases == message.bases
         self._detections = int(pos.shape[0])

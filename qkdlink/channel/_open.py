@@ -90,6 +90,7 @@ async def _handshake(
     initiator: bool,
     replay_cache: HandshakeReplayCache | None,
 ) -> Channel:
+    channel: Channel | None = None
     try:
         async with asyncio.timeout(config.handshake_timeout):
             if initiator:
@@ -101,11 +102,12 @@ async def _handshake(
                 # Key confirmation: return only once the initiator proved it has the same keys
                 # (a wrong PSK or static key shows here as the initiator giving up).
                 await channel._wait_confirmed()
-    except TimeoutError:
+    except BaseException as exc:
+        if channel is not None:
+            await channel.aclose()
         await transport.aclose()
-        raise HandshakeError("handshake timed out") from None
-    except BaseException:
-        await transport.aclose()
+        if isinstance(exc, TimeoutError):
+            raise HandshakeError("handshake timed out") from None
         raise
     return channel
 

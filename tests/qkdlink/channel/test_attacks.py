@@ -14,7 +14,13 @@ import pytest
 from protocols.channel import DowngradeError
 from protocols.errors import AuthenticationError, RemoteProtocolError
 from qkdlink.channel import Channel, InMemoryQkdLink, connect, serve
-from qkdlink.errors import BrokenChannelError, HandshakeError, KeyIdError, RekeyError
+from qkdlink.errors import (
+    BrokenChannelError,
+    ChannelClosedError,
+    HandshakeError,
+    KeyIdError,
+    RekeyError,
+)
 from qkdlink.transport import Transport, memory_transport_pair
 from tests.qkdlink.channel._helpers import config_pair, open_pair, x25519_keypair
 
@@ -266,3 +272,13 @@ async def test_window_mode_tolerates_duplication_and_reordering_strict_mode_does
 async def _read(channel: Channel, count: int) -> None:
     for _ in range(count):
         await channel.recv()
+
+
+async def test_silent_peer_times_the_handshake_out() -> None:
+    _, b_config = config_pair(handshake_timeout=0.2)
+    ta, tb = memory_transport_pair()
+    with pytest.raises(HandshakeError, match="timed out"):
+        await serve(b_config, tb)
+    with pytest.raises(ChannelClosedError):
+        await tb.send(b"the transport was closed")
+    await ta.aclose()

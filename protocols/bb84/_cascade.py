@@ -59,6 +59,7 @@ __all__ = [
 
 _MIN_QBER = 1e-4
 _I64 = np.int64
+_IDX = np.int32  # key-length index arrays: half the memory traffic of int64 (n < 2^28)
 
 
 class CascadeQueryError(Exception):
@@ -84,7 +85,7 @@ def block_sizes(n: int, qber: float, variant: Reconciliation) -> list[int]:
 class PassLayout:
     """How one pass orders and cuts the key (public, derived from the shared seed)."""
 
-    order: NDArray[np.int64] | None
+    order: NDArray[np.int32] | None
     """Key positions in pass order (None: the identity)."""
     starts: NDArray[np.int64]
     """Offset of each block in pass order."""
@@ -107,7 +108,7 @@ class PassLayout:
         """The key in pass order."""
         return bits if self.order is None else bits[self.order]
 
-    def virtual_index(self) -> NDArray[np.int64]:
+    def virtual_index(self) -> NDArray[np.int32]:
         """For each position in pass order: block * K + offset in the block (padded layout)."""
         shift = np.arange(self.blocks, dtype=_I64) * self.padded - self.starts
         n = int(self.sizes.sum())
@@ -115,8 +116,8 @@ class PassLayout:
         change = np.flatnonzero(np.diff(shift)) + 1
         first = np.concatenate(([0], change))
         ends = np.concatenate((self.starts[change], [n]))
-        out = np.repeat(shift[first], ends - self.starts[first])
-        out += np.arange(n, dtype=_I64)
+        out = np.repeat(shift[first].astype(_IDX), ends - self.starts[first])
+        out += np.arange(n, dtype=_IDX)
         return out
 
     def top_parities(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -139,13 +140,13 @@ def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassL
         mask = np.unpackbits(raw, count=n).view(bool)
         first = np.flatnonzero(~mask)
         second = np.flatnonzero(mask)
-        order = np.concatenate((first, second))
+        order = np.concatenate((first, second)).astype(_IDX)
         sizes = np.array([s for s in (first.shape[0], second.shape[0]) if s], dtype=_I64)
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(_I64)
         depth = max(0, int(sizes.max() - 1).bit_length())
         return PassLayout(order, starts, sizes, depth, (int(sizes.shape[0]),))
     else:
-        order = _pass_rng(seed, index, frame).permutation(n).astype(_I64)
+        order = _pass_rng(seed, index, frame).permutation(n).astype(_IDX)
     k = max(1, min(k, n))
     starts = np.arange(0, n, k, dtype=_I64)
     sizes = np.minimum(k, n - starts)
@@ -178,15 +179,15 @@ def build_layouts(
         if len(parts) == 1:
             layouts.append(parts[0])
             continue
-        order: NDArray[np.int64] | None = None
+        order: NDArray[np.int32] | None = None
         if any(p.order is not None for p in parts):
-            order = np.empty(int(offsets[-1]) + frame_sizes[-1], dtype=_I64)
+            order = np.empty(int(offsets[-1]) + frame_sizes[-1], dtype=_IDX)
             for p, size, off in zip(parts, frame_sizes, offsets, strict=True):
                 chunk = order[off : off + size]
                 if p.order is None:
-                    chunk[:] = np.arange(off, off + size, dtype=_I64)
+                    chunk[:] = np.arange(off, off + size, dtype=_IDX)
                 else:
-                    np.add(p.order, off, out=chunk)
+                    np.add(p.order, _IDX(off), out=chunk)
         layouts.append(
             PassLayout(
                 order,
@@ -318,7 +319,7 @@ class _Pass:
         if layout.order is None:
             self.located = layout.virtual_index()
         else:
-            self.located = np.empty(bits.shape[0], dtype=_I64)
+            self.located = np.empty(bits.shape[0], dtype=_IDX)
             self.located[layout.order] = layout.virtual_index()
         # Bob's parity of every tree node, built when the pass first needs a search.
         self.tree: NDArray[np.uint8] | None = None
@@ -369,7 +370,7 @@ class _Pass:
     def flip(self, positions: NDArray[np.int64]) -> None:
         """Bob flipped these key bits: update top parities and the node parities above them."""
         layout = self.layout
-        where = self.located[positions]
+        where = self.located[positions].astype(_I64)
         block = where >> layout.depth
         np.bitwise_xor.at(self.bob_top, block, np.uint8(1))
         if self.tree is not None:
@@ -553,7 +554,7 @@ class CascadeBob:
             return np.zeros(0, dtype=_I64)
         position: NDArray[np.int64] = layout.starts[state.s_block[leaf]] + state.s_lo[leaf]
         if layout.order is not None:
-            position = layout.order[position]
+            position = layout.order[position].astype(_I64)
         state.searching[state.s_block[leaf]] = False
         state.keep(~leaf)
         return position

@@ -55,11 +55,11 @@ def run_in_memory(
     Raises:
         LocalProtocolError: the exchange did not finish within `max_messages` messages.
     """
-    bob.start()
     reason: str | None = None
     alice_event: KeyDistilled | None = None
     bob_event: KeyDistilled | None = None
     try:
+        bob.start()
         for _ in range(max_messages):
             to_alice = bob.data_to_send()
             if to_alice:

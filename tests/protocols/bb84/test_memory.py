@@ -105,7 +105,8 @@ def test_pns_regime_without_decoys_aborts() -> None:
     assert "single-photon" in result.abort_reason
 
 
-def test_exhausted_auth_pool_aborts() -> None:
-    alice, bob = endpoints(*lab_block(), lab_config(), auth_key=bytes(40))
+@pytest.mark.parametrize("pool_bytes", [0, 40])
+def test_exhausted_auth_pool_aborts(pool_bytes: int) -> None:
+    alice, bob = endpoints(*lab_block(), lab_config(), auth_key=bytes(pool_bytes))
     result = run_in_memory(alice, bob)
     assert result.abort_reason == "authentication key pool exhausted"

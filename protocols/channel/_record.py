@@ -66,17 +66,13 @@ from protocols.errors import (
 
 __all__ = ["RecordLayer"]
 
+# Nonce = 32 zero bits || 64-bit big-endian record counter (Noise section 12.8 for AESGCM, the
+# RFC 8439 section 2.8 layout for ChaCha20-Poly1305): unique per key, counters never repeat.
 _NONCE_PREFIX = bytes(4)
 
 
 def _aead(cipher: Cipher, key: bytes | bytearray) -> AESGCM | ChaCha20Poly1305:
     return AESGCM(bytes(key)) if cipher == "AESGCM" else ChaCha20Poly1305(bytes(key))
-
-
-def _nonce(counter: int) -> bytes:
-    # 96-bit nonce = 32 zero bits || 64-bit big-endian counter (Noise section 12.8 for AESGCM,
-    # RFC 8439 section 2.8 layout for ChaCha20-Poly1305). Unique per key: counters never repeat.
-    return _NONCE_PREFIX + counter.to_bytes(8, "big")
 
 
 class _SendState:
@@ -128,6 +124,8 @@ class _Assembly:
 
 
 _OVERHEAD = HEADER_SIZE + TAG_SIZE
+_TYPES = {t.value: t for t in RecordType}
+_RECEIVE_CLOSED = frozenset({RecordState.REMOTE_CLOSED, RecordState.CLOSED})
 
 _MESSAGE_STARTS = frozenset(
     {RecordType.MESSAGE, RecordType.MESSAGE_START, RecordType.ARRAY_START, RecordType.OTP_MESSAGE}
@@ -184,6 +182,11 @@ class RecordLayer:
         }
         self._max_ciphertext = config.max_record_payload + TAG_SIZE
         self._queued_bytes = 0
+        self._strict = config.replay_window is None
+        self._reject_records = config.reject_after_records
+        self._reject_bytes = config.reject_after_bytes
+        # The peer's epoch may have started up to a rekey timeout after ours.
+        self._reject_age = config.reject_after_time + config.rekey_timeout
         self._pause_records = (config.rekey_after_records + config.reject_after_records) // 2
         self._pause_bytes = (config.rekey_after_bytes + config.reject_after_bytes) // 2
         self._inbuf = bytearray()
@@ -263,6 +266,18 @@ class RecordLayer:
         Raises:
             LocalProtocolError: the message exceeds `max_message_size`, or sending is closed.
         """
+        if (
+            type(data) is bytes
+            and self._state is RecordState.OPEN
+            and len(data) <= self._config.max_record_payload
+        ):
+            # The common case, without a memoryview: one small immutable message.
+            stats = self.stats
+            stats.messages_sent += 1
+            stats.bytes_sent += len(data)
+            self._queued_bytes += len(data)
+            self._queue.append((RecordType.MESSAGE, data, 0))
+            return
         self._check_can_send()
         view = memoryview(data).cast("B")
         if len(view) > self._config.max_message_size:
@@ -380,30 +395,29 @@ class RecordLayer:
         config = self._config
         stats = self.stats
         send = self._send
+        reject_records, reject_bytes = config.reject_after_records, config.reject_after_bytes
+        pack = AAD.pack
         view = memoryview(out)
         pos = 0
         try:
             for rtype, payload, offset in plan:
                 if rtype is RecordType.REKEY_ACK:
                     send = self._switch_send_epoch()
-                if send.counter >= config.reject_after_records or (
-                    send.bytes >= config.reject_after_bytes
-                ):
+                counter = send.counter
+                if counter >= reject_records or send.bytes >= reject_bytes:
                     raise KeyLifetimeError("sending key exhausted without a rekey")
                 size = len(payload)
-                ct_end = pos + HEADER_SIZE + size + TAG_SIZE
-                aad = AAD.pack(rtype, send.epoch, send.counter, size + TAG_SIZE, offset)
-                view[pos : pos + HEADER_SIZE] = aad[:HEADER_SIZE]
+                body = pos + HEADER_SIZE
+                end = body + size + TAG_SIZE
+                aad = pack(rtype, send.epoch, counter, size + TAG_SIZE, offset)
+                view[pos:body] = aad[:HEADER_SIZE]
                 send.aead.encrypt_into(
-                    _NONCE_PREFIX + send.counter.to_bytes(8, "big"),
-                    payload,
-                    aad,
-                    view[pos + HEADER_SIZE : ct_end],
+                    _NONCE_PREFIX + counter.to_bytes(8, "big"), payload, aad, view[body:end]
                 )
-                send.counter += 1
+                send.counter = counter + 1
                 send.bytes += size
-                stats.records_sent += 1
-                pos = ct_end
+                pos = end
+            stats.records_sent += len(plan)
         except KeyLifetimeError as exc:
             self._fail(exc)
         finally:
@@ -662,24 +676,24 @@ class RecordLayer:
     def _handle_record(
         self, rtype_code: int, epoch: int, counter: int, length: int, ciphertext: memoryview
     ) -> None:
-        try:
-            rtype = RecordType(rtype_code)
-        except ValueError:
-            raise RemoteProtocolError("unknown record type") from None
-        if self._state in (RecordState.REMOTE_CLOSED, RecordState.CLOSED):
+        # The hot path of the receiver: written for few attribute lookups per record.
+        rtype = _TYPES.get(rtype_code)
+        if rtype is None:
+            raise RemoteProtocolError("unknown record type")
+        if self._state in _RECEIVE_CLOSED:
             raise RemoteProtocolError("record after CLOSE")
         recv = self._recv.get(epoch)
         if recv is None:
             raise RemoteProtocolError("record of an unknown or retired epoch")
-        if not recv.replay.check(counter):
-            if self._config.replay_window is None:
+        replay = recv.replay
+        if not replay.check(counter):
+            if self._strict:
                 raise RemoteProtocolError("record out of order, replayed or duplicated")
             self.stats.records_dropped += 1
             return
         size = length - TAG_SIZE
-        offset = 0
         plaintext: bytes = b""
-        nonce = _nonce(counter)
+        nonce = _NONCE_PREFIX + counter.to_bytes(8, "big")
         try:
             if rtype is RecordType.FRAGMENT:
                 assembly = self._assembly
@@ -691,31 +705,37 @@ class RecordLayer:
                     nonce, ciphertext, aad, assembly.view[offset : offset + size]
                 )
             else:
-                aad = AAD.pack(rtype, epoch, counter, length, 0)
-                plaintext = recv.aead.decrypt(nonce, ciphertext, aad)
+                plaintext = recv.aead.decrypt(
+                    nonce, ciphertext, AAD.pack(rtype, epoch, counter, length, 0)
+                )
         except InvalidTag:
             # One opaque error for every tag failure (STYLE.md 9); the assembly is discarded.
             self._assembly = None
             raise AuthenticationError("record authentication failed") from None
-        recv.replay.update(counter)
+        replay.update(counter)
         recv.records += 1
         recv.bytes += size
-        self.stats.records_received += 1
-        self._after_authenticated(recv)
+        stats = self.stats
+        stats.records_received += 1
+        if len(self._recv) > 1:
+            self._after_authenticated(recv)
         if (
-            recv.records > self._config.reject_after_records
-            or recv.bytes > self._config.reject_after_bytes
-            or self._now
-            > recv.started_at + self._config.reject_after_time + self._config.rekey_timeout
+            recv.records > self._reject_records
+            or recv.bytes > self._reject_bytes
+            or self._now > recv.started_at + self._reject_age
         ):
             raise KeyLifetimeError("peer kept using an exhausted key")
-        self._dispatch(rtype, plaintext, size)
-        self._maybe_request_rekey()
+        if rtype is RecordType.MESSAGE and self._assembly is None and self._peer_confirmed:
+            stats.messages_received += 1
+            stats.bytes_received += size
+            self._events.append(MessageReceived(plaintext))
+        else:
+            self._dispatch(rtype, plaintext, size)
+        if self._initiator:
+            self._maybe_request_rekey()
 
     def _after_authenticated(self, recv: _RecvState) -> None:
         """A record of `recv.epoch` authenticated: retire older epochs, finish the rekey."""
-        if len(self._recv) == 1:
-            return
         older = [s for e, s in self._recv.items() if e < recv.epoch and s.expires_at is None]
         if not older:
             return

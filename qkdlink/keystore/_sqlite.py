@@ -1,23 +1,24 @@
 """`SqliteKeyStore`: the embedded default, one SQLite file in WAL mode, durable on every commit.
 
 All SQLite work runs on one dedicated worker thread (the connection never leaves it), so the
-event loop never blocks on disk and calls are serialized. Each mutating call is one
-`BEGIN IMMEDIATE` transaction: it takes the write lock up front, so two processes sharing a file
-cannot both read the same watermark and consume the same bytes. `synchronous=FULL` in WAL mode
-syncs the WAL on every commit (https://www.sqlite.org/pragma.html#pragma_synchronous), so what a
-call returned survives a crash or power loss; WAL recovery runs when the file is opened again.
+event loop never blocks on disk and calls are serialized. Mutating calls run in `BEGIN IMMEDIATE`
+transactions: the write lock is taken up front, so two processes sharing a file cannot both read
+the same watermark and consume the same bytes. Calls queued while the thread is busy share one
+transaction, each in its own savepoint (group commit, `_sqlite_worker`): still atomic one by
+one, acknowledged only after the shared COMMIT, and one WAL sync for the group.
+`synchronous=FULL` in WAL mode syncs the WAL on every commit
+(https://www.sqlite.org/pragma.html#pragma_synchronous), so what a call returned survives a
+crash or power loss; WAL recovery runs when the file is opened again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +26,7 @@ from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
+from qkdlink.keystore._sqlite_worker import SqliteWorker
 from qkdlink.keystore._stream import (
     PARTITIONS,
     allocations,
@@ -86,7 +88,7 @@ class SqliteKeyStore:
         self._path = Path(path)
         self._sealer = Sealer(master_key)
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
-        self._executor: ThreadPoolExecutor | None = None
+        self._worker: SqliteWorker | None = None
         self._conn: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
@@ -102,10 +104,16 @@ class SqliteKeyStore:
     # --- plumbing ---------------------------------------------------------------------------
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        if self._executor is None:
+        """Run `fn(*args)` on the worker thread, outside a transaction."""
+        if self._worker is None:
             raise KeyStoreError("key store is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        return await self._worker.call(functools.partial(fn, *args))
+
+    async def _transact(self, fn: Callable[..., T], *args: object) -> T:
+        """Run `fn(conn, *args)` atomically and durably (group-committed with queued calls)."""
+        if self._worker is None:
+            raise KeyStoreError("key store is not open")
+        return await self._worker.transact(lambda conn: fn(conn, *args))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -113,7 +121,7 @@ class SqliteKeyStore:
         return self._conn
 
     def _write(self, fn: Callable[..., T], *args: object) -> T:
-        """Run `fn(conn, *args)` in one BEGIN IMMEDIATE transaction; roll back on any error."""
+        """On the worker thread: run `fn(conn, *args)` in its own BEGIN IMMEDIATE transaction."""
         conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -147,9 +155,9 @@ class SqliteKeyStore:
             KeyStoreError: the file cannot be opened, has an unknown schema, or was created
                 under another master key.
         """
-        if self._executor is not None:
+        if self._worker is not None:
             raise KeyStoreError("key store is already open")
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qkdlink-sqlite")
+        self._worker = SqliteWorker(self._connection)
         try:
             await self._run(self._open_sync)
         except BaseException:
@@ -197,13 +205,12 @@ class SqliteKeyStore:
 
     async def aclose(self) -> None:
         """Close the database and stop the worker thread; safe to call twice."""
-        executor, self._executor = self._executor, None
-        if executor is None:
+        worker, self._worker = self._worker, None
+        if worker is None:
             return
-        loop = asyncio.get_running_loop()
         with contextlib.suppress(sqlite3.Error):
-            await loop.run_in_executor(executor, self._close_sync)
-        executor.shutdown(wait=True)
+            await worker.call(self._close_sync)
+        await worker.stop()
 
     def _close_sync(self) -> None:
         conn, self._conn = self._conn, None
@@ -219,7 +226,7 @@ class SqliteKeyStore:
             KeyStoreError: a gap in block IDs, or the backend failed; nothing applied.
         """
         if blocks:
-            await self._run(self._write, self._ingest_tx, link_id, blocks)
+            await self._transact(self._ingest_tx, link_id, blocks)
 
     def _ingest_tx(
         self, conn: sqlite3.Connection, link_id: str, blocks: Sequence[KeyBlock]
@@ -322,7 +329,7 @@ class SqliteKeyStore:
         total = check_lengths(lengths)
         if total == 0:
             return []
-        return await self._run(self._write, self._reserve_tx, link_id, partition, lengths, total)
+        return await self._transact(self._reserve_tx, link_id, partition, lengths, total)
 
     def _reserve_tx(
         self,
@@ -360,8 +367,7 @@ class SqliteKeyStore:
         check_slaves(slave_sae_ids)
         if not assignments:
             return
-        await self._run(
-            self._write,
+        await self._transact(
             self._assign_tx,
             link_id,
             partition,
@@ -419,7 +425,7 @@ class SqliteKeyStore:
         check_key_ids(key_ids)
         if not key_ids:
             return []
-        taken = await self._run(self._write, self._take_tx, master_sae_id, slave_sae_id, key_ids)
+        taken = await self._transact(self._take_tx, master_sae_id, slave_sae_id, key_ids)
         return [StoredKey(key_id, material) for key_id, material in taken]
 
     def _take_tx(

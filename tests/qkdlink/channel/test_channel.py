@@ -75,6 +75,16 @@ async def test_use_after_own_close_raises_closed() -> None:
     await b.aclose()
 
 
+async def test_aclose_wakes_a_blocked_receiver_with_closed() -> None:
+    a, b = await open_pair(*config_pair())
+    waiting = asyncio.create_task(b.recv())
+    await asyncio.sleep(0.01)
+    await b.aclose()
+    with pytest.raises(ChannelClosedError):
+        await waiting
+    await a.aclose()
+
+
 async def test_two_receivers_at_once_is_busy() -> None:
     a, b = await open_pair(*config_pair())
     async with a, b:

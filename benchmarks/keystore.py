@@ -131,6 +131,39 @@ def _records(
     return records
 
 
+async def _concurrent_small_calls(store: Any, clients: int) -> Record:
+    """Single-key reserves from many concurrent tasks (group commit) vs the same one at a time."""
+    from qkdlink.keysource import TestKeySource
+
+    per_client = 10
+    source = TestKeySource("small", block_bytes=4096)
+    await store.ingest(
+        "small", [source.block(i) for i in range(2 * clients * per_client // 64 + 4)]
+    )
+
+    async def client() -> None:
+        for _ in range(per_client):
+            await store.reserve("small", 0, [KEY_BYTES])
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    concurrent = clients * per_client / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(clients * per_client // 4):
+        await store.reserve("small", 0, [KEY_BYTES])
+    sequential = clients * per_client // 4 / (time.perf_counter() - start)
+    return compare(
+        "keystore",
+        f"single_key_reserves_per_s_{clients}_concurrent",
+        concurrent,
+        "calls/s",
+        baseline="the same store, single-key reserves one at a time (one commit each)",
+        baseline_value=sequential,
+        target="informative: group commit gain (ratio)",
+        met=None,
+    )
+
+
 def bench_keystore(options: BenchOptions) -> list[Record]:
     """SQLite (WAL, synchronous=FULL) store against raw sqlite3 with the same pragmas."""
     from qkdlink.keystore import SqliteKeyStore
@@ -160,7 +193,9 @@ def bench_keystore(options: BenchOptions) -> list[Record]:
                 raw.execute("COMMIT")
 
             phases, base = await _measure(cycle, baseline, rounds)
-            return _records("keystore", "sqlite3", phases, base)
+            records = _records("keystore", "sqlite3", phases, base)
+            records.append(await _concurrent_small_calls(master, 16 if options.quick else 64))
+            return records
         finally:
             raw.close()
             await master.aclose()

@@ -320,7 +320,7 @@ class Mesh:
         except KeyError:
             raise LocalProtocolError(f"{name!r} is not a connected peer") from None
 
-    async def _recv_message(self, name: str, tag: str) -> _Message:
+    async def _recv_message(self, name: str, tag: str, *, patient: bool = False) -> _Message:
         peer = self._peer(name)
         message = peer.inbox.pop(tag, None)
         if message is not None:
@@ -334,7 +334,7 @@ class Mesh:
             raise LocalProtocolError(f"two receives wait for tag {tag!r} from {name!r}")
         waiter: asyncio.Future[_Message] = asyncio.get_running_loop().create_future()
         peer.waiters[tag] = waiter
-        timeout = self._config.recv_timeout
+        timeout = None if patient else self._config.recv_timeout
         try:
             return await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
@@ -343,15 +343,18 @@ class Mesh:
             if peer.waiters.get(tag) is waiter:
                 del peer.waiters[tag]
 
-    async def recv(self, peer: str, tag: str) -> bytes:
+    async def recv(self, peer: str, tag: str, *, patient: bool = False) -> bytes:
         """The bytes `peer` sent under `tag`.
+
+        `patient=True` waits without the `recv_timeout` (for messages that may never come, such
+        as a tunnel's next stream); a broken link still ends the wait at once.
 
         Raises:
             PartyDisconnectedError: the peer left, broke its link or timed out.
             UnexpectedMessageError: the message under `tag` is an array, or the peer misbehaved.
             RemoteProtocolError: the peer sent a malformed message.
         """
-        message = await self._recv_message(peer, tag)
+        message = await self._recv_message(peer, tag, patient=patient)
         if message.header.kind is not Kind.BYTES:
             raise UnexpectedMessageError(f"expected bytes under {tag!r} from {peer!r}, got array")
         return message.payload

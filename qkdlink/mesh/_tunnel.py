@@ -69,7 +69,7 @@ async def _pump_in(
 ) -> None:
     """Mesh messages under prefix/start, ... -> local socket, until E (then half-close)."""
     for k in itertools.count(start):
-        message = await mesh.recv(peer, f"{prefix}/{k}")
+        message = await mesh.recv(peer, f"{prefix}/{k}", patient=True)
         if message[:1] == _END:
             with contextlib.suppress(OSError, RuntimeError):
                 if writer.can_write_eof():
@@ -196,7 +196,7 @@ async def _run(mesh: Mesh, config: TunnelConfig) -> None:
             for n in itertools.count():
                 if limit is not None and n >= limit:
                     return
-                opening = await mesh.recv(origin, f"tun/{origin}/{n}/fwd/0")
+                opening = await mesh.recv(origin, f"tun/{origin}/{n}/fwd/0", patient=True)
                 if opening != _OPEN:
                     raise QkdlinkError("tunnel stream did not start with an open marker")
                 task = tasks.create_task(

@@ -80,6 +80,14 @@ class _KmeConnector(aiohttp.TCPConnector):
         return transport, protocol
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A reserved and encoded batch, waiting for its turn to be sent."""
+
+    items: list[_Pending]
+    message: bytes
+
+
 def _fail(item: _Pending, exc: BaseException) -> None:
     """Fail a waiting request unless its SAE request was cancelled meanwhile."""
     if not item.future.done():
@@ -164,34 +172,70 @@ class MasterSync:
         return await future
 
     async def run(self) -> None:
-        """Drain pending reservations until cancelled, one sync in flight."""
+        """Drain pending reservations until cancelled, one sync in flight.
+
+        Two stages run concurrently: `_prepare_loop` reserves and encodes batch N+1 while
+        `_send_loop` waits for the peer to confirm batch N, so this KME's reservation commit
+        overlaps with the peer's assignment commit. Both stages are FIFO, so offsets still
+        reach the peer in order.
+        """
+        prepared: asyncio.Queue[_Prepared] = asyncio.Queue(maxsize=1)
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._prepare_loop(prepared), name=f"prepare:{self._link_id}")
+                group.create_task(self._send_loop(prepared), name=f"send:{self._link_id}")
+        finally:
+            shutdown = PeerKmeError("KME shut down during synchronisation")
+            while not prepared.empty():
+                for item in prepared.get_nowait().items:
+                    _fail(item, shutdown)
+            while self._pending:
+                _fail(self._pending.popleft(), shutdown)
+
+    def _next_batch(self) -> list[_Pending]:
+        batch: list[_Pending] = []
+        count = 0
+        while self._pending and (
+            not batch or count + len(self._pending[0].lengths) <= _MAX_KEYS_PER_SYNC
+        ):
+            item = self._pending.popleft()
+            batch.append(item)
+            count += len(item.lengths)
+        return batch
+
+    def _failed(self, batch: Sequence[_Pending], exc: BaseException) -> None:
+        """Fail a batch after an unexpected error; its reserved bytes stay burned."""
+        failure = exc if isinstance(exc, KeyStoreError) else PeerKmeError("synchronisation failed")
+        for item in batch:
+            _fail(item, failure)
+        # Type only: the exception's context could hold key material.
+        _log.error("sync of link %s failed: %s", self._link_id, type(exc).__name__)
+
+    async def _prepare_loop(self, prepared: asyncio.Queue[_Prepared]) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
-                batch: list[_Pending] = []
-                count = 0
-                while self._pending and (
-                    not batch or count + len(self._pending[0].lengths) <= _MAX_KEYS_PER_SYNC
-                ):
-                    item = self._pending.popleft()
-                    batch.append(item)
-                    count += len(item.lengths)
+                batch = self._next_batch()
                 try:
-                    await self._commit(batch)
-                except BaseException as exc:
-                    # Whatever failed, reserved bytes stay burned and nobody gets them.
-                    failure = (
-                        exc
-                        if isinstance(exc, KeyStoreError)
-                        else PeerKmeError("synchronisation interrupted")
-                    )
-                    for item in batch:
-                        _fail(item, failure)
-                    if not isinstance(exc, Exception):
-                        raise
-                    # Type only: the exception's context could hold key material.
-                    _log.error("sync of link %s failed: %s", self._link_id, type(exc).__name__)
+                    ready = await self._prepare(batch)
+                except Exception as exc:
+                    self._failed(batch, exc)
+                    continue
+                if ready is not None:
+                    await prepared.put(ready)
+
+    async def _send_loop(self, prepared: asyncio.Queue[_Prepared]) -> None:
+        while True:
+            ready = await prepared.get()
+            try:
+                await self._send(ready)
+            except asyncio.CancelledError:
+                for item in ready.items:
+                    _fail(item, PeerKmeError("KME shut down during synchronisation"))
+                raise
+            except Exception as exc:
+                self._failed(ready.items, exc)
 
     async def _refill(self, need: int) -> None:
         """Make the spare range hold at least `need` bytes, with one store reservation.
@@ -249,10 +293,11 @@ class MasterSync:
             item.allocations = self._cut(item.lengths)
         return batch
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _prepare(self, batch: list[_Pending]) -> _Prepared | None:
+        """Reserve the batch's bytes, give the keys IDs, encode the sync message."""
         reserved = await self._reserve_batch(batch)
         if not reserved:
-            return
+            return None
         groups = []
         for item in reserved:
             item.key_ids = new_key_ids(len(item.allocations))
@@ -262,8 +307,13 @@ class MasterSync:
             )
             groups.append(AssignGroup(item.master_sae_id, item.slave_sae_ids, keys))
         message = encode_assign(AssignMessage(self._partition, tuple(groups)))
+        return _Prepared(reserved, message)
+
+    async def _send(self, ready: _Prepared) -> None:
+        """Send one sync message; answer its SAE requests once the peer confirmed."""
+        reserved = ready.items
         try:
-            await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", message)
+            await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", ready.message)
         except PeerKmeError as exc:
             # The reserved bytes stay consumed (burned): the peer may have applied them.
             _log.warning("peer did not confirm a sync of link %s: %s", self._link_id, exc)

@@ -87,14 +87,18 @@ async def round_trips(
     ledger: Ledger,
     *,
     tolerate_failures: bool = False,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """One SAE client: `rounds` x (enc_keys at master's KME, dec_keys at slave's KME)."""
+    """One SAE client: `rounds` x (enc_keys at master's KME, dec_keys at slave's KME), or
+    until `stop` is set."""
     target = (
         f"{spec.node(master).kme_url}/api/v1/keys/{spec.node(slave).sae_id}/enc_keys"
         f"?number={number}"
     )
     context = sae_context(spec, master)
     for _ in range(rounds):
+        if stop is not None and stop.is_set():
+            return
         try:
             async with session.get(target, ssl=context) as resp:
                 raw = await resp.read()

@@ -13,6 +13,7 @@ import pytest
 from qkdlink.channel._lab import lab_sae_ids, lab_static_keypair
 from qkdlink.errors import ConfigurationError
 from qkdlink.lab import create_lab, run_lab
+from tests.qkdlink.transport._broker import Broker
 
 
 def test_static_keys_are_created_once_with_private_permissions(tmp_path: Path) -> None:
@@ -30,28 +31,36 @@ def test_static_keys_are_created_once_with_private_permissions(tmp_path: Path) -
 
 @pytest.mark.network
 @pytest.mark.slow
-async def test_send_and_listen_pipe_data_through_a_lab(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["tcp", "mqtt"])
+async def test_send_and_listen_pipe_data_through_a_lab(tmp_path: Path, transport: str) -> None:
     spec = create_lab(tmp_path / "lab", nodes=("hospital-a", "hospital-b"))
     lab_json = str(spec.directory / "lab.json")
     data = os.urandom(300_000)
-    common = ["--lab", lab_json, "--transport", "tcp", "--host", "127.0.0.1"]
-    async with run_lab(spec):
-        listener = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "qkdlink", "channel", "listen", *common,
-            "--node", "hospital-b", "--peer", "hospital-a", "--port", "0",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        assert listener.stderr is not None
-        line = (await asyncio.wait_for(listener.stderr.readline(), 60)).decode()
-        port = re.search(r":(\d+)$", line.strip())
-        assert port, line
-        sender = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "qkdlink", "channel", "send", *common,
-            "--node", "hospital-a", "--peer", "hospital-b", "--port", port.group(1),
-            stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        _, send_err = await asyncio.wait_for(sender.communicate(data), 60)
-        received, listen_err = await asyncio.wait_for(listener.communicate(), 60)
+    broker = Broker(tmp_path)
+    common = ["--lab", lab_json, "--transport", transport, "--host", "127.0.0.1"]
+    common += ["--broker", f"127.0.0.1:{broker.port}"]
+    if transport == "mqtt":
+        broker.start()
+    try:
+        async with run_lab(spec):
+            listener = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "qkdlink", "channel", "listen", *common,
+                "--node", "hospital-b", "--peer", "hospital-a", "--port", "0",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            assert listener.stderr is not None
+            line = (await asyncio.wait_for(listener.stderr.readline(), 60)).decode()
+            port = re.search(r":(\d+)$", line.strip())
+            assert port, line
+            sender = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "qkdlink", "channel", "send", *common,
+                "--node", "hospital-a", "--peer", "hospital-b", "--port", port.group(1),
+                stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, send_err = await asyncio.wait_for(sender.communicate(data), 60)
+            received, listen_err = await asyncio.wait_for(listener.communicate(), 60)
+    finally:
+        broker.stop()
     assert sender.returncode == 0, send_err
     assert listener.returncode == 0, listen_err
     assert received == data

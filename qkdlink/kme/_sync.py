@@ -42,7 +42,7 @@ _JSON = {"Content-Type": "application/json"}
 _RESERVE_AHEAD = 8 * 1024
 """Bytes reserved ahead of demand (256 keys of 256 bits); at most this much burns in a crash."""
 
-_MAX_KEYS_PER_SYNC = 16_384
+_MAX_KEYS_PER_SYNC = 4096
 """Upper bound on keys coalesced into one sync message (bounds message size and latency)."""
 
 

@@ -6,7 +6,7 @@ See docs/channel.md for the design, the wire format and the security argument.
 from qkdlink.channel._channel import Channel, ChannelStats
 from qkdlink.channel._config import ChannelConfig, TcpEndpoint
 from qkdlink.channel._keys import InMemoryQkdLink, KmeKeyProvider, QkdKeyProvider
-from qkdlink.channel._lab import lab_sae_ids, lab_static_keypair
+from qkdlink.channel._lab import lab_channel_config, lab_sae_ids, lab_static_keypair
 from qkdlink.channel._open import ChannelOpener, TransportSpec, connect, serve
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "TcpEndpoint",
     "TransportSpec",
     "connect",
+    "lab_channel_config",
     "lab_sae_ids",
     "lab_static_keypair",
     "serve",

@@ -17,9 +17,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from qkdlink.channel._config import ChannelConfig
+from qkdlink.channel._keys import QkdKeyProvider
 from qkdlink.errors import ConfigurationError
 
-__all__ = ["lab_sae_ids", "lab_static_keypair"]
+__all__ = ["lab_channel_config", "lab_sae_ids", "lab_static_keypair"]
 
 _KEY_DIR = "channel-keys"
 
@@ -66,3 +68,26 @@ def lab_static_keypair(lab_json: Path | str, node: str) -> tuple[bytes, bytes]:
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"unreadable static key file {key_file}") from exc
     return private, public
+
+
+def lab_channel_config(
+    lab_json: Path | str, node: str, peer: str, key_provider: QkdKeyProvider, **options: Any
+) -> ChannelConfig:
+    """The `ChannelConfig` of `node` talking to `peer` in a lab, with their lab static keys.
+
+    `key_provider` is usually ``KmeKeyProvider(KmeClient(KmeClientConfig.from_lab(lab_json,
+    node)), sae_ids=lab_sae_ids(lab_json))``; `options` are further `ChannelConfig` fields.
+
+    Raises:
+        ConfigurationError: unknown nodes, unreadable lab files, invalid options.
+    """
+    private, _ = lab_static_keypair(lab_json, node)
+    _, peer_public = lab_static_keypair(lab_json, peer)
+    return ChannelConfig(
+        local_id=node,
+        peer_id=peer,
+        static_private_key=private,
+        peer_static_public_key=peer_public,
+        key_provider=key_provider,
+        **options,
+    )

@@ -45,14 +45,18 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from qkdlink.channel import ChannelConfig, KmeKeyProvider, TcpEndpoint, connect, serve
-    from qkdlink.channel._lab import lab_sae_ids, lab_static_keypair
+    from qkdlink.channel import (
+        KmeKeyProvider,
+        TcpEndpoint,
+        connect,
+        lab_channel_config,
+        lab_sae_ids,
+        serve,
+    )
     from qkdlink.client import KmeClient, KmeClientConfig
     from qkdlink.errors import ConfigurationError, EndOfChannelError
     from qkdlink.transport import MqttTransportConfig
 
-    private, _ = lab_static_keypair(args.lab, args.node)
-    _, peer_public = lab_static_keypair(args.lab, args.peer)
     transport: TcpEndpoint | MqttTransportConfig
     if args.transport == "tcp":
         transport = TcpEndpoint(args.host, args.port)
@@ -64,12 +68,11 @@ async def _run(args: argparse.Namespace) -> int:
             local_id=args.node, peer_id=args.peer, host=host, port=int(port)
         )
     async with KmeClient(KmeClientConfig.from_lab(args.lab, args.node)) as client:
-        config = ChannelConfig(
-            local_id=args.node,
-            peer_id=args.peer,
-            static_private_key=private,
-            peer_static_public_key=peer_public,
-            key_provider=KmeKeyProvider(client, sae_ids=lab_sae_ids(args.lab)),
+        config = lab_channel_config(
+            args.lab,
+            args.node,
+            args.peer,
+            KmeKeyProvider(client, sae_ids=lab_sae_ids(args.lab)),
             mode=args.mode,
             rekey_interval=args.rekey_interval,
             reject_after=args.rekey_interval * 1.5,

@@ -21,6 +21,7 @@ CHANNEL = {
     "TcpEndpoint",
     "TransportSpec",
     "connect",
+    "lab_channel_config",
     "lab_sae_ids",
     "lab_static_keypair",
     "serve",

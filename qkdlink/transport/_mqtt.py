@@ -61,6 +61,8 @@ class MqttTransportConfig:
     topic_prefix: str = "qkdlink/v1"
     window: int = 256
     """Frames sent but not yet acknowledged before `send` waits."""
+    window_bytes: int = 16 << 20
+    """Bytes sent but not yet acknowledged before `send` waits (bounds retransmit memory)."""
     retransmit_interval: float = 1.0
     """Seconds after which unacknowledged frames are published again."""
     reconnect_interval: float = 0.1
@@ -77,7 +79,12 @@ class MqttTransportConfig:
                 raise ConfigurationError(f"invalid node ID for a topic level: {name!r}")
         if self.local_id == self.peer_id:
             raise ConfigurationError("local_id and peer_id must differ")
-        if self.window < 1 or self.retransmit_interval <= 0 or self.reconnect_interval <= 0:
+        if (
+            self.window < 1
+            or self.window_bytes < 1
+            or self.retransmit_interval <= 0
+            or self.reconnect_interval <= 0
+        ):
             raise ConfigurationError("window and intervals must be positive")
 
     @property
@@ -103,6 +110,7 @@ class MqttTransport:
         # sending side
         self._next_seq = 1
         self._unacked: OrderedDict[int, tuple[int, bytes]] = OrderedDict()
+        self._unacked_bytes = 0
         self._last_sent_at = 0.0
         self._window_open = asyncio.Event()
         self._window_open.set()
@@ -219,7 +227,10 @@ class MqttTransport:
     async def _enqueue(self, kind: int, data: bytes) -> None:
         if self._closed:
             raise ChannelClosedError("transport closed")
-        while len(self._unacked) >= self._config.window:
+        while self._unacked and (
+            len(self._unacked) >= self._config.window
+            or self._unacked_bytes >= self._config.window_bytes
+        ):
             self._window_open.clear()
             await self._window_open.wait()
             if self._closed:
@@ -227,6 +238,7 @@ class MqttTransport:
         seq = self._next_seq
         self._next_seq += 1
         self._unacked[seq] = (kind, data)
+        self._unacked_bytes += len(data)
         self._all_acked.clear()
         client = self._client
         if client is not None:
@@ -261,8 +273,11 @@ class MqttTransport:
             seq = next(iter(self._unacked))
             if seq > ack:
                 break
-            del self._unacked[seq]
-        if len(self._unacked) < self._config.window:
+            self._unacked_bytes -= len(self._unacked.pop(seq)[1])
+        if (
+            len(self._unacked) < self._config.window
+            and self._unacked_bytes < self._config.window_bytes
+        ):
             self._window_open.set()
         if not self._unacked:
             self._all_acked.set()

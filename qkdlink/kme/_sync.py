@@ -312,8 +312,11 @@ class MasterSync:
     async def _send(self, ready: _Prepared) -> None:
         """Send one sync message; answer its SAE requests once the peer confirmed."""
         reserved = ready.items
+        sent = sum(len(item.allocations) for item in reserved)
         try:
-            await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", ready.message)
+            answer = await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", ready.message)
+            if answer.get("assigned") != sent:
+                raise PeerKmeError("peer KME confirmed another number of keys")
         except PeerKmeError as exc:
             # The reserved bytes stay consumed (burned): the peer may have applied them.
             _log.warning("peer did not confirm a sync of link %s: %s", self._link_id, exc)

@@ -22,7 +22,7 @@ from protocols.channel._handshake_replay import HandshakeReplayCache
 from protocols.channel._hybrid import HandshakeMode
 from protocols.channel._otp import otp_open, otp_pad_size, otp_seal
 from protocols.channel._record import RecordLayer
-from protocols.channel._record_config import Cipher, RecordConfig, RecordStats
+from protocols.channel._record_config import Cipher, RecordConfig, RecordStats, otp_record_size
 from protocols.channel._record_state import RecordState
 from protocols.channel._rekey import (
     EpochKeys,
@@ -58,6 +58,7 @@ __all__ = [
     "next_epoch_keys",
     "otp_open",
     "otp_pad_size",
+    "otp_record_size",
     "otp_seal",
     "peek_key_id",
 ]

@@ -43,7 +43,7 @@ from protocols.channel._frames import (
     encode_otp_payload,
 )
 from protocols.channel._otp import otp_open, otp_pad_size, otp_seal
-from protocols.channel._record_config import Cipher, RecordConfig, RecordStats
+from protocols.channel._record_config import Cipher, RecordConfig, RecordStats, otp_record_size
 from protocols.channel._record_state import RecordState, Transition, next_state
 from protocols.channel._rekey import EpochKeys, KeyLifetimeError, next_epoch_keys
 from protocols.channel._replay import ReplayFilter, ReplayWindow, StrictOrder
@@ -325,10 +325,11 @@ class RecordLayer:
             LocalProtocolError: too little key, too many keys, message too large, or closed.
         """
         self._check_can_send()
-        if len(message) > self._config.max_otp_message:
-            raise LocalProtocolError("OTP message larger than one record")
         if not 0 < len(pads) <= 255:
             raise LocalProtocolError("an OTP message uses 1..255 QKD keys")
+        key_ids = [key_id for key_id, _ in pads]
+        if otp_record_size(len(message), key_ids) > self._config.max_record_payload:
+            raise LocalProtocolError("OTP message and its key IDs do not fit one record")
         pad = bytearray(b"".join(material for _, material in pads))
         try:
             if len(pad) < otp_pad_size(len(message)):

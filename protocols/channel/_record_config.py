@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from protocols.channel._frames import TAG_SIZE
 
-__all__ = ["Cipher", "RecordConfig", "RecordStats"]
+__all__ = ["Cipher", "RecordConfig", "RecordStats", "otp_record_size"]
 
 Cipher = Literal["AESGCM", "ChaChaPoly"]
 """AEAD names as in the Noise specification (section 12.7/12.8)."""
@@ -72,8 +73,16 @@ class RecordConfig:
 
     @property
     def max_otp_message(self) -> int:
-        """Largest OTP message: one record, minus room for 255 key IDs and the tag."""
-        return self.max_record_payload - 1 - 255 * 256 // 16 - TAG_SIZE
+        """Upper bound of an OTP message: one record minus the tag and one UUID key ID.
+
+        The exact limit also counts every key ID of the pad (`otp_record_size`).
+        """
+        return self.max_record_payload - otp_record_size(0, [b"0" * 36])
+
+
+def otp_record_size(message_size: int, key_ids: Sequence[bytes]) -> int:
+    """Plaintext size of the OTP_MESSAGE record for this message and these pad key IDs."""
+    return 1 + sum(1 + len(k) for k in key_ids) + message_size + TAG_SIZE
 
 
 @dataclass(slots=True)

@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Self, cast
 import numpy as np
 import numpy.typing as npt
 
-from protocols.channel import HandshakeResult, KeyLifetimeError, RecordLayer
+from protocols.channel import HandshakeResult, KeyLifetimeError, RecordLayer, otp_record_size
 from protocols.channel.events import (
     ArrayReceived,
     CloseReceived,
@@ -254,10 +254,15 @@ class Channel:
                 except KeyDeliveryError as exc:
                     raise KeyExhaustedError("no QKD key available for the one-time pad") from exc
             pads, total = [], 0
-            while total < needed:
-                key_id, material = self._otp_pool.pop(0)
+            for key_id, material in self._otp_pool:
+                if total >= needed:
+                    break
                 pads.append((key_id.encode(), material))
                 total += len(material)
+            record_size = otp_record_size(len(data), [key_id for key_id, _ in pads])
+            if record_size > self._config.record_size:
+                raise LocalProtocolError("OTP message and its key IDs do not fit one record")
+            del self._otp_pool[: len(pads)]  # each key is used for this message only
             self._layer.send_otp(data, pads)
             self._keys_consumed += len(pads)
             await self._flush_all()

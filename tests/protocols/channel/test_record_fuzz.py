@@ -17,7 +17,7 @@ from protocols.channel._frames import (
     decode_key_id,
     decode_otp_payload,
 )
-from protocols.channel.events import MessageReceived
+from protocols.channel.events import ArrayReceived, MessageReceived, OtpKeysRequested
 from protocols.errors import AuthenticationError, RemoteProtocolError
 from tests.protocols.channel._pair import drain, make_pair
 
@@ -87,3 +87,36 @@ def test_payload_decoders_raise_only_frame_error(payload: bytes) -> None:
 def test_decoders_reject_trailing_bytes() -> None:
     with pytest.raises(FrameError):
         decode_key_id(b"\x02ab!")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_any_split_of_a_genuine_stream_gives_the_same_events(data: st.DataObject) -> None:
+    """Records cut at arbitrary points (and an OTP message holding input back) change nothing."""
+    import os
+
+    a, b = make_pair(RecordConfig(max_record_payload=1024))
+    pad_ids = (b"k1", b"k2")
+    pads = [os.urandom(40), os.urandom(40)]
+    a.send_message(b"first")
+    a.send_message(b"f" * 2500)
+    a.send_otp(b"otp secret", list(zip(pad_ids, pads, strict=True)))
+    a.send_array(np.arange(700, dtype=np.int32))
+    a.send_message(b"last")
+    wire = bytes(a.data_to_send(1 << 20))
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(wire) - 1), max_size=12)))
+    chunks = [wire[i:j] for i, j in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+    out: list[object] = []
+    for chunk in chunks:
+        b.receive_data(chunk, 0.0)
+        while (event := b.next_event()) is not None:
+            if isinstance(event, OtpKeysRequested):
+                assert event.key_ids == pad_ids
+                b.provide_otp_keys(pads, 0.0)
+            else:
+                out.append(event)
+    messages = [e.data for e in out if isinstance(e, MessageReceived)]
+    assert messages == [b"first", b"f" * 2500, b"otp secret", b"last"]
+    arrays = [e.array for e in out if isinstance(e, ArrayReceived)]
+    assert len(arrays) == 1
+    np.testing.assert_array_equal(arrays[0], np.arange(700, dtype=np.int32))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qkdlink.channel import InMemoryQkdLink, TcpEndpoint, connect, serve
+from protocols.errors import LocalProtocolError
 from qkdlink.errors import (
     BusyError,
     ChannelClosedError,
@@ -123,6 +124,18 @@ async def test_one_time_pad_messages_and_exhaustion() -> None:
         assert await b.recv() == b"still usable"
         await a.send_otp(b"z" * 100)  # the 5 fetched keys were kept: 160 bytes
         assert await b.recv() == b"z" * 100
+
+
+async def test_otp_message_that_cannot_fit_one_record_keeps_its_keys() -> None:
+    link = InMemoryQkdLink()
+    a, b = await open_pair(*config_pair(link, record_size=1024))
+    async with a, b:
+        with pytest.raises(LocalProtocolError):
+            await a.send_otp(b"m" * 1000)  # 33 pad keys: their IDs overflow a 1 KiB record
+        issued = link.issued
+        await a.send_otp(b"small")  # served from the keys already fetched
+        assert link.issued == issued
+        assert await b.recv() == b"small"
 
 
 async def test_rekeys_by_message_count_under_traffic() -> None:

@@ -39,7 +39,7 @@ def test_pki_commands_write_a_ca_and_certificates(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_demo_command_exits_zero_without_key_bytes() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "qkdlink", "demo"],
+        [sys.executable, "-m", "qkdlink", "demo", "--round-trip"],
         capture_output=True,
         text=True,
         timeout=120,

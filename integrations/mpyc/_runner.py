@@ -65,12 +65,17 @@ async def run_mpyc_party(
     config = TunnelConfig(
         dict.fromkeys(mesh.peers, (host, 0)), (host, mpyc_port), streams_per_peer=1
     )
-    tunnel = asyncio.create_task(run_tunnel(mesh, config), name=f"mpyc-tunnel-{mesh.party}")
+    bound = asyncio.Event()
+    tunnel = asyncio.create_task(
+        run_tunnel(mesh, config, on_listening=lambda _ports: bound.set()),
+        name=f"mpyc-tunnel-{mesh.party}",
+    )
     try:
-        while len(config.listen_ports) < len(mesh.peers):
-            if tunnel.done():
-                await tunnel  # raises the tunnel's error
-            await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(bound.wait())
+        await asyncio.wait({tunnel, waiter}, return_when="FIRST_COMPLETED")
+        waiter.cancel()
+        if not bound.is_set():
+            await tunnel  # the tunnel ended before binding: raise its error
         addresses = [
             (host, mpyc_port) if p == mesh.party else (host, config.listen_ports[p])
             for p in mesh.config.parties

@@ -18,7 +18,12 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from qkdlink.errors import ConfigurationError, QkdlinkError, TransportError
+from qkdlink.errors import (
+    ConfigurationError,
+    PartyDisconnectedError,
+    QkdlinkError,
+    TransportError,
+)
 from qkdlink.mesh._mesh import Mesh
 
 __all__ = ["TunnelConfig", "run_tunnel"]
@@ -132,15 +137,22 @@ async def _serve_target(mesh: Mesh, origin: str, n: int, config: TunnelConfig) -
         await _close(writer)
 
 
-async def run_tunnel(mesh: Mesh, config: TunnelConfig) -> None:
+async def run_tunnel(
+    mesh: Mesh,
+    config: TunnelConfig,
+    *,
+    on_listening: Callable[[dict[str, int]], object] | None = None,
+) -> None:
     """Forward streams until cancelled, or until `streams_per_peer` streams per peer ended.
+
+    `on_listening(ports)` is called once every local port is bound (peer -> port).
 
     Raises:
         PartyDisconnectedError: a peer's link broke while a stream was open.
         TransportError: a local port cannot be bound, or the local target never came up.
     """
     try:
-        await _run(mesh, config)
+        await _run(mesh, config, on_listening)
     except BaseExceptionGroup as group:
         # Surface the first typed error of the stream tasks rather than a group.
         typed = group.subgroup(QkdlinkError)
@@ -152,7 +164,11 @@ async def run_tunnel(mesh: Mesh, config: TunnelConfig) -> None:
         raise
 
 
-async def _run(mesh: Mesh, config: TunnelConfig) -> None:
+async def _run(
+    mesh: Mesh,
+    config: TunnelConfig,
+    on_listening: Callable[[dict[str, int]], object] | None,
+) -> None:
     missing = set(mesh.peers) - set(config.listen)
     if missing:
         raise ConfigurationError(f"no local listen address for {sorted(missing)}")
@@ -191,12 +207,19 @@ async def _run(mesh: Mesh, config: TunnelConfig) -> None:
             for server in servers:
                 server.close()
             raise TransportError("cannot bind a tunnel port") from exc
+        if on_listening is not None:
+            on_listening(dict(config.listen_ports))
 
         async def accept_from(origin: str) -> None:
             for n in itertools.count():
                 if limit is not None and n >= limit:
                     return
-                opening = await mesh.recv(origin, f"tun/{origin}/{n}/fwd/0", patient=True)
+                try:
+                    opening = await mesh.recv(origin, f"tun/{origin}/{n}/fwd/0", patient=True)
+                except PartyDisconnectedError:
+                    # The peer left: no new streams can come. Streams still open with it fail
+                    # on their own if they were cut short; an idle peer leaving is no fault.
+                    return
                 if opening != _OPEN:
                     raise QkdlinkError("tunnel stream did not start with an open marker")
                 task = tasks.create_task(

@@ -5,17 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 from qkdlink.channel import QkdKeyProvider
-from qkdlink.errors import KeyExhaustedError, KmeUnavailableError
 
 __all__ = ["CountingKeyProvider"]
 
 
 class CountingKeyProvider:
-    """Counts keys this hospital's KME delivered (enc_keys / dec_keys) under one purpose.
-
-    For seeds an unavailable KME (503: pool empty, link down) becomes `KeyExhaustedError`: a
-    seed is never made from anything but a QKD key.
-    """
+    """Counts keys this hospital's KME delivered (enc_keys / dec_keys) under one purpose."""
 
     def __init__(self, inner: QkdKeyProvider, purpose: str, counts: Counter[str]) -> None:
         self._inner = inner
@@ -23,12 +18,7 @@ class CountingKeyProvider:
         self._counts = counts
 
     async def new_key(self, peer: str) -> tuple[str, bytes]:
-        try:
-            key_id, key = await self._inner.new_key(peer)
-        except KmeUnavailableError as exc:
-            if self._purpose != "seeds":
-                raise
-            raise KeyExhaustedError(f"no QKD key for a seed with {peer!r}") from exc
+        key_id, key = await self._inner.new_key(peer)
         self._counts[f"{self._purpose}/enc_keys"] += 1
         return key_id, key
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from qkdlink.errors import ConfigurationError
+from qkdlink.errors import ConfigurationError, KeyExhaustedError, KmeUnavailableError
 from qkdlink.randomness._keys import KeyProvider
 from qkdlink.randomness._ledger import SeedLedger
 from qkdlink.randomness._seeds import (
@@ -50,14 +50,20 @@ async def agree_pair_seed(
     """A pair seed shared with `peer` for `purpose`, from one fresh QKD key.
 
     Raises:
-        KeyExhaustedError: the link's pool is empty (no local randomness is used instead).
+        KeyExhaustedError: the link's pool is empty or its KME has no key to give (503); no
+            local randomness is used instead.
         KeyIdError: the peer named a key ID that is unknown or already consumed.
     """
     if me == peer:
         raise ConfigurationError("cannot agree a seed with oneself")
     tag = f"seed/{purpose}"
     if me < peer:
-        key_id, key = await keys.new_key(peer)
+        try:
+            key_id, key = await keys.new_key(peer)
+        except KmeUnavailableError as exc:
+            # ETSI 014 answers 503 when the pool is empty: no key, so no seed (never local
+            # randomness instead).
+            raise KeyExhaustedError(f"no QKD key for a seed with {peer!r}") from exc
         ledger.consume(peer, key_id, purpose)
         await exchange.send_tagged(peer, tag, key_id.encode())
     else:

@@ -152,3 +152,24 @@ def test_group_message_length_checked() -> None:
     pair = derive_pair_seed(bytes(32), "k", "a", "b", "g")
     with pytest.raises(RemoteProtocolError):
         unwrap_group_seed(b"short", pair, ["a", "b", "c"], "g")
+
+
+class UnavailableKme:
+    """A provider whose KME answers 503 (empty pool) to every enc_keys."""
+
+    async def new_key(self, peer: str) -> tuple[str, bytes]:
+        from qkdlink.errors import KmeUnavailableError
+
+        raise KmeUnavailableError("503: keys not available")
+
+    async def key_by_id(self, peer: str, key_id: str) -> bytes:
+        raise AssertionError("not reached")
+
+
+async def test_kme_503_becomes_key_exhausted() -> None:
+    ledger = SeedLedger()
+    with pytest.raises(KeyExhaustedError):
+        await agree_pair_seed(
+            "a", "b", "p", keys=UnavailableKme(), exchange=QueueExchange("a", {}), ledger=ledger
+        )
+    assert len(ledger) == 0

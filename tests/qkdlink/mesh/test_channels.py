@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qkdlink.channel import ChannelStats, InMemoryQkdLink
+from qkdlink.errors import PartyDisconnectedError
 from qkdlink.mesh import ChannelMeshTransport, Mesh, MeshConfig, MqttBroker, TcpBasePorts
 
 from ._helpers import channel_configs, free_ports
@@ -52,3 +53,23 @@ async def test_mesh_over_mqtt_channels() -> None:
     broker = MqttBroker("127.0.0.1", 1883)
     results = await exchange(dict.fromkeys(PARTIES, broker))
     assert all(isinstance(r, dict) and r["sum"] == 3 for r in results.values())
+
+
+async def test_party_leaving_a_channel_mesh_is_named() -> None:
+    qkd = InMemoryQkdLink()
+    configs = channel_configs(PARTIES, qkd)
+    ports = free_ports(3, spacing=4)
+    net = TcpBasePorts({p: ("127.0.0.1", port) for p, port in zip(PARTIES, ports, strict=True)})
+
+    async def one(p: str) -> str:
+        transport = ChannelMeshTransport(p, PARTIES, configs[p], net)
+        async with Mesh(MeshConfig(p, PARTIES, recv_timeout=30), transport) as mesh:
+            await mesh.barrier()
+            if p == "c":
+                return "left"  # c closes its channels mid-protocol
+            with pytest.raises(PartyDisconnectedError) as info:
+                await mesh.recv("c", "never-sent")
+            return info.value.party
+
+    results = await asyncio.wait_for(asyncio.gather(*(one(p) for p in PARTIES)), 60)
+    assert results == ["c", "c", "left"]

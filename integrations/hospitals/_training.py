@@ -55,7 +55,7 @@ async def secure_sum(mesh: Mesh, przs: Przs, tag: str, values: FloatArray) -> Fl
     gathered = await mesh.gather_arrays(tag, masked)
     total = np.zeros(values.size, dtype=np.uint64)
     for share in gathered.values():
-        total += share  # wraps mod 2^64 by design
+        total += share.view(np.uint64)  # wraps mod 2^64 by design (dtype checked on receipt)
     return decode(total)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import tempfile
 import time
 import tomllib
@@ -70,6 +71,18 @@ class _Clock:
         yield
         self.phases[name] = round(time.monotonic() - began, 3)
         self.say(f"{name} done in {self.phases[name]:.1f} s")
+
+
+def _mesh_bases() -> list[tuple[str, int]]:
+    """Three free loopback base ports, 3 apart (a hospital listens on base + peer rank)."""
+    bases: list[int] = []
+    while len(bases) < len(HOSPITALS):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if all(abs(port - b) >= len(HOSPITALS) for b in bases) and port < 65000:
+            bases.append(port)
+    return [("127.0.0.1", b) for b in bases]
 
 
 def _choose_key_source(wanted: str) -> Literal["bb84", "test"]:

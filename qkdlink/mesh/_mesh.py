@@ -288,6 +288,12 @@ class Mesh:
             self._fail(peer, remote)
         except UnexpectedMessageError as exc:
             self._fail(peer, exc)
+        except (QkdlinkError, OSError) as exc:
+            # Any other failure of the link (authentication, transport, rekey): the peer is gone
+            # for this mesh; waiters must hear it now, not at their timeout.
+            err = PartyDisconnectedError(peer.name, f"link failed ({type(exc).__name__})")
+            err.__cause__ = exc
+            self._fail(peer, err)
 
     def _deliver(self, peer: _Peer, message: _Message) -> None:
         tag = message.header.tag
@@ -412,7 +418,7 @@ class Mesh:
                 await peer.link.send(header)
                 if not inline:
                     await peer.link.send(payload)
-        except ChannelError as exc:
+        except (QkdlinkError, OSError) as exc:
             err = PartyDisconnectedError(name, "link broke while sending")
             err.__cause__ = exc
             self._fail(peer, err)

@@ -316,3 +316,60 @@ def test_config_validation() -> None:
     with pytest.raises(ConfigurationError):
         MeshConfig("a", ("a", "b"), recv_timeout=0)
     assert MeshConfig("b", ("a", "b", "c")).peers == ("a", "c")
+
+
+class FailingLink:
+    """A link whose receive fails with a non-channel error (as an authentication failure would)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.fail = asyncio.Event()
+
+    async def send(self, data: bytes | memoryview) -> None:
+        await self.inner.send(data)
+
+    async def recv(self) -> bytes:
+        if self.fail.is_set():
+            from qkdlink.errors import AuthenticationError
+
+            raise AuthenticationError("record failed authentication")
+        return await self.inner.recv()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_any_link_failure_names_the_party_at_once() -> None:
+    net = MemoryNetwork()
+    links: list[FailingLink] = []
+
+    class Wrapping:
+        def __init__(self, party: str) -> None:
+            self.inner = net.transport(party)
+
+        async def listen(self, handler: Any) -> None:
+            async def wrap(link: Any) -> None:
+                wrapped = FailingLink(link)
+                links.append(wrapped)
+                await handler(wrapped)
+
+            await self.inner.listen(wrap)
+
+        async def dial(self, peer: str) -> Any:
+            return await self.inner.dial(peer)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    async def one(p: str) -> str:
+        async with Mesh(MeshConfig(p, ("a", "b"), recv_timeout=30), Wrapping(p)) as mesh:
+            if p == "b":
+                links[0].fail.set()  # b's link from a fails on its next receive
+                with pytest.raises(PartyDisconnectedError, match="AuthenticationError") as info:
+                    await mesh.recv("a", "x")
+                return info.value.party
+            await mesh.send("b", "ping", b"")
+            return ""
+
+    results = await asyncio.wait_for(asyncio.gather(one("a"), one("b")), 10)
+    assert results[1] == "a"

@@ -31,6 +31,8 @@ class MeshConfig:
     """Largest payload accepted from a peer."""
     max_pending: int = 4096
     """Messages a peer may have delivered that nobody has asked for yet (flood bound)."""
+    remembered_tags: int = 1 << 16
+    """Consumed tags remembered per peer to refuse repeats (bounded memory on long runs)."""
 
     def __post_init__(self) -> None:
         if len(self.parties) < 2:
@@ -42,7 +44,12 @@ class MeshConfig:
         for name in ("connect_timeout", "retry_interval", "recv_timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be positive")
-        if self.inline_limit < 0 or self.max_message <= 0 or self.max_pending <= 0:
+        if (
+            self.inline_limit < 0
+            or self.max_message <= 0
+            or self.max_pending <= 0
+            or self.remembered_tags <= 0
+        ):
             raise ConfigurationError("limits must be positive")
 
     @property

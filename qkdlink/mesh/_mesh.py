@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -74,6 +75,29 @@ class PeerStats:
     """The link's own statistics (a qkdlink `Channel` reports handshake and rekey keys)."""
 
 
+class _RecentTags:
+    """The most recently consumed tags of one peer (bounded: long runs must not grow memory).
+
+    A tag older than the window is forgotten; the channel's own anti-replay still refuses any
+    replayed record, so this only bounds how far back a misbehaving peer's repeat is noticed.
+    """
+
+    __slots__ = ("_order", "_seen")
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def add(self, tag: str, limit: int) -> None:
+        self._seen.add(tag)
+        self._order.append(tag)
+        while len(self._order) > limit:
+            self._seen.discard(self._order.popleft())
+
+    def __contains__(self, tag: object) -> bool:
+        return tag in self._seen
+
+
 @dataclass(slots=True)
 class _Message:
     header: Header
@@ -87,7 +111,7 @@ class _Peer:
     stats: PeerStats = field(default_factory=PeerStats)
     inbox: dict[str, _Message] = field(default_factory=dict)
     waiters: dict[str, asyncio.Future[_Message]] = field(default_factory=dict)
-    consumed: set[str] = field(default_factory=set)
+    consumed: _RecentTags = field(default_factory=_RecentTags)
     error: QkdlinkError | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     reader: asyncio.Task[None] | None = None
@@ -303,7 +327,7 @@ class Mesh:
             raise UnexpectedMessageError(f"party {peer.name!r} sent unknown tag {tag!r}")
         waiter = peer.waiters.pop(tag, None)
         if waiter is not None and not waiter.done():
-            peer.consumed.add(tag)
+            peer.consumed.add(tag, self._config.remembered_tags)
             waiter.set_result(message)
             return
         if len(peer.inbox) >= self._config.max_pending:
@@ -330,7 +354,7 @@ class Mesh:
         peer = self._peer(name)
         message = peer.inbox.pop(tag, None)
         if message is not None:
-            peer.consumed.add(tag)
+            peer.consumed.add(tag, self._config.remembered_tags)
             return message
         if tag in peer.consumed:
             raise LocalProtocolError(f"tag {tag!r} from {name!r} was already received")

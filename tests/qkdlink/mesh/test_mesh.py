@@ -373,3 +373,14 @@ async def test_any_link_failure_names_the_party_at_once() -> None:
 
     results = await asyncio.wait_for(asyncio.gather(one("a"), one("b")), 10)
     assert results[1] == "a"
+
+
+def test_recent_tags_window_is_bounded() -> None:
+    from qkdlink.mesh._mesh import _RecentTags
+
+    recent = _RecentTags()
+    for k in range(10):
+        recent.add(f"t/{k}", limit=4)
+    assert "t/9" in recent
+    assert "t/6" in recent
+    assert "t/5" not in recent

@@ -1,4 +1,4 @@
-"""`qkdlink kme`, `qkdlink pki` and `qkdlink demo` on the command line."""
+"""`qkdlink kme`, `qkdlink pki` and `qkdlink demo --round-trip` on the command line."""
 
 from __future__ import annotations
 

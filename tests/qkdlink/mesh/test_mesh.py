@@ -384,3 +384,15 @@ def test_recent_tags_window_is_bounded() -> None:
     assert "t/9" in recent
     assert "t/6" in recent
     assert "t/5" not in recent
+
+
+async def test_party_of_another_mesh_is_refused() -> None:
+    net = MemoryNetwork()
+
+    async def one(p: str, mesh_id: str) -> None:
+        cfg = MeshConfig(p, ("a", "b"), mesh_id=mesh_id, connect_timeout=0.5, retry_interval=0.05)
+        async with Mesh(cfg, net.transport(p)):
+            pass
+
+    results = await asyncio.gather(one("a", "m1"), one("b", "m2"), return_exceptions=True)
+    assert all(isinstance(r, PartyDisconnectedError) for r in results)

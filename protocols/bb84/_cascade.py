@@ -18,12 +18,15 @@ advances all of them one level per round trip: one `ParityQuery` carries every l
 he still needs (parities he can infer from known ones are not asked again). Flips are applied
 after the whole level; a search whose range then holds an even number of errors is dropped and
 the block is re-examined from its (updated) top parity, which is how Cascade's backtracking into
-earlier passes happens here. New searches open when the current wave has finished. Bob reads
-his own node parities from a parity tree per pass (built when the pass first needs a search,
-updated along the path of every flipped bit). All top-level block parities are public in every
-Cascade run; Alice sends them for all passes at once, which saves one round trip per pass and
-leaks nothing extra; pass 1 reveals each frame's parity, so the last block of each frame in later
-passes is inferred, not sent.
+earlier passes happens here. New searches open when the current wave has finished. All passes
+share one global numbering of blocks and tree nodes (`_Index`), so each step is a fixed number
+of numpy calls whatever the number of passes and frames with open searches. Parities come from
+the key packed into bytes in pass order and the XOR prefix of the byte parities (`_Parities`:
+any range in O(1)); Alice's key never changes, and Bob adds the parity of the bits he flipped
+since the pass started, kept in a heap-ordered tree updated along the path of each flipped bit.
+All top-level block parities are public in every Cascade run; Alice sends them for all passes at
+once, which saves one round trip per pass and leaks nothing extra; pass 1 reveals each frame's
+parity, so the last block of each frame in later passes is inferred, not sent.
 
 Frames. A long key is cut into frames (`split_frames`) that keep their own schedule and
 permutations and are reconciled side by side: blocks never straddle frames, and one batch of
@@ -36,8 +39,10 @@ corrupted) parities and ends the run, which also bounds its length.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -200,14 +205,6 @@ def build_layouts(
     return layouts
 
 
-def _node_ranges(nodes: NDArray[np.int64], depth: int) -> tuple[NDArray[np.int64], ...]:
-    """Block-relative [lo, hi) of local heap nodes in a tree of depth `depth`."""
-    level = np.frexp(nodes.astype(np.float64))[1].astype(_I64) - 1
-    width = np.left_shift(1, depth - level)
-    lo = (nodes - np.left_shift(1, level)) * width
-    return lo, lo + width
-
-
 def disclosed_top_parities(layouts: list[PassLayout]) -> int:
     """How many top-level parities Alice sends: all of pass 1, in later passes all but the
     last block of each frame."""
@@ -216,17 +213,132 @@ def disclosed_top_parities(layouts: list[PassLayout]) -> int:
     )
 
 
-def _last_blocks(layout: PassLayout) -> NDArray[np.int64]:
-    return np.cumsum(np.asarray(layout.frame_blocks, dtype=_I64)) - 1
+class _Index:
+    """Every block and tree node of every pass numbered globally, so that one numpy call per
+    step serves all passes and all frames at once.
+
+    Global block `gb` = first block of its pass + block. Node h of a block (1 = the block,
+    children 2h, 2h+1) has the global id `base[gb] + h`; each pass's nodes start at a multiple
+    of its 2K, so the block of a node id v is `v & ~(2K - 1)` and h is `v & (2K - 1)`.
+    """
+
+    __slots__ = (
+        "base",
+        "first_block",
+        "local",
+        "nodes",
+        "pass_blocks",
+        "pass_depth",
+        "pass_of",
+        "pass_width",
+        "size",
+        "start",
+    )
+
+    def __init__(self, layouts: list[PassLayout]) -> None:
+        counts = np.array([layout.blocks for layout in layouts], dtype=_I64)
+        self.pass_blocks = counts
+        self.first_block = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(_I64)
+        self.pass_depth = np.array([layout.depth for layout in layouts], dtype=_I64)
+        self.pass_width = np.left_shift(1, self.pass_depth)
+        node_first = []
+        total = 0
+        for layout in layouts:
+            span = 2 * layout.padded
+            total = -(-total // span) * span
+            node_first.append(total)
+            total += layout.blocks * span
+        self.nodes = total
+        """Size of the global node space (ids 0 .. nodes - 1; id 0 of each block is unused)."""
+        self.local = np.concatenate(
+            [np.arange(layout.blocks, dtype=_I64) * (2 * layout.padded) for layout in layouts]
+        )
+        """Per global block: its node offset inside its pass (block * 2K, as sent on the wire)."""
+        self.base = self.local + np.repeat(np.array(node_first, dtype=_I64), counts)
+        """Per global block: global id of its node 0."""
+        self.size = np.concatenate([layout.sizes for layout in layouts])
+        """Per global block: its real bits."""
+        self.start = np.concatenate([layout.starts for layout in layouts])
+        """Per global block: its offset in its pass order."""
+        self.pass_of = np.repeat(np.arange(len(layouts), dtype=np.uint8), counts)
+        """Per global block: its pass."""
+
+    def block_end(self, passes: int) -> int:
+        """Global blocks of the first `passes` passes."""
+        return int(self.pass_blocks[:passes].sum())
+
+    def frame_lasts(self, layouts: list[PassLayout]) -> NDArray[np.int64]:
+        """Global block of the last block of each frame, in passes 2 and later."""
+        lasts = [
+            first + np.cumsum(np.asarray(layout.frame_blocks, dtype=_I64)) - 1
+            for first, layout in zip(self.first_block[1:], layouts[1:], strict=True)
+        ]
+        return np.concatenate(lasts) if lasts else np.zeros(0, dtype=_I64)
+
+
+def _head_parity_table() -> NDArray[np.uint8]:
+    """Entry r * 256 + b: parity of the top r bits of byte b (packbits order, MSB first)."""
+    table = [bin(b >> (8 - r)).count("1") & 1 for r in range(8) for b in range(256)]
+    return np.array(table, dtype=np.uint8)
+
+
+_HEAD_PARITY = _head_parity_table()
+
+
+class _Parities:
+    """Parity of any range of each pass order of a fixed key in O(1): the key packed into bytes
+    in pass order, and the XOR prefix of the byte parities (cheap to build: no per-bit scan)."""
+
+    __slots__ = ("_packed", "_prefix", "_row", "_width")
+
+    def __init__(self, n: int, index: _Index) -> None:
+        # Byte i >> 3 of every position i <= n exists in a row (so does prefix entry n >> 3).
+        self._width = n // 8 + 2
+        passes = int(index.pass_blocks.shape[0])
+        self._packed = np.zeros(passes * self._width, dtype=np.uint8)
+        self._prefix = np.zeros(passes * self._width, dtype=np.uint8)
+        self._row = index.pass_of.astype(_I64) * self._width
+
+    def fill(self, p: int, layout: PassLayout, bits: NDArray[np.uint8]) -> None:
+        """Take pass p's parities from `bits` (until filled, that pass reads as all zeros)."""
+        row = p * self._width
+        chunk = np.packbits(layout.gather(bits))
+        self._packed[row : row + chunk.shape[0]] = chunk
+        parity = np.bitwise_count(chunk) & 1
+        np.bitwise_xor.accumulate(parity, out=self._prefix[row + 1 : row + chunk.shape[0] + 1])
+
+    def _head(self, row: NDArray[np.int64], at: NDArray[np.int64]) -> NDArray[np.uint8]:
+        byte = row + (at >> 3)
+        parity: NDArray[np.uint8] = (
+            self._prefix[byte] ^ _HEAD_PARITY[((at & 7) << 8) | self._packed[byte]]
+        )
+        return parity
+
+    def blocks(
+        self,
+        index: _Index,
+        gb: NDArray[np.int64],
+        lo: NDArray[np.int64],
+        hi: NDArray[np.int64],
+    ) -> NDArray[np.uint8]:
+        """Parity of [lo, hi) of each global block gb (block-relative, virtual bits are 0)."""
+        size = index.size[gb]
+        start = index.start[gb]
+        row = self._row[gb]
+        return self._head(row, start + np.minimum(hi, size)) ^ self._head(
+            row, start + np.minimum(lo, size)
+        )
 
 
 class CascadeAlice:
-    """Alice's side: her key never changes; she answers parity queries from prefix sums."""
+    """Alice's side: her key never changes; she answers parity queries from prefix parities."""
 
     def __init__(self, bits: NDArray[np.uint8], layouts: list[PassLayout]) -> None:
-        self._bits = bits
         self._layouts = layouts
-        self._prefix: dict[int, NDArray[np.uint8]] = {}
+        self._index = _Index(layouts)
+        self._parities = _Parities(int(bits.shape[0]), self._index)
+        for p, layout in enumerate(layouts):
+            self._parities.fill(p, layout, bits)
         self.disclosed = 0
         """Parity bits disclosed so far (λ_EC)."""
 
@@ -236,26 +348,12 @@ class CascadeAlice:
         Pass 1 reveals the parity of each frame, so in every later pass the last block of each
         frame has a parity that follows from the others and is not sent (parity inference).
         """
-        parts = [layout.top_parities(self._bits) for layout in self._layouts]
-        shown = [
-            np.delete(part, _last_blocks(layout))
-            for part, layout in zip(parts[1:], self._layouts[1:], strict=True)
-        ]
-        out = np.concatenate([parts[0], *shown])
+        index = self._index
+        every = np.arange(index.size.shape[0], dtype=_I64)
+        tops = self._parities.blocks(index, every, np.zeros_like(every), index.size)
+        out = np.delete(tops, index.frame_lasts(self._layouts))
         self.disclosed += int(out.shape[0])
         return out
-
-    def _prefix_of(self, index: int) -> NDArray[np.uint8]:
-        prefix = self._prefix.get(index)
-        if prefix is None:
-            layout = self._layouts[index]
-            width = layout.padded
-            virtual = np.zeros((layout.blocks, width), dtype=np.uint8)
-            virtual.reshape(-1)[layout.virtual_index()] = layout.gather(self._bits)
-            prefix = np.zeros((layout.blocks, width + 1), dtype=np.uint8)
-            np.bitwise_xor.accumulate(virtual, axis=1, out=prefix[:, 1:])
-            self._prefix[index] = prefix
-        return prefix
 
     def answer(self, passes: NDArray[np.uint8], nodes: NDArray[np.uint32]) -> NDArray[np.uint8]:
         """Alice's parity of each (pass, node); counts the disclosed bits.
@@ -263,121 +361,28 @@ class CascadeAlice:
         Raises:
             CascadeQueryError: a pass or node out of range.
         """
-        out = np.empty(passes.shape[0], dtype=np.uint8)
         if not passes.size:
-            return out
+            return np.empty(0, dtype=np.uint8)
+        index = self._index
         if int(passes.max()) >= len(self._layouts):
             raise CascadeQueryError("no such pass")
-        # Bob groups his queries by pass; one slice per group (any order is still answered).
-        cuts = np.flatnonzero(np.diff(passes)) + 1
-        starts = [0, *cuts.tolist()]
-        ends = [*cuts.tolist(), passes.shape[0]]
-        for a, b in zip(starts, ends, strict=True):
-            index = int(passes[a])
-            layout = self._layouts[index]
-            span = 2 * layout.padded
-            block, local = np.divmod(nodes[a:b].astype(_I64), span)
-            if int(block.max()) >= layout.blocks or not local.all():
-                raise CascadeQueryError("no such node")
-            lo, hi = _node_ranges(local, layout.depth)
-            prefix = self._prefix_of(index)
-            out[a:b] = prefix[block, hi] ^ prefix[block, lo]
+        p = passes.astype(np.intp)
+        node = nodes.astype(_I64)
+        depth = index.pass_depth[p]
+        block = node >> (depth + 1)
+        local = node & ((2 << depth) - 1)
+        if bool((block >= index.pass_blocks[p]).any()) or not local.all():
+            raise CascadeQueryError("no such node")
+        # Node h at level L (2^L <= h < 2^(L+1)) covers [h w - K, h w - K + w), w = K / 2^L.
+        full = index.pass_width[p]
+        width = np.right_shift(full, np.frexp(local)[1] - 1)
+        lo = local * width - full
         self.disclosed += int(passes.shape[0])
-        return out
+        return self._parities.blocks(index, index.first_block[p] + block, lo, lo + width)
 
 
-class _Pass:
-    """Bob's working state for one started pass."""
-
-    __slots__ = (
-        "alice_top",
-        "bob_top",
-        "known",
-        "kpar",
-        "layout",
-        "located",
-        "s_apar",
-        "s_block",
-        "s_lo",
-        "s_node",
-        "s_width",
-        "searching",
-        "tree",
-    )
-
-    def __init__(
-        self,
-        layout: PassLayout,
-        alice_top: NDArray[np.uint8],
-        bits: NDArray[np.uint8],
-        reuse: bool,
-    ) -> None:
-        self.layout = layout
-        self.alice_top = alice_top
-        self.bob_top = layout.top_parities(bits)
-        # Where each key bit sits in this pass: block * K + offset (K = padded block size).
-        if layout.order is None:
-            self.located = layout.virtual_index()
-        else:
-            self.located = np.empty(bits.shape[0], dtype=_IDX)
-            self.located[layout.order] = layout.virtual_index()
-        # Bob's parity of every tree node, built when the pass first needs a search.
-        self.tree: NDArray[np.uint8] | None = None
-        self.searching = np.zeros(layout.blocks, dtype=bool)
-        self.s_block = np.zeros(0, dtype=_I64)
-        self.s_node = np.zeros(0, dtype=_I64)
-        self.s_lo = np.zeros(0, dtype=_I64)
-        self.s_width = np.zeros(0, dtype=_I64)
-        self.s_apar = np.zeros(0, dtype=np.uint8)
-        if reuse:
-            span = 2 * layout.padded
-            self.known = np.zeros(layout.blocks * span, dtype=bool)
-            self.kpar = np.zeros(layout.blocks * span, dtype=np.uint8)
-            tops = np.arange(layout.blocks, dtype=_I64) * span + 1
-            self.known[tops] = True
-            self.kpar[tops] = alice_top
-        else:
-            self.known = np.zeros(0, dtype=bool)
-            self.kpar = np.zeros(0, dtype=np.uint8)
-
-    def keep(self, rows: NDArray[np.bool_]) -> None:
-        """Keep only the open searches selected by `rows`."""
-        self.s_block = self.s_block[rows]
-        self.s_node = self.s_node[rows]
-        self.s_lo = self.s_lo[rows]
-        self.s_width = self.s_width[rows]
-        self.s_apar = self.s_apar[rows]
-
-    def build_tree(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """Bob's parity of every node of every block (heap layout, node id = block * 2K + h)."""
-        layout = self.layout
-        width = layout.padded
-        tree = np.zeros((layout.blocks, 2 * width), dtype=np.uint8)
-        leaves = np.zeros(layout.blocks * width, dtype=np.uint8)
-        leaves[self.located] = bits
-        tree[:, width:] = leaves.reshape(layout.blocks, width)
-        level = width
-        while level > 1:
-            half = level // 2
-            tree[:, half:level] = (
-                tree[:, level : 2 * level : 2] ^ tree[:, level + 1 : 2 * level : 2]
-            )
-            level = half
-        flat = tree.reshape(-1)
-        self.tree = flat
-        return flat
-
-    def flip(self, positions: NDArray[np.int64]) -> None:
-        """Bob flipped these key bits: update top parities and the node parities above them."""
-        layout = self.layout
-        where = self.located[positions].astype(_I64)
-        block = where >> layout.depth
-        np.bitwise_xor.at(self.bob_top, block, np.uint8(1))
-        if self.tree is not None:
-            leaf = (where & (layout.padded - 1)) + layout.padded
-            levels = np.arange(layout.depth + 1, dtype=_I64)
-            nodes = (block * 2 * layout.padded)[:, None] + (leaf[:, None] >> levels[None, :])
-            np.bitwise_xor.at(self.tree, nodes.reshape(-1), np.uint8(1))
+# Rows of Bob's search table (one column per open binary search).
+_GB, _NODE, _LO, _WIDTH, _APAR = range(5)
 
 
 class CascadeBob:
@@ -399,59 +404,115 @@ class CascadeBob:
             raise LocalProtocolError("top parities do not match the pass layouts")
         self.bits = bits.copy()
         self._layouts = layouts
-        first = top_parities[: layouts[0].blocks]
-        frame_parity = [
-            int(np.bitwise_xor.reduce(chunk)) if chunk.size else 0
-            for chunk in np.split(first, np.cumsum(layouts[0].frame_blocks)[:-1])
-        ]
-        self._tops: list[NDArray[np.uint8]] = [first]
-        offset = layouts[0].blocks
-        for layout in layouts[1:]:
-            tops = np.empty(layout.blocks, dtype=np.uint8)
-            start = 0
-            for frame, count in enumerate(layout.frame_blocks):
-                shown = top_parities[offset : offset + count - 1]
-                offset += count - 1
-                tops[start : start + count - 1] = shown
-                rest = int(np.bitwise_xor.reduce(shown)) if shown.size else 0
-                tops[start + count - 1] = frame_parity[frame] ^ rest
-                start += count
-            self._tops.append(tops)
+        self._index = index = _Index(layouts)
+        self._alice_top = self._infer_tops(layouts, top_parities)
+        # Bob's parity of a node = the parity of his key over its range when its pass started
+        # (O(1) from packed prefix parities) ^ the parity of his later flips inside it
+        # (`_flips`: heap layout, global node ids, toggled along the path of each flipped bit
+        # in every started pass). A pass is set up when it starts, from the key as it is then.
+        self._parities = _Parities(int(bits.shape[0]), index)
+        self._start_top = np.zeros(index.size.shape[0], dtype=np.uint8)
+        self._flips = np.zeros(index.nodes, dtype=np.uint8)
+        self._leaf_dtype = np.int32 if index.nodes < 1 << 31 else np.int64
+        self._leaf = np.empty((len(layouts), bits.shape[0]), dtype=self._leaf_dtype)
+        self._levels = np.arange(int(index.pass_depth.max()) + 2, dtype=_I64)
+        self._span_mask = (2 * index.pass_width - 1)[:, None]
+        # With reuse, Alice's parity of every node already disclosed: 0 unknown, 2 | parity.
+        self._known = np.zeros(index.nodes if reuse else 0, dtype=np.uint8)
+        if reuse:
+            self._known[index.base + 1] = self._alice_top | 2
         self._reuse = reuse
-        self._passes: list[_Pass] = []
-        self._pending: list[tuple[int, NDArray[np.bool_], NDArray[np.uint8]]] | None = None
+        self._rows = np.zeros((5, 0), dtype=_I64)
+        self._started = 0
+        self._pending: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]] | None = None
         self._flipped = np.zeros(bits.shape[0], dtype=bool)
         self.errors_corrected = 0
         self.queries = 0
         self.round_trips = 0
+
+    @staticmethod
+    def _infer_tops(layouts: list[PassLayout], shown: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """Alice's top parity of every global block: the last block of each frame in passes
+        2 and later follows from the frame's parity (pass 1) and the others."""
+        first = shown[: layouts[0].blocks]
+        frame_parity = [
+            int(np.bitwise_xor.reduce(chunk)) if chunk.size else 0
+            for chunk in np.split(first, np.cumsum(layouts[0].frame_blocks)[:-1])
+        ]
+        tops = [first]
+        offset = layouts[0].blocks
+        for layout in layouts[1:]:
+            pass_tops = np.empty(layout.blocks, dtype=np.uint8)
+            start = 0
+            for frame, count in enumerate(layout.frame_blocks):
+                part = shown[offset : offset + count - 1]
+                offset += count - 1
+                pass_tops[start : start + count - 1] = part
+                rest = int(np.bitwise_xor.reduce(part)) if part.size else 0
+                pass_tops[start + count - 1] = frame_parity[frame] ^ rest
+                start += count
+            tops.append(pass_tops)
+        return np.concatenate(tops)
+
+    def _place_leaves(self, p: int, layout: PassLayout) -> None:
+        """Where each key bit sits in pass p: its global leaf id."""
+        first = int(self._index.base[self._index.first_block[p]])
+        virtual: NDArray[np.integer[Any]] = layout.virtual_index().astype(self._leaf_dtype)
+        # first + block * 2K + K + offset = first + v + (block + 1) K, v = block * K + offset.
+        leaf = np.left_shift(np.right_shift(virtual, layout.depth) + 1, layout.depth)
+        leaf += virtual
+        leaf += first
+        if layout.order is None:
+            self._leaf[p] = leaf
+        else:
+            self._leaf[p, layout.order] = leaf
+
+    def _bob_parity(
+        self,
+        gb: NDArray[np.int64],
+        lo: NDArray[np.int64],
+        hi: NDArray[np.int64],
+        node: NDArray[np.int64],
+    ) -> NDArray[np.uint8]:
+        """Bob's current parity of [lo, hi) of each block gb, heap node `node` (global id)."""
+        return self._parities.blocks(self._index, gb, lo, hi) ^ self._flips[node]
 
     # -- driving ------------------------------------------------------------------------------
     def next_queries(self) -> tuple[NDArray[np.uint8], NDArray[np.uint32]] | None:
         """The next batch of parity queries, or None when Cascade has finished."""
         if self._pending is not None:
             raise LocalProtocolError("replies to the previous queries are still outstanding")
+        index = self._index
         while True:
-            if not any(p.s_block.shape[0] for p in self._passes) and not self._spawn_or_advance():
+            if not self._rows.shape[1] and not self._spawn_or_advance():
                 return None
-            pending = []
-            q_pass: list[NDArray[np.uint8]] = []
-            q_node: list[NDArray[np.uint32]] = []
-            for index, state in enumerate(self._passes):
-                if not state.s_block.shape[0]:
-                    continue
-                need, left_par = self._left_parities(state)
-                pending.append((index, need, left_par))
-                if need.any():
-                    span = 2 * state.layout.padded
-                    nodes = state.s_block[need] * span + 2 * state.s_node[need]
-                    q_pass.append(np.full(nodes.shape[0], index, dtype=np.uint8))
-                    q_node.append(nodes.astype(np.uint32))
-            self._pending = pending
-            if q_pass:
-                passes = np.concatenate(q_pass)
-                self.queries += int(passes.shape[0])
+            rows = self._rows
+            gb, node = rows[_GB], rows[_NODE]
+            mid = rows[_LO] + (rows[_WIDTH] >> 1)
+            left = index.base[gb] + 2 * node
+            # Right child entirely virtual: the left child carries the whole (odd) parity.
+            free = mid >= index.size[gb]
+            apar = rows[_APAR]
+            if self._reuse:
+                # Alice's parity of the left child, known directly or from the right sibling.
+                known_left = self._known[left]
+                known_right = self._known[left + 1]
+                left_par = np.where(
+                    free,
+                    apar,
+                    np.where(known_left >= 2, known_left & 1, (apar ^ known_right) & 1),
+                )
+                need = ~free & (known_left < 2) & (known_right < 2)
+            else:
+                left_par = apar.copy()
+                need = ~free
+            self._pending = (need, left_par, left)
+            wanted = gb[need]
+            if wanted.shape[0]:
+                nodes = (index.local[wanted] + 2 * node[need]).astype(np.uint32)
+                self.queries += int(nodes.shape[0])
                 self.round_trips += 1
-                return passes, np.concatenate(q_node)
+                return index.pass_of[wanted], nodes
             self.apply_replies(np.zeros(0, dtype=np.uint8))
 
     def apply_replies(self, parities: NDArray[np.uint8]) -> None:
@@ -462,102 +523,76 @@ class CascadeBob:
         """
         if self._pending is None:
             raise LocalProtocolError("no queries outstanding")
-        pending, self._pending = self._pending, None
-        expected = sum(int(need.sum()) for _, need, _ in pending)
-        if parities.shape[0] != expected:
+        (need, left_par, left), self._pending = self._pending, None
+        if parities.shape[0] != int(np.count_nonzero(need)):
             raise LocalProtocolError("reply length does not match the queries")
-        offset = 0
-        flips: list[NDArray[np.int64]] = []
-        for index, need, left_par in pending:
-            count = int(need.sum())
-            left_par[need] = parities[offset : offset + count]
-            offset += count
-            flips.append(self._descend(self._passes[index], left_par))
-        found = np.unique(np.concatenate(flips)) if flips else np.zeros(0, dtype=_I64)
-        if found.shape[0]:
-            self._apply_flips(found)
+        left_par[need] = parities
+        rows = self._rows
+        apar = rows[_APAR]
+        right_par = apar ^ left_par
+        if self._reuse:
+            self._known[left] = left_par | 2
+            self._known[left + 1] = right_par | 2
+        # Bob's left parity equals Alice's: the odd error count is in the right child.
+        half = rows[_WIDTH] >> 1
+        lo = rows[_LO]
+        go_right = self._bob_parity(rows[_GB], lo, lo + half, left) == left_par
+        rows[_LO] += half * go_right
+        rows[_NODE] *= 2
+        rows[_NODE] += go_right
+        rows[_APAR] = np.where(go_right, right_par, left_par)
+        rows[_WIDTH] = half
+        leaf = half == 1
+        if leaf.any():
+            found = self._positions(rows[_GB, leaf], rows[_LO, leaf])
+            self._rows = rows[:, ~leaf]
+            if found.shape[0]:
+                self._apply_flips(np.unique(found))
 
     # -- internals ----------------------------------------------------------------------------
+    def _positions(self, gb: NDArray[np.int64], lo: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Key positions of found leaves (rows are sorted by pass: one gather per pass)."""
+        index = self._index
+        where = index.start[gb] + lo
+        passes = index.pass_of[gb]
+        cuts = [0, *(np.flatnonzero(np.diff(passes)) + 1).tolist(), int(gb.shape[0])]
+        for a, b in itertools.pairwise(cuts):
+            order = self._layouts[int(passes[a])].order
+            if order is not None:
+                where[a:b] = order[where[a:b]]
+        return where
+
     def _spawn_or_advance(self) -> bool:
         """Open searches on odd blocks; start further passes until one has work. False: done."""
+        index = self._index
         while True:
-            if self._spawn():
-                return True
-            if len(self._passes) == len(self._layouts):
+            end = index.block_end(self._started)
+            if end:
+                bob_top = self._start_top[:end] ^ self._flips[index.base[:end] + 1]
+                odd = np.flatnonzero(self._alice_top[:end] ^ bob_top).astype(_I64)
+                if odd.shape[0]:
+                    rows = np.empty((5, odd.shape[0]), dtype=_I64)
+                    rows[_GB] = odd
+                    rows[_NODE] = 1
+                    rows[_LO] = 0
+                    rows[_WIDTH] = index.pass_width[index.pass_of[odd]]
+                    rows[_APAR] = self._alice_top[odd]
+                    self._rows = rows
+                    return True
+            if self._started == len(self._layouts):
                 return False
-            index = len(self._passes)
-            self._passes.append(
-                _Pass(self._layouts[index], self._tops[index], self.bits, self._reuse)
-            )
+            self._start_pass(self._started)
+            self._started += 1
 
-    def _spawn(self) -> bool:
-        spawned = False
-        for state in self._passes:
-            odd = np.flatnonzero((state.alice_top ^ state.bob_top).astype(bool) & ~state.searching)
-            if odd.shape[0]:
-                if state.tree is None:
-                    state.build_tree(self.bits)
-                state.searching[odd] = True
-                state.s_block = np.concatenate((state.s_block, odd))
-                count = odd.shape[0]
-                state.s_node = np.concatenate((state.s_node, np.ones(count, dtype=_I64)))
-                state.s_lo = np.concatenate((state.s_lo, np.zeros(count, dtype=_I64)))
-                state.s_width = np.concatenate(
-                    (state.s_width, np.full(count, state.layout.padded, dtype=_I64))
-                )
-                state.s_apar = np.concatenate((state.s_apar, state.alice_top[odd]))
-                spawned = True
-        return spawned or any(p.s_block.shape[0] for p in self._passes)
-
-    def _left_parities(self, state: _Pass) -> tuple[NDArray[np.bool_], NDArray[np.uint8]]:
-        """Alice's parity of each search's left child where Bob knows or can infer it."""
-        layout = state.layout
-        mid = state.s_lo + state.s_width // 2
-        left_par = np.zeros(state.s_node.shape[0], dtype=np.uint8)
-        # Right child entirely virtual: the left child carries the whole (odd) parity.
-        free = mid >= layout.sizes[state.s_block]
-        left_par[free] = state.s_apar[free]
-        if self._reuse:
-            span = 2 * layout.padded
-            left = state.s_block * span + 2 * state.s_node
-            known_left = state.known[left] & ~free
-            left_par[known_left] = state.kpar[left[known_left]]
-            known_right = state.known[left + 1] & ~free & ~known_left
-            left_par[known_right] = state.s_apar[known_right] ^ state.kpar[left[known_right] + 1]
-            need = ~(free | known_left | known_right)
-        else:
-            need = ~free
-        return need, left_par
-
-    def _descend(self, state: _Pass, left_par: NDArray[np.uint8]) -> NDArray[np.int64]:
-        """Move every search of a pass one level down; return the key positions found."""
-        layout = state.layout
-        half = state.s_width // 2
-        mid = state.s_lo + half
-        span = 2 * layout.padded
-        left = state.s_block * span + 2 * state.s_node
-        tree = state.tree if state.tree is not None else state.build_tree(self.bits)
-        go_left = (tree[left] ^ left_par).astype(bool)
-        right_par = state.s_apar ^ left_par
-        if self._reuse:
-            state.known[left] = True
-            state.known[left + 1] = True
-            state.kpar[left] = left_par
-            state.kpar[left + 1] = right_par
-        go_right = ~go_left
-        state.s_node = 2 * state.s_node + go_right
-        state.s_lo = np.where(go_right, mid, state.s_lo)
-        state.s_width = half
-        state.s_apar = np.where(go_left, left_par, right_par)
-        leaf = half == 1
-        if not leaf.any():
-            return np.zeros(0, dtype=_I64)
-        position: NDArray[np.int64] = layout.starts[state.s_block[leaf]] + state.s_lo[leaf]
-        if layout.order is not None:
-            position = layout.order[position].astype(_I64)
-        state.searching[state.s_block[leaf]] = False
-        state.keep(~leaf)
-        return position
+    def _start_pass(self, p: int) -> None:
+        layout = self._layouts[p]
+        index = self._index
+        self._parities.fill(p, layout, self.bits)
+        self._place_leaves(p, layout)
+        blocks = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
+        self._start_top[blocks] = self._parities.blocks(
+            index, blocks, np.zeros_like(blocks), index.size[blocks]
+        )
 
     def _apply_flips(self, positions: NDArray[np.int64]) -> None:
         # With Alice's true parities every located bit is a real error, so none is found twice;
@@ -567,14 +602,18 @@ class CascadeBob:
         self._flipped[positions] = True
         self.bits[positions] ^= 1
         self.errors_corrected += int(positions.shape[0])
-        for state in self._passes:
-            state.flip(positions)
-            if not state.s_block.shape[0] or state.tree is None:
-                continue
+        # Every pass: toggle the path from the flipped leaf to its block's root. Levels past a
+        # pass's root land on node 0 of the block, which is never read.
+        leaf = self._leaf[: self._started, positions].astype(_I64)
+        local = leaf & self._span_mask[: self._started]
+        path = (leaf - local)[..., None] + (local[..., None] >> self._levels)
+        np.bitwise_xor.at(self._flips, path.reshape(-1), np.uint8(1))
+        rows = self._rows
+        if rows.shape[1]:
             # A search whose range now holds an even number of errors (it gained an odd number
             # of flips) is dropped; its block is re-examined from the updated top parity.
-            nodes = state.s_block * (2 * state.layout.padded) + state.s_node
-            drop = state.tree[nodes] == state.s_apar
-            if drop.any():
-                state.searching[state.s_block[drop]] = False
-                state.keep(~drop)
+            gb, lo = rows[_GB], rows[_LO]
+            nodes = self._index.base[gb] + rows[_NODE]
+            keep = self._bob_parity(gb, lo, lo + rows[_WIDTH], nodes) != rows[_APAR]
+            if not keep.all():
+                self._rows = rows[:, keep]

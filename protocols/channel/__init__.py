@@ -25,6 +25,8 @@ from protocols.channel._record import RecordLayer
 from protocols.channel._record_config import Cipher, RecordConfig, RecordStats, otp_record_size
 from protocols.channel._record_state import RecordState
 from protocols.channel._rekey import (
+    MAX_EPOCH,
+    EpochExhaustedError,
     EpochKeys,
     KeyLifetimeError,
     initial_epoch_keys,
@@ -33,9 +35,11 @@ from protocols.channel._rekey import (
 from protocols.channel._replay import ReplayWindow, StrictOrder
 
 __all__ = [
+    "MAX_EPOCH",
     "NOISE_PROTOCOL_NAME",
     "Cipher",
     "DowngradeError",
+    "EpochExhaustedError",
     "EpochKeys",
     "HandshakeConfig",
     "HandshakeInitiator",

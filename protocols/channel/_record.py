@@ -45,7 +45,13 @@ from protocols.channel._frames import (
 from protocols.channel._otp import otp_open, otp_pad_size, otp_seal
 from protocols.channel._record_config import Cipher, RecordConfig, RecordStats, otp_record_size
 from protocols.channel._record_state import RecordState, Transition, next_state
-from protocols.channel._rekey import EpochKeys, KeyLifetimeError, next_epoch_keys
+from protocols.channel._rekey import (
+    MAX_EPOCH,
+    EpochExhaustedError,
+    EpochKeys,
+    KeyLifetimeError,
+    next_epoch_keys,
+)
 from protocols.channel._replay import ReplayFilter, ReplayWindow, StrictOrder
 from protocols.channel.events import (
     ArrayReceived,
@@ -66,8 +72,11 @@ from protocols.errors import (
 
 __all__ = ["RecordLayer"]
 
-# Nonce = 32 zero bits || 64-bit big-endian record counter (Noise section 12.8 for AESGCM, the
-# RFC 8439 section 2.8 layout for ChaCha20-Poly1305): unique per key, counters never repeat.
+# Nonce = 32 zero bits || 64-bit big-endian record counter, for both AEADs: unique per key, since
+# counters never repeat. This is the AESGCM nonce of Noise rev. 34 section 12.4; Noise's
+# ChaChaPoly (section 12.3) encodes the counter little-endian instead. Records are our own format,
+# not Noise transport messages, so one encoding serves both: RFC 8439 (section 2.8) only needs
+# the 96-bit nonce to be unique per key, which any fixed injective encoding of the counter gives.
 _NONCE_PREFIX = bytes(4)
 
 
@@ -190,6 +199,9 @@ class RecordLayer:
         self._pause_records = (config.rekey_after_records + config.reject_after_records) // 2
         self._pause_bytes = (config.rekey_after_bytes + config.reject_after_bytes) // 2
         self._inbuf = bytearray()
+        # While an OTP message waits for its keys, later calls may add at most one record more.
+        self._hold_limit = HEADER_SIZE + self._max_ciphertext
+        self._held_late = 0
         self._events: deque[Event] = deque()
         self._priority: deque[_Plan] = deque()
         self._queue: deque[_Plan | Iterator[_Plan]] = deque()
@@ -239,7 +251,11 @@ class RecordLayer:
 
     @property
     def awaiting_keys(self) -> bool:
-        """True while an OTP message waits for `provide_otp_keys` (input is held back)."""
+        """True while an OTP message waits for `provide_otp_keys`: stop feeding input until then.
+
+        This is back-pressure: input is held back, unparsed, to keep message order, and
+        `receive_data` accepts at most one more maximal record meanwhile (see there).
+        """
         return self._otp_pending is not None
 
     @property
@@ -353,7 +369,8 @@ class RecordLayer:
         """Encrypt queued records, about `limit` bytes (at least one record), and return them.
 
         Raises:
-            KeyLifetimeError: the sending key reached its hard limit without a rekey.
+            KeyLifetimeError: the sending key reached its hard limit without a rekey, or
+                (`EpochExhaustedError`) a rekey is due after the last epoch.
         """
         self._check_alive()
         plan: list[_Plan] = []
@@ -442,6 +459,7 @@ class RecordLayer:
 
         Raises:
             LocalProtocolError: not the initiator, a rekey already in flight, or closed.
+            EpochExhaustedError: the current epoch is the last (`MAX_EPOCH`); the layer fails.
         """
         self._check_can_send()
         if not self._initiator:
@@ -451,6 +469,8 @@ class RecordLayer:
         try:
             announce = encode_key_id(key_id)
             nxt = next_epoch_keys(self._keys, key_id, qkd_key)
+        except EpochExhaustedError as exc:
+            self._fail(exc)
         except ValueError as exc:
             raise LocalProtocolError(str(exc)) from None
         self._now = now
@@ -467,6 +487,7 @@ class RecordLayer:
 
         Raises:
             LocalProtocolError: no rekey was requested, or `key_id` is not the one requested.
+            EpochExhaustedError: the current epoch is the last (`MAX_EPOCH`); the layer fails.
         """
         self._check_alive()
         if self._initiator or self._rekey_key_id is None or self._next_keys is not None:
@@ -475,6 +496,8 @@ class RecordLayer:
             raise LocalProtocolError("accept_rekey with a key ID other than the one announced")
         try:
             nxt = next_epoch_keys(self._keys, key_id, qkd_key)
+        except EpochExhaustedError as exc:
+            self._fail(exc)
         except ValueError as exc:
             raise LocalProtocolError(str(exc)) from None
         self._now = now
@@ -528,6 +551,10 @@ class RecordLayer:
             or recv_records >= config.rekey_after_records
             or recv_bytes >= config.rekey_after_bytes
         ):
+            if self._keys.epoch >= MAX_EPOCH:
+                # No epoch number is left for a rekey: end here, before a QKD key is fetched
+                # in vain, rather than let the u32 epoch overflow (or wrap and repeat nonces).
+                self._fail(EpochExhaustedError("rekey due after the last epoch of the session"))
             self._rekey_requested = True
             self._events.append(RekeyNeeded())
 
@@ -550,7 +577,8 @@ class RecordLayer:
         """Run what is due at `now`: rekey requests, expiry of old keys, missed-rekey failure.
 
         Raises:
-            KeyLifetimeError: the rekey was not acknowledged in time, or the key is too old.
+            KeyLifetimeError: the rekey was not acknowledged in time, the key is too old, or
+                (`EpochExhaustedError`) a rekey is due after the last epoch.
         """
         if self._state in (RecordState.ERROR, RecordState.CLOSED):
             return
@@ -569,15 +597,25 @@ class RecordLayer:
     def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> None:
         """Feed bytes from the transport (any split). Events become available from `next_event`.
 
+        While `awaiting_keys`, input is held back unparsed: the rest of the call that delivered
+        the OTP message (the caller already held it), plus at most one maximal record
+        (``HEADER_SIZE + max_record_payload + TAG_SIZE`` bytes) from later calls, slack for a
+        read already in flight. More is refused rather than buffered without bound, as h11
+        refuses a receive buffer beyond `max_incomplete_event_size`.
+
         Raises:
             RemoteProtocolError: malformed, oversize, out-of-order or duplicated (strict mode)
-                records, or data after CLOSE.
+                records, data after CLOSE, or more than one record fed while `awaiting_keys`.
             AuthenticationError: a record failed authentication.
-            KeyLifetimeError: the peer kept using an exhausted key.
+            KeyLifetimeError: the peer kept using an exhausted key, or (`EpochExhaustedError`)
+                a rekey is due after the last epoch.
         """
         self._check_alive()
         self._now = now
         data = memoryview(data).cast("B")
+        if self._otp_pending is not None:
+            self._hold_back(data)
+            return
         if self._inbuf:
             # Complete the one partial record held back from the last call, copying only it.
             data = self._complete_pending(data)
@@ -588,12 +626,18 @@ class RecordLayer:
         # message waits for its keys).
         self._inbuf = bytearray(data[consumed:])
 
+    def _hold_back(self, data: memoryview) -> None:
+        """Keep input fed while an OTP message waits for its keys, up to one record (see above)."""
+        self._held_late += len(data)
+        if self._held_late > self._hold_limit:
+            self._fail(
+                RemoteProtocolError("more than one record of input while OTP keys are awaited")
+            )
+        self._inbuf += data
+
     def _complete_pending(self, data: memoryview) -> memoryview:
         """Move bytes from `data` into the held-back record; process it once whole."""
         inbuf = self._inbuf
-        if self._otp_pending is not None:
-            inbuf += data
-            return data[len(data) :]
         if len(inbuf) < HEADER_SIZE:
             take = HEADER_SIZE - len(inbuf)
             inbuf += data[:take]
@@ -601,6 +645,10 @@ class RecordLayer:
             if len(inbuf) < HEADER_SIZE:
                 return data
         length = HEADER.unpack_from(inbuf)[3]
+        if not TAG_SIZE <= length <= self._max_ciphertext:
+            # The header arrived split across calls: the same check as in `_process`, before
+            # any byte of the body is buffered.
+            self._fail(RemoteProtocolError("record length out of bounds"))
         take = max(0, HEADER_SIZE + length - len(inbuf))
         inbuf += data[:take]
         data = data[take:]
@@ -645,6 +693,7 @@ class RecordLayer:
         finally:
             pad[:] = bytes(len(pad))
         self._otp_pending = None
+        self._held_late = 0
         self.stats.otp_key_bytes += len(pad)
         self.stats.messages_received += 1
         self.stats.bytes_received += len(message)
@@ -781,6 +830,8 @@ class RecordLayer:
         elif rtype is RecordType.REKEY:
             if self._initiator or self._rekey_key_id is not None:
                 raise RemoteProtocolError("unexpected REKEY")
+            if self._keys.epoch >= MAX_EPOCH:
+                raise EpochExhaustedError("the peer announced a rekey after the last epoch")
             self._rekey_key_id = decode_key_id(plaintext)
             self._events.append(RekeyKeyRequested(self._rekey_key_id))
         elif rtype is RecordType.REKEY_ACK:

@@ -11,7 +11,7 @@ from protocols.channel._frames import TAG_SIZE
 __all__ = ["Cipher", "RecordConfig", "RecordStats", "otp_record_size"]
 
 Cipher = Literal["AESGCM", "ChaChaPoly"]
-"""AEAD names as in the Noise specification (section 12.7/12.8)."""
+"""AEAD names as in the Noise specification rev. 34 (sections 12.3 ChaChaPoly, 12.4 AESGCM)."""
 
 _MAX_RECORD_PAYLOAD = 1 << 24
 # A counter never reaches 2**64 - 1: the nonce space of one key is never exhausted (WireGuard's

@@ -8,10 +8,18 @@ HKDF-Extract with the previous secret as salt and the new input as IKM)::
     ck[e+1] || k_i2r[e+1] || k_r2i[e+1]
                    = HKDF-Expand(PRK, "qkdlink v1 rekey" || u32(e+1) || key_id, 96)
 
-HMAC-SHA256 is a dual PRF (Bellare, "New proofs for NMAC and HMAC", J. Cryptology 2015), so the
-new keys are secret if either the old chaining key or the QKD key is: the QKD key alone refreshes a
-session whose handshake secrets later leak, and a leaked QKD key alone reveals nothing. Binding the
-key ID and epoch into `info` makes both ends' derivations agree only on the same announced key.
+HKDF-Extract is HMAC-SHA256 keyed by the old chaining key over the QKD key. HMAC is a PRF in its
+key (Bellare, "New proofs for NMAC and HMAC", J. Cryptology 2015) and, for keys of a fixed
+length, also a PRF when keyed through its message input, i.e. a dual PRF (Backendal, Bellare,
+Günther and Scarlata, "When Messages are Keys: Is HMAC a dual-PRF?", CRYPTO 2023). Both inputs
+have a fixed length here: the chaining key is 32 bytes and a link's QKD keys all have the KME's
+one key size. So the new keys are secret if either the old chaining key or the QKD key is: the
+QKD key alone refreshes a session whose handshake secrets later leak, and a leaked QKD key alone
+reveals nothing. Binding the key ID and epoch into `info` makes both ends' derivations agree
+only on the same announced key.
+
+The epoch is a u32 on the wire (`_frames.HEADER`), so a session has at most `MAX_EPOCH` rekeys;
+one more raises `EpochExhaustedError` instead of wrapping around or reusing an epoch number.
 
 Python cannot guarantee memory is erased; `EpochKeys.wipe` zeroes our bytearrays and callers drop
 every reference (the AEAD objects holding key schedules are dropped with them).
@@ -24,9 +32,19 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from protocols.errors import QkdlinkError
 
-__all__ = ["KEY_SIZE", "EpochKeys", "KeyLifetimeError", "initial_epoch_keys", "next_epoch_keys"]
+__all__ = [
+    "KEY_SIZE",
+    "MAX_EPOCH",
+    "EpochExhaustedError",
+    "EpochKeys",
+    "KeyLifetimeError",
+    "initial_epoch_keys",
+    "next_epoch_keys",
+]
 
 KEY_SIZE = 32
+MAX_EPOCH = (1 << 32) - 1
+"""The last epoch number: the record header carries the epoch as a u32."""
 _REKEY_INFO = b"qkdlink v1 rekey"
 _CHAIN_INFO = b"qkdlink v1 chaining key"
 
@@ -39,6 +57,8 @@ class EpochKeys:
     def __init__(self, epoch: int, chaining_key: bytes, i2r: bytes, r2i: bytes) -> None:
         if not (len(chaining_key) == len(i2r) == len(r2i) == KEY_SIZE):
             raise ValueError("epoch keys must be 32 bytes each")
+        if not 0 <= epoch <= MAX_EPOCH:
+            raise ValueError("epoch must fit the header's u32 epoch field")
         self.epoch = epoch
         self.chaining_key = bytearray(chaining_key)
         self.initiator_to_responder = bytearray(i2r)
@@ -70,7 +90,14 @@ def initial_epoch_keys(handshake_hash: bytes, i2r: bytes, r2i: bytes) -> EpochKe
 
 
 def next_epoch_keys(current: EpochKeys, key_id: bytes, qkd_key: bytes) -> EpochKeys:
-    """The keys of epoch ``current.epoch + 1``, mixing in one fresh QKD key (see module doc)."""
+    """The keys of epoch ``current.epoch + 1``, mixing in one fresh QKD key (see module doc).
+
+    Raises:
+        EpochExhaustedError: `current` is the last epoch (`MAX_EPOCH`).
+        ValueError: the QKD key is shorter than 32 bytes.
+    """
+    if current.epoch >= MAX_EPOCH:
+        raise EpochExhaustedError("the session used every epoch number; a new handshake is needed")
     if len(qkd_key) < KEY_SIZE:
         raise ValueError("a rekey needs at least 32 bytes of QKD key")
     epoch = current.epoch + 1
@@ -88,4 +115,12 @@ class KeyLifetimeError(QkdlinkError):
 
     The record layer then refuses to send or accept anything more: it never continues on an
     exhausted key (WireGuard's Reject-After-Time and Reject-After-Messages, section 6.1).
+    """
+
+
+class EpochExhaustedError(KeyLifetimeError):
+    """A rekey is due after epoch `MAX_EPOCH` (2**32 - 1), the last the u32 header field holds.
+
+    The channel ends (the runtime reports `RekeyError`) rather than wrap the epoch around, which
+    would repeat (epoch, counter) nonces; a new handshake starts a new session at epoch 0.
     """

@@ -7,8 +7,10 @@ NDSS 2017, section 5.4.6): the bitmap is a ring of 64-bit blocks, a counter's bi
 kept spare so that the window always covers at least ``size`` counters below the highest seen.
 
 Both classes share one protocol: `check(counter)` before the AEAD check (cheap rejection), then
-`update(counter)` only after the record authenticated (RFC 6479 section 3: updating on an
-unauthenticated counter would let a forger slide the window and block genuine records).
+`update(counter)` only after the record authenticated, as RFC 4303 section 3.4.3 requires of
+IPsec ESP (the receive window moves only after the integrity check of the packet succeeded):
+updating on an unauthenticated counter would let a forger slide the window and block genuine
+records. RFC 6479 changes only how the window is stored (the bitmap above), not this rule.
 """
 
 from __future__ import annotations

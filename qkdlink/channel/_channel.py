@@ -369,6 +369,9 @@ class Channel:
                     self._layer.receive_eof()
                     return
                 self._layer.receive_data(data, self._now())
+                # Returns only once any OTP keys the data asked for were provided (the events
+                # lock serialises handlers), so the layer is never fed while `awaiting_keys`,
+                # its back-pressure signal: the peer's later records wait in the transport.
                 await self._process_events()
         except asyncio.CancelledError:
             raise

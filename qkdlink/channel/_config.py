@@ -23,19 +23,22 @@ class TcpEndpoint:
     """Optional outer TLS (the channel is end-to-end encrypted either way)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ChannelConfig:
     """One end of a channel between two configured nodes.
 
     The initiator (the side calling `connect`) is the master SAE: it fetches QKD keys with
     ``enc_keys`` for the handshake and every rekey; the responder fetches them by ID.
+
+    Equality and hashing are by identity (``eq=False``, like `HandshakeConfig`): a generated
+    ``__eq__``/``__hash__`` would compare and hash the static private key, not in constant time.
     """
 
     local_id: str
     """This node's ID (bound into the handshake; the KME key provider's peer names)."""
     peer_id: str
     """The peer node's ID."""
-    static_private_key: bytes = field(repr=False)
+    static_private_key: bytes = field(repr=False, compare=False)
     """This node's X25519 static private key (32 bytes)."""
     peer_static_public_key: bytes
     """The peer's X25519 static public key (32 bytes), from the lab configuration."""

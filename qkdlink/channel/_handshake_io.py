@@ -1,9 +1,10 @@
 """Runs the sans-IO channel handshake over a transport, fetching the QKD key on each side.
 
 The initiator (master SAE) takes a fresh key with ``enc_keys`` and sends its ID in the first
-message; the responder (slave SAE) reads the ID before any cryptography (`peek_key_id`) and
-fetches the same key with ``dec_keys``. Handshake messages travel as ``u16 length || message``
-(the record layer takes over right after, on the same byte stream).
+message; the responder (slave SAE) reads the ID before any cryptography (`peek_key_id`, which
+also refuses a hybrid mode other than the configured one) and fetches the same key with
+``dec_keys``. Handshake messages travel as ``u16 length || message`` (the record layer takes
+over right after, on the same byte stream).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import uuid
 
 from protocols.channel import (
+    DowngradeError,
     HandshakeInitiator,
     HandshakeReplayCache,
     HandshakeResponder,
@@ -101,7 +103,11 @@ async def respond_handshake(
     buffer = bytearray()
     try:
         first = await _receive_message(transport, buffer)
-        key_id = peek_key_id(first)
+        # The configured mode is checked here, before dec_keys: a downgraded (or misconfigured)
+        # initiation must not make this end fetch, and so consume, the QKD key it names.
+        key_id = peek_key_id(first, expected_mode=config.handshake_config.mode)
+    except DowngradeError as exc:
+        raise HandshakeError("the initiator asks for another hybrid mode (refused)") from exc
     except RemoteProtocolError as exc:
         raise HandshakeError("malformed handshake initiation") from exc
     except TransportError as exc:

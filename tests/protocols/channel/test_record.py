@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import numpy as np
@@ -16,7 +17,12 @@ from protocols.channel import (
     initial_epoch_keys,
 )
 from protocols.channel._frames import AAD, HEADER, HEADER_SIZE, TAG_SIZE
-from protocols.channel.events import ArrayReceived, CloseReceived, MessageReceived
+from protocols.channel.events import (
+    ArrayReceived,
+    CloseReceived,
+    MessageReceived,
+    OtpKeysRequested,
+)
 from protocols.errors import AuthenticationError, LocalProtocolError, RemoteProtocolError
 from tests.protocols.channel._pair import drain, make_pair, transfer
 
@@ -76,7 +82,7 @@ def test_byte_at_a_time_feeding_gives_the_same_messages() -> None:
         np.array([True, False, True]),
     ],
 )
-def test_arrays_round_trip_with_dtype_and_shape(array: np.ndarray) -> None:  # type: ignore[type-arg]
+def test_arrays_round_trip_with_dtype_and_shape(array: np.ndarray) -> None:
     a, b = make_pair(SMALL)
     a.send_array(array)
     transfer(a, b)
@@ -311,3 +317,69 @@ def test_responder_refuses_data_before_key_confirmation() -> None:
         b.receive_data(skipper.data_to_send(), 0.0)
     assert drain(b) == []
     assert b.state is RecordState.ERROR
+
+
+def _otp_pair() -> tuple[RecordLayer, RecordLayer, list[bytes]]:
+    """A pair and the pad materials of one OTP message `a` has queued (key IDs k1, k2)."""
+    a, b = make_pair(SMALL)
+    pads = [os.urandom(40), os.urandom(40)]
+    a.send_otp(b"otp secret", [(b"k1", pads[0]), (b"k2", pads[1])])
+    return a, b, pads
+
+
+def test_input_after_an_otp_message_in_the_same_call_is_kept_whatever_its_size() -> None:
+    a, b, pads = _otp_pair()
+    sent = [bytes([i]) * 1000 for i in range(50)] + [b"m" * 5000]  # far more than one record
+    for m in sent:
+        a.send_message(m)
+    b.receive_data(a.data_to_send(1 << 20), 0.0)  # one transport read: OTP record, then the rest
+    assert drain(b) == [OtpKeysRequested((b"k1", b"k2"))]
+    assert b.awaiting_keys
+    b.provide_otp_keys(pads, 0.0)
+    assert messages(b) == [b"otp secret", *sent]  # in order, nothing held back any more
+
+
+def test_input_fed_while_otp_keys_are_awaited_is_bounded_to_one_record() -> None:
+    a, b, pads = _otp_pair()
+    transfer(a, b)
+    assert b.awaiting_keys
+    drain(b)
+    # Genuine records up to one maximal record are held (a read already in flight) ...
+    a.send_message(b"x" * SMALL.max_record_payload)
+    later = a.data_to_send()
+    assert len(later) == HEADER_SIZE + SMALL.max_record_payload + TAG_SIZE
+    b.receive_data(later[:100], 0.0)
+    b.receive_data(later[100:], 0.0)
+    b.provide_otp_keys(pads, 0.0)
+    assert messages(b) == [b"otp secret", b"x" * SMALL.max_record_payload]
+    # ... but a caller that keeps feeding is refused, not buffered without bound.
+    a.send_otp(b"second", [(b"k3", os.urandom(40))])
+    transfer(a, b)
+    assert b.awaiting_keys
+    with pytest.raises(RemoteProtocolError, match="OTP keys"):
+        b.receive_data(bytes(50 << 20), 0.0)
+    assert b.state is RecordState.ERROR
+    assert [e for e in drain(b) if isinstance(e, MessageReceived)] == []
+
+
+def test_more_than_one_record_in_small_pieces_while_otp_keys_are_awaited_is_refused() -> None:
+    a, b, _ = _otp_pair()
+    transfer(a, b)
+    limit = HEADER_SIZE + SMALL.max_record_payload + TAG_SIZE
+    for _ in range(limit // 1000):
+        b.receive_data(bytes(1000), 0.0)
+    with pytest.raises(RemoteProtocolError):
+        b.receive_data(bytes(1000), 0.0)
+
+
+def test_oversize_length_in_a_header_split_across_reads_is_refused_before_buffering() -> None:
+    _, b = make_pair(SMALL)
+    header = HEADER.pack(RecordType.MESSAGE, 0, 0, 0xFFFF_FFFF)
+    b.receive_data(header[:1], 0.0)
+    with pytest.raises(RemoteProtocolError, match="length"):
+        b.receive_data(header[1:] + bytes(1 << 20), 0.0)
+    assert b.state is RecordState.ERROR
+    _, c = make_pair(SMALL)
+    c.receive_data(header[:5], 0.0)
+    with pytest.raises(RemoteProtocolError, match="length"):
+        c.receive_data(header[5:], 0.0)  # refused from the completed header alone

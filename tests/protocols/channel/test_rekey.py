@@ -7,15 +7,21 @@ import hmac
 import os
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from protocols.channel import (
+    MAX_EPOCH,
+    EpochExhaustedError,
+    EpochKeys,
     KeyLifetimeError,
     RecordConfig,
     RecordLayer,
     RecordState,
+    RecordType,
     initial_epoch_keys,
     next_epoch_keys,
 )
+from protocols.channel._frames import AAD, HEADER_SIZE, TAG_SIZE, encode_key_id
 from protocols.channel.events import (
     MessageReceived,
     RekeyCompleted,
@@ -223,3 +229,68 @@ def test_strict_mode_retires_the_old_epoch_at_the_first_new_record() -> None:
     transfer(b, a)
     with pytest.raises(RemoteProtocolError):
         a.receive_data(old, 0.0)
+
+
+def _pair_at_epoch(
+    epoch: int, config: RecordConfig | None = None
+) -> tuple[RecordLayer, RecordLayer]:
+    """Two ends whose session already went through `epoch` rekeys (same keys on both sides)."""
+    secrets = [os.urandom(32) for _ in range(3)]
+    config = config or RecordConfig()
+    return (
+        RecordLayer(config, initiator=True, keys=EpochKeys(epoch, *secrets), now=0.0),
+        RecordLayer(config, initiator=False, keys=EpochKeys(epoch, *secrets), now=0.0),
+    )
+
+
+def test_epoch_numbers_are_bounded_by_the_u32_header_field() -> None:
+    assert MAX_EPOCH == 2**32 - 1
+    with pytest.raises(ValueError, match="u32"):
+        EpochKeys(MAX_EPOCH + 1, bytes(32), bytes(32), bytes(32))
+    last = EpochKeys(MAX_EPOCH, bytes(32), bytes(32), bytes(32))
+    with pytest.raises(EpochExhaustedError):
+        next_epoch_keys(last, b"kid", os.urandom(32))
+    assert issubclass(EpochExhaustedError, KeyLifetimeError)
+
+
+def test_the_last_rekey_works_and_records_carry_the_last_epoch() -> None:
+    a, b = _pair_at_epoch(MAX_EPOCH - 1)
+    qkd = os.urandom(32)
+    a.start_rekey(b"kid", qkd, 0.0)
+    transfer(a, b)
+    assert drain(b) == [RekeyKeyRequested(b"kid")]
+    b.accept_rekey(b"kid", qkd, 0.0)
+    b.send_message(b"in the last epoch")
+    transfer(b, a)
+    assert drain(a) == [RekeyCompleted(MAX_EPOCH), MessageReceived(b"in the last epoch")]
+    assert a.epoch == b.epoch == MAX_EPOCH
+
+
+def test_a_rekey_due_in_the_last_epoch_ends_the_channel_with_a_typed_error() -> None:
+    a, _ = _pair_at_epoch(MAX_EPOCH, RecordConfig(rekey_after_records=1, reject_after_records=8))
+    a.send_message(b"x")
+    with pytest.raises(EpochExhaustedError):
+        a.data_to_send()  # the rekey is due now; no epoch number is left for it
+    assert a.state is RecordState.ERROR
+    assert RekeyNeeded() not in drain(a)  # no QKD key is fetched in vain
+    c, _ = _pair_at_epoch(MAX_EPOCH)
+    with pytest.raises(EpochExhaustedError):
+        c.handle_timer(120.0)  # the same when Rekey-After-Time strikes
+    d, _ = _pair_at_epoch(MAX_EPOCH)
+    with pytest.raises(EpochExhaustedError):
+        d.start_rekey(b"kid", os.urandom(32), 0.0)
+    assert d.state is RecordState.ERROR
+
+
+def test_responder_refuses_a_rekey_announced_in_the_last_epoch() -> None:
+    secrets = [os.urandom(32) for _ in range(3)]
+    keys = EpochKeys(MAX_EPOCH, *secrets)
+    b = RecordLayer(RecordConfig(), initiator=False, keys=keys, now=0.0)
+    # A peer that ignores the limit: REKEY encrypted under the genuine last-epoch key.
+    payload = encode_key_id(b"kid")
+    aad = AAD.pack(RecordType.REKEY, MAX_EPOCH, 0, len(payload) + TAG_SIZE, 0)
+    record = aad[:HEADER_SIZE] + AESGCM(secrets[1]).encrypt(bytes(12), payload, aad)
+    with pytest.raises(EpochExhaustedError):
+        b.receive_data(record, 0.0)
+    assert b.state is RecordState.ERROR
+    assert drain(b) == []

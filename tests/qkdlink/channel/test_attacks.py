@@ -13,7 +13,7 @@ import pytest
 
 from protocols.channel import DowngradeError
 from protocols.errors import AuthenticationError, RemoteProtocolError
-from qkdlink.channel import Channel, InMemoryQkdLink, connect, serve
+from qkdlink.channel import Channel, InMemoryQkdLink, QkdKeyProvider, connect, serve
 from qkdlink.errors import (
     BrokenChannelError,
     ChannelClosedError,
@@ -162,10 +162,37 @@ async def test_downgrade_of_the_hybrid_mode_is_refused() -> None:
     assert isinstance(error.__cause__, DowngradeError)
 
 
+class CountingProvider:
+    """A slave-side provider that counts `dec_keys` calls."""
+
+    def __init__(self, inner: QkdKeyProvider) -> None:
+        self.inner = inner
+        self.key_by_id_calls = 0
+
+    async def new_key(self, peer: str) -> tuple[str, bytes]:
+        return await self.inner.new_key(peer)
+
+    async def key_by_id(self, peer: str, key_id: str) -> bytes:
+        self.key_by_id_calls += 1
+        return await self.inner.key_by_id(peer, key_id)
+
+
+async def test_downgraded_initiation_is_refused_before_the_responder_fetches_its_key() -> None:
+    link = InMemoryQkdLink()
+    counting = CountingProvider(link.provider("hospital-b"))
+    a_config, b_config = config_pair(link, b_provider=counting)
+    a_config = replace(a_config, mode="qkd+x25519")  # or an attacker rewrote the mode byte
+    error = await _expect_handshake_failure(a_config, b_config)
+    assert isinstance(error.__cause__, DowngradeError)
+    assert counting.key_by_id_calls == 0  # no dec_keys: the QKD key was not consumed
+    assert link.issued == 1
+    assert link.delivered == 0
+
+
 class HangingProvider:
     """A slave-side provider whose KME never answers for rekey keys."""
 
-    def __init__(self, inner: object) -> None:
+    def __init__(self, inner: QkdKeyProvider) -> None:
         self.inner = inner
         self.calls = 0
 
@@ -175,7 +202,7 @@ class HangingProvider:
     async def key_by_id(self, peer: str, key_id: str) -> bytes:
         self.calls += 1
         if self.calls == 1:  # the handshake key
-            return await self.inner.key_by_id(peer, key_id)  # type: ignore[attr-defined]
+            return await self.inner.key_by_id(peer, key_id)
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from protocols.errors import LocalProtocolError
-from qkdlink.channel import InMemoryQkdLink, TcpEndpoint, connect, serve
+from qkdlink.channel import InMemoryQkdLink, QkdKeyProvider, TcpEndpoint, connect, serve
 from qkdlink.errors import (
     BusyError,
     ChannelClosedError,
@@ -17,6 +17,7 @@ from qkdlink.errors import (
     KeyExhaustedError,
     UnexpectedMessageError,
 )
+from qkdlink.transport import Transport, memory_transport_pair
 from tests.qkdlink.channel._helpers import config_pair, open_pair
 
 
@@ -196,3 +197,72 @@ async def test_window_mode_channel() -> None:
     async with a, b:
         await a.send(b"w" * 200_000)
         assert await b.recv() == b"w" * 200_000
+
+
+class _Gate:
+    """Sender-side transport wrapper: while holding, frames are kept, then sent as one frame."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.held: list[bytes] | None = None
+
+    async def send(self, frame: bytes | bytearray | memoryview) -> None:
+        if self.held is not None:
+            self.held.append(bytes(frame))
+            return
+        await self.inner.send(frame)
+
+    async def release(self) -> None:
+        held, self.held = self.held or [], None
+        await self.inner.send(b"".join(held))
+
+    async def receive(self) -> bytes:
+        return await self.inner.receive()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _SlowKeyById:
+    """A slave-side provider whose `dec_keys` takes a while once `slow` is set."""
+
+    def __init__(self, inner: QkdKeyProvider) -> None:
+        self.inner = inner
+        self.slow = False
+
+    async def new_key(self, peer: str) -> tuple[str, bytes]:
+        return await self.inner.new_key(peer)
+
+    async def key_by_id(self, peer: str, key_id: str) -> bytes:
+        if self.slow:
+            await asyncio.sleep(0.3)
+        return await self.inner.key_by_id(peer, key_id)
+
+
+async def test_records_behind_an_otp_message_wait_while_its_keys_are_fetched() -> None:
+    """The layer holds at most one record fed while OTP keys are awaited; the runtime feeds none.
+
+    The OTP record arrives in one transport frame with 300+ KB of records behind it (all kept),
+    and 2 MB more arrive while the receiver fetches the pad keys: they must stay in the
+    transport until the keys are provided, or the layer would refuse them.
+    """
+    link = InMemoryQkdLink()
+    slow = _SlowKeyById(link.provider("hospital-b"))
+    a_config, b_config = config_pair(link, b_provider=slow, record_size=1024)
+    ta, tb = memory_transport_pair()
+    gate = _Gate(ta)
+    a, b = await open_pair(a_config, b_config, transports=(gate, tb))
+    async with a, b:
+        slow.slow = True
+        gate.held = []
+        await a.send_otp(b"diagnosis")
+        burst = [os.urandom(3000) for _ in range(20)] + [os.urandom(300_000)]
+        for message in burst:
+            await a.send(message)  # the last, above the cork limit, flushes all into the gate
+        await gate.release()
+        later = os.urandom(2_000_000)
+        await a.send(later)
+        async with asyncio.timeout(10):
+            received = [await b.recv() for _ in range(len(burst) + 2)]
+        assert received == [b"diagnosis", *burst, later]
+        assert b.stats.otp_key_bytes == 64

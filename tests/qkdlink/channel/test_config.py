@@ -38,3 +38,22 @@ def test_invalid_values_are_refused(change: dict[str, Any]) -> None:
     a, _ = config_pair()
     with pytest.raises(ConfigurationError):
         replace(a, **change)
+
+
+class _SecretThatMustNotBeCompared(bytes):
+    """A private key that fails the test if anything compares or hashes it."""
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("the static private key was compared")
+
+    def __hash__(self) -> int:
+        raise AssertionError("the static private key was hashed")
+
+
+def test_equality_and_hash_never_touch_the_private_key() -> None:
+    a, _ = config_pair()
+    key = a.static_private_key
+    one = replace(a, static_private_key=_SecretThatMustNotBeCompared(key))
+    two = replace(a, static_private_key=_SecretThatMustNotBeCompared(key))
+    assert one != two  # identity: configs are not compared field by field
+    assert len({one, two, one}) == 2  # hashed by identity too

@@ -38,7 +38,9 @@ TRANSPORT = {
     "tcp_listen",
 }
 RECORD_LAYER = {
+    "MAX_EPOCH",
     "Cipher",
+    "EpochExhaustedError",
     "EpochKeys",
     "KeyLifetimeError",
     "RecordConfig",

@@ -35,7 +35,7 @@ from protocols.etsi014 import ErrorBody, ParseError
 from qkdlink.lab import create_lab, run_lab
 
 # The shared specs live beside the repository (`../shared/specs/`, see docs/client.md).
-SPEC = Path(__file__).parents[4] / "shared" / "specs" / "etsi-gs-qkd-014-v1.1.1.openapi.yaml"
+SPEC = Path(__file__).parent / "spec" / "etsi-gs-qkd-014-v1.1.1.openapi.yaml"
 
 MAX_EXAMPLES = 40
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]

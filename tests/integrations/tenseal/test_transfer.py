@@ -74,3 +74,28 @@ async def test_wrong_kind_and_garbage_are_refused() -> None:
         return 1
 
     assert (await two_parties(client, server))[1] == 1
+
+
+async def test_context_over_a_quantum_keyed_channel() -> None:
+    from qkdlink.channel import InMemoryQkdLink, connect, serve
+    from qkdlink.transport import memory_transport_pair
+    from tests.qkdlink.mesh._helpers import channel_configs
+
+    configs = channel_configs(("client", "server"), InMemoryQkdLink())
+    ctx = make_context()
+    end_a, end_b = memory_transport_pair()
+
+    async def client() -> float:
+        async with connect(configs["client"]("server"), end_a) as channel:
+            await send_context(channel, ctx)
+            await send_ckks_vector(channel, ts.ckks_vector(ctx, [0.5, -2.0]))
+            return float((await recv_ckks_vector(channel, ctx)).decrypt()[0])
+
+    async def server() -> None:
+        async with serve(configs["server"]("client"), end_b) as channel:
+            public = await recv_context(channel)
+            enc = await recv_ckks_vector(channel, public)
+            await send_ckks_vector(channel, enc.dot([2.0, 1.0]))
+
+    score, _ = await asyncio.wait_for(asyncio.gather(client(), server()), 60)
+    assert abs(score - (0.5 * 2.0 - 2.0)) < 1e-3

@@ -100,6 +100,9 @@ class PassLayout:
     """log2 of the padded block size K."""
     frame_blocks: tuple[int, ...]
     """Blocks of each frame, in order (frames are reconciled side by side, never mixed)."""
+    halves: NDArray[np.bool_] | None = None
+    """Passes that cut every frame into two random halves: the public mask, in key order
+    (True: the bit is in the second half); `order` is then the stable partition by it."""
 
     @property
     def blocks(self) -> int:
@@ -149,7 +152,7 @@ def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassL
         sizes = np.array([s for s in (first.shape[0], second.shape[0]) if s], dtype=_I64)
         starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(_I64)
         depth = max(0, int(sizes.max() - 1).bit_length())
-        return PassLayout(order, starts, sizes, depth, (int(sizes.shape[0]),))
+        return PassLayout(order, starts, sizes, depth, (int(sizes.shape[0]),), mask)
     else:
         order = _pass_rng(seed, index, frame).permutation(n).astype(_IDX)
     k = max(1, min(k, n))
@@ -200,6 +203,9 @@ def build_layouts(
                 np.concatenate([p.sizes for p in parts]),
                 max(p.depth for p in parts),
                 tuple(p.blocks for p in parts),
+                np.concatenate([p.halves for p in parts if p.halves is not None])
+                if all(p.halves is not None for p in parts)
+                else None,
             )
         )
     return layouts
@@ -330,6 +336,51 @@ class _Parities:
         )
 
 
+def _head_count_table() -> NDArray[np.int64]:
+    """Entry r * 256 + b: number of ones among the top r bits of byte b (MSB first)."""
+    return np.array([bin(b >> (8 - r)).count("1") for r in range(8) for b in range(256)], _I64)
+
+
+_HEAD_COUNT = _head_count_table()
+
+
+class _HalvesRank:
+    """Where key bits sit in a pass of random halves, for the few bits flipped at a time: rank
+    queries on the packed public mask, instead of inverting the whole pass order."""
+
+    __slots__ = ("_base", "_frame_block", "_frame_ones", "_frame_start", "_ones", "_packed")
+
+    def __init__(self, layout: PassLayout, mask: NDArray[np.bool_], index: _Index, p: int):
+        self._packed = np.packbits(mask)
+        self._ones = np.concatenate(([0], np.cumsum(np.bitwise_count(self._packed), dtype=_I64)))
+        first = np.cumsum(np.asarray(layout.frame_blocks, dtype=_I64)) - np.asarray(
+            layout.frame_blocks, dtype=_I64
+        )
+        self._frame_start = layout.starts[first]
+        self._frame_ones = self._ones_before(self._frame_start)
+        gb = index.first_block[p] + first
+        two = np.asarray(layout.frame_blocks, dtype=_I64) == 2
+        # Global leaf id of offset 0 in each frame's first half, and in its second half.
+        self._base = np.stack((index.base[gb], index.base[gb + two])) + layout.padded
+        self._frame_block = gb
+
+    def _ones_before(self, x: NDArray[np.int64]) -> NDArray[np.int64]:
+        byte = x >> 3
+        count: NDArray[np.int64] = (
+            self._ones[byte] + _HEAD_COUNT[((x & 7) << 8) | self._packed[byte]]
+        )
+        return count
+
+    def leaves(self, x: NDArray[np.int64], frame: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Global leaf ids of key positions x (in frames `frame`)."""
+        second = (self._packed[x >> 3] >> (7 - (x & 7)).astype(np.uint8)) & 1
+        ones = self._ones_before(x) - self._frame_ones[frame]
+        zeros = x - self._frame_start[frame] - ones
+        offset = np.where(second, ones, zeros)
+        leaf: NDArray[np.int64] = self._base[second, frame] + offset
+        return leaf
+
+
 class CascadeAlice:
     """Alice's side: her key never changes; she answers parity queries from prefix parities."""
 
@@ -412,15 +463,23 @@ class CascadeBob:
         # in every started pass). A pass is set up when it starts, from the key as it is then.
         self._parities = _Parities(int(bits.shape[0]), index)
         self._start_top = np.zeros(index.size.shape[0], dtype=np.uint8)
+        self._odd = np.zeros(index.size.shape[0], dtype=np.uint8)
+        """Per global block of a started pass: Alice's top parity differs from Bob's."""
+        self._pass_first_node = index.base[index.first_block][:, None]
         self._flips = np.zeros(index.nodes, dtype=np.uint8)
         self._leaf_dtype = np.int32 if index.nodes < 1 << 31 else np.int64
-        self._leaf = np.empty((len(layouts), bits.shape[0]), dtype=self._leaf_dtype)
+        self._leaf: dict[int, NDArray[np.integer[Any]]] = {}
+        """Per started pass (not halves): the global leaf id of every key bit."""
+        self._ranks: dict[int, _HalvesRank] = {}
+        """Per started pass of random halves: leaf ids on demand."""
+        self._frame_start = layouts[0].starts[
+            np.cumsum(layouts[0].frame_blocks) - np.asarray(layouts[0].frame_blocks)
+        ]
         self._levels = np.arange(int(index.pass_depth.max()) + 2, dtype=_I64)
         self._span_mask = (2 * index.pass_width - 1)[:, None]
-        # With reuse, Alice's parity of every node already disclosed: 0 unknown, 2 | parity.
+        # With reuse, Alice's parity of every node already disclosed below the roots (only
+        # children are ever looked up): 0 unknown, 2 | parity.
         self._known = np.zeros(index.nodes if reuse else 0, dtype=np.uint8)
-        if reuse:
-            self._known[index.base + 1] = self._alice_top | 2
         self._reuse = reuse
         self._rows = np.zeros((5, 0), dtype=_I64)
         self._started = 0
@@ -456,16 +515,17 @@ class CascadeBob:
 
     def _place_leaves(self, p: int, layout: PassLayout) -> None:
         """Where each key bit sits in pass p: its global leaf id."""
-        first = int(self._index.base[self._index.first_block[p]])
-        virtual: NDArray[np.integer[Any]] = layout.virtual_index().astype(self._leaf_dtype)
-        # first + block * 2K + K + offset = first + v + (block + 1) K, v = block * K + offset.
-        leaf = np.left_shift(np.right_shift(virtual, layout.depth) + 1, layout.depth)
-        leaf += virtual
-        leaf += first
-        if layout.order is None:
-            self._leaf[p] = leaf
-        else:
-            self._leaf[p, layout.order] = leaf
+        index = self._index
+        gb = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
+        # Bit i of the pass order, in block b: base_b + K + (i - start_b).
+        shift = index.base[gb] + layout.padded - layout.starts
+        leaf = np.repeat(shift.astype(self._leaf_dtype), layout.sizes)
+        leaf += np.arange(leaf.shape[0], dtype=self._leaf_dtype)
+        if layout.order is not None:
+            inverse = np.empty_like(leaf)
+            inverse[layout.order] = leaf
+            leaf = inverse
+        self._leaf[p] = leaf
 
     def _bob_parity(
         self,
@@ -568,8 +628,7 @@ class CascadeBob:
         while True:
             end = index.block_end(self._started)
             if end:
-                bob_top = self._start_top[:end] ^ self._flips[index.base[:end] + 1]
-                odd = np.flatnonzero(self._alice_top[:end] ^ bob_top).astype(_I64)
+                odd = np.flatnonzero(self._odd[:end]).astype(_I64)
                 if odd.shape[0]:
                     rows = np.empty((5, odd.shape[0]), dtype=_I64)
                     rows[_GB] = odd
@@ -588,11 +647,15 @@ class CascadeBob:
         layout = self._layouts[p]
         index = self._index
         self._parities.fill(p, layout, self.bits)
-        self._place_leaves(p, layout)
+        if layout.halves is not None:
+            self._ranks[p] = _HalvesRank(layout, layout.halves, index, p)
+        else:
+            self._place_leaves(p, layout)
         blocks = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
         self._start_top[blocks] = self._parities.blocks(
             index, blocks, np.zeros_like(blocks), index.size[blocks]
         )
+        self._odd[blocks] = self._start_top[blocks] ^ self._alice_top[blocks]
 
     def _apply_flips(self, positions: NDArray[np.int64]) -> None:
         # With Alice's true parities every located bit is a real error, so none is found twice;
@@ -604,16 +667,26 @@ class CascadeBob:
         self.errors_corrected += int(positions.shape[0])
         # Every pass: toggle the path from the flipped leaf to its block's root. Levels past a
         # pass's root land on node 0 of the block, which is never read.
-        leaf = self._leaf[: self._started, positions].astype(_I64)
+        frame = np.searchsorted(self._frame_start, positions, side="right") - 1
+        leaf = np.empty((self._started, positions.shape[0]), dtype=_I64)
+        for p in range(self._started):
+            rank = self._ranks.get(p)
+            leaf[p] = self._leaf[p][positions] if rank is None else rank.leaves(positions, frame)
         local = leaf & self._span_mask[: self._started]
         path = (leaf - local)[..., None] + (local[..., None] >> self._levels)
         np.bitwise_xor.at(self._flips, path.reshape(-1), np.uint8(1))
+        started = self._started
+        index = self._index
+        gb = (leaf - self._pass_first_node[:started]) >> (index.pass_depth[:started, None] + 1)
+        gb += index.first_block[:started, None]
+        gb = gb.reshape(-1)
+        self._odd[gb] = self._alice_top[gb] ^ self._start_top[gb] ^ self._flips[index.base[gb] + 1]
         rows = self._rows
         if rows.shape[1]:
             # A search whose range now holds an even number of errors (it gained an odd number
             # of flips) is dropped; its block is re-examined from the updated top parity.
             gb, lo = rows[_GB], rows[_LO]
-            nodes = self._index.base[gb] + rows[_NODE]
+            nodes = index.base[gb] + rows[_NODE]
             keep = self._bob_parity(gb, lo, lo + rows[_WIDTH], nodes) != rows[_APAR]
             if not keep.all():
                 self._rows = rows[:, keep]

@@ -114,7 +114,7 @@ class PassLayout:
 
     def gather(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """The key in pass order."""
-        return bits if self.order is None else bits[self.order]
+        return bits if self.order is None else np.take(bits, self.order)
 
     def virtual_index(self) -> NDArray[np.int32]:
         """For each position in pass order: block * K + offset in the block (padded layout)."""
@@ -140,25 +140,70 @@ def _pass_rng(seed: bytes, index: int, frame: int) -> np.random.Generator:
 
 def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassLayout:
     """The layout of pass `index` (0-based) with block size k over one frame of n bits."""
-    if index == 0 or n < 2:
-        order = None
-    elif 2 * k >= n:
-        # Two random halves: a public random mask, stably partitioned (cheaper than a shuffle).
-        raw = np.frombuffer(_pass_rng(seed, index, frame).bytes((n + 7) // 8), dtype=np.uint8)
-        mask = np.unpackbits(raw, count=n).view(bool)
-        first = np.flatnonzero(~mask)
-        second = np.flatnonzero(mask)
-        order = np.concatenate((first, second)).astype(_IDX)
-        sizes = np.array([s for s in (first.shape[0], second.shape[0]) if s], dtype=_I64)
-        starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(_I64)
-        depth = max(0, int(sizes.max() - 1).bit_length())
-        return PassLayout(order, starts, sizes, depth, (int(sizes.shape[0]),), mask)
-    else:
-        order = _pass_rng(seed, index, frame).permutation(n).astype(_IDX)
-    k = max(1, min(k, n))
-    starts = np.arange(0, n, k, dtype=_I64)
-    sizes = np.minimum(k, n - starts)
-    return PassLayout(order, starts, sizes, max(0, (k - 1).bit_length()), (int(sizes.shape[0]),))
+    return _frames_pass([n], [k], seed, index, first_frame=frame)
+
+
+def _frames_pass(
+    frame_sizes: list[int], ks: list[int], seed: bytes, index: int, *, first_frame: int = 0
+) -> PassLayout:
+    """Pass `index` over consecutive frames (block size ks[f] in frame f), each frame with its
+    own public randomness; orders are written in place into one array for the whole key."""
+    total = sum(frame_sizes)
+    kinds = [
+        "identity" if index == 0 or n < 2 else "halves" if 2 * k >= n else "permutation"
+        for n, k in zip(frame_sizes, ks, strict=True)
+    ]
+    order: NDArray[np.int32] | None = None
+    if any(kind != "identity" for kind in kinds):
+        order = np.empty(total, dtype=_IDX)
+    mask = np.empty(total, dtype=bool) if all(kind == "halves" for kind in kinds) else None
+    starts: list[NDArray[np.int64]] = []
+    sizes: list[NDArray[np.int64]] = []
+    frame_blocks: list[int] = []
+    depth = 0
+    offset = 0
+    for frame, (n, k, kind) in enumerate(zip(frame_sizes, ks, kinds, strict=True)):
+        chunk = order[offset : offset + n] if order is not None else None
+        if kind == "halves" and chunk is not None:
+            # Two random halves: a public random mask, stably partitioned (cheaper than a
+            # shuffle).
+            rng = _pass_rng(seed, index, first_frame + frame)
+            raw = np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8)
+            half = np.unpackbits(raw, count=n).view(bool)
+            if mask is not None:
+                mask[offset : offset + n] = half
+            zeros = np.flatnonzero(~half)
+            n0 = int(zeros.shape[0])
+            chunk[:n0] = zeros
+            chunk[n0:] = np.flatnonzero(half)
+            chunk += offset
+            block_sizes_f = np.array([s for s in (n0, n - n0) if s], dtype=_I64)
+            block_starts = np.concatenate(([0], np.cumsum(block_sizes_f)[:-1])).astype(_I64)
+            frame_depth = max(0, int(block_sizes_f.max() - 1).bit_length())
+        else:
+            if chunk is not None:
+                if kind == "permutation":
+                    chunk[:] = _pass_rng(seed, index, first_frame + frame).permutation(n)
+                    chunk += offset
+                else:
+                    chunk[:] = np.arange(offset, offset + n, dtype=_IDX)
+            k = max(1, min(k, n))
+            block_starts = np.arange(0, n, k, dtype=_I64)
+            block_sizes_f = np.minimum(k, n - block_starts)
+            frame_depth = max(0, (k - 1).bit_length())
+        starts.append(block_starts + offset)
+        sizes.append(block_sizes_f)
+        frame_blocks.append(int(block_sizes_f.shape[0]))
+        depth = max(depth, frame_depth)
+        offset += n
+    return PassLayout(
+        order,
+        np.concatenate(starts),
+        np.concatenate(sizes),
+        depth,
+        tuple(frame_blocks),
+        mask,
+    )
 
 
 def split_frames(n: int, frame_bits: int) -> list[int]:
@@ -177,38 +222,10 @@ def build_layouts(
     of them, so a long key costs the round trips of one frame, not of one huge frame.
     """
     schedules = [block_sizes(size, qber, variant) for size in frame_sizes]
-    offsets = np.concatenate(([0], np.cumsum(frame_sizes)[:-1])).astype(_I64)
-    layouts = []
-    for index in range(len(schedules[0])):
-        parts = [
-            build_pass(size, schedules[f][index], seed, index, f)
-            for f, size in enumerate(frame_sizes)
-        ]
-        if len(parts) == 1:
-            layouts.append(parts[0])
-            continue
-        order: NDArray[np.int32] | None = None
-        if any(p.order is not None for p in parts):
-            order = np.empty(int(offsets[-1]) + frame_sizes[-1], dtype=_IDX)
-            for p, size, off in zip(parts, frame_sizes, offsets, strict=True):
-                chunk = order[off : off + size]
-                if p.order is None:
-                    chunk[:] = np.arange(off, off + size, dtype=_IDX)
-                else:
-                    np.add(p.order, _IDX(off), out=chunk)
-        layouts.append(
-            PassLayout(
-                order,
-                np.concatenate([p.starts + off for p, off in zip(parts, offsets, strict=True)]),
-                np.concatenate([p.sizes for p in parts]),
-                max(p.depth for p in parts),
-                tuple(p.blocks for p in parts),
-                np.concatenate([p.halves for p in parts if p.halves is not None])
-                if all(p.halves is not None for p in parts)
-                else None,
-            )
-        )
-    return layouts
+    return [
+        _frames_pass(frame_sizes, [schedule[index] for schedule in schedules], seed, index)
+        for index in range(len(schedules[0]))
+    ]
 
 
 def disclosed_top_parities(layouts: list[PassLayout]) -> int:

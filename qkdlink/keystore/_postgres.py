@@ -24,6 +24,7 @@ from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._config import check_schema_name
+from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
 from qkdlink.keystore._stream import (
     PARTITIONS,
@@ -35,8 +36,6 @@ from qkdlink.keystore._stream import (
     check_slaves,
     consume,
     place_blocks,
-    plan_take,
-    seal_keys,
 )
 
 T = TypeVar("T")
@@ -66,11 +65,15 @@ CREATE TABLE IF NOT EXISTS qkd_blocks (
     sealed BYTEA NOT NULL,
     PRIMARY KEY (link_id, partition, start)
 );
+CREATE TABLE IF NOT EXISTS qkd_key_batches (
+    batch_id TEXT PRIMARY KEY,
+    sealed BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS qkd_keys (
     key_id TEXT NOT NULL,
     slave_sae_id TEXT NOT NULL,
     master_sae_id TEXT NOT NULL,
-    sealed BYTEA,
+    batch_id TEXT,
     PRIMARY KEY (key_id, slave_sae_id)
 );
 CREATE INDEX IF NOT EXISTS qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id)
@@ -203,6 +206,16 @@ class PostgresKeyStore:
             await conn.execute("SELECT value FROM qkd_meta WHERE name = 'canary'")
         ).fetchone()
         check_canary(self._sealer, bytes(row[0]) if row else b"")
+        # A schema of qkdlink's first layout (keys sealed one by one, no key batches) has no
+        # migration: refuse it rather than fail on every call.
+        batched = await (
+            await conn.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = 'qkd_keys' AND column_name = 'batch_id'"
+            )
+        ).fetchone()
+        if batched is None:
+            raise KeyStoreError("key store schema version 1 is not supported")
 
     async def aclose(self) -> None:
         """Close the connection pool; safe to call twice."""
@@ -409,9 +422,9 @@ class PostgresKeyStore:
         if known is not None:
             raise KeyIdError("key ID already assigned")
         data = await self._consume(conn, link_id, partition, consumed, end)
-        rows = await _cpu(
+        index, batches = await _cpu(
             len(assignments) * len(slave_sae_ids),
-            seal_keys,
+            seal_key_batches,
             self._sealer.batch(),
             data,
             consumed,
@@ -420,14 +433,19 @@ class PostgresKeyStore:
             slave_sae_ids,
         )
         await conn.execute(
-            "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bytea[])",
+            "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, batch_id)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])",
             (
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                [r[2] for r in rows],
-                [r[3] for r in rows],
+                [r[0] for r in index],
+                [r[1] for r in index],
+                [r[2] for r in index],
+                [r[3] for r in index],
             ),
+        )
+        await conn.execute(
+            "INSERT INTO qkd_key_batches (batch_id, sealed)"
+            " SELECT * FROM unnest(%s::text[], %s::bytea[])",
+            ([b[0] for b in batches], [b[1] for b in batches]),
         )
 
     async def take(
@@ -454,25 +472,53 @@ class PostgresKeyStore:
         # Lock every row of these keys (all slaves) in one order: a replica racing for the
         # same key waits here, then re-reads the rows this call deleted or cleared.
         cursor = await conn.execute(
-            "SELECT key_id, slave_sae_id, master_sae_id, sealed FROM qkd_keys"
+            "SELECT key_id, slave_sae_id, master_sae_id, batch_id FROM qkd_keys"
             " WHERE key_id = ANY(%s) ORDER BY key_id, slave_sae_id FOR UPDATE",
             (list(key_ids),),
         )
         rows = [
-            (str(k), str(s), str(m), None if x is None else bytes(x))
-            for k, s, m, x in await cursor.fetchall()
+            (str(k), str(s), str(m), None if b is None else str(b))
+            for k, s, m, b in await cursor.fetchall()
         ]
-        plan = await _cpu(
-            len(key_ids), plan_take, self._sealer, key_ids, master_sae_id, slave_sae_id, rows
+        check = check_take(key_ids, master_sae_id, slave_sae_id, rows)
+        # Then lock the batches, also in one order: a replica delivering *other* keys of the
+        # same batch waits here and re-seals the batch as this call left it (no lost update
+        # that would bring delivered bytes back). Key rows first, batches second, everywhere.
+        cursor = await conn.execute(
+            "SELECT batch_id, sealed FROM qkd_key_batches"
+            " WHERE batch_id = ANY(%s) ORDER BY batch_id FOR UPDATE",
+            (sorted(set(check.batch_of.values())),),
         )
-        if plan.delete_ids:
-            await conn.execute("DELETE FROM qkd_keys WHERE key_id = ANY(%s)", (plan.delete_ids,))
-        if plan.clear_ids:
+        blobs = {str(b): bytes(x) for b, x in await cursor.fetchall()}
+        result = await _cpu(
+            len(key_ids),
+            open_take,
+            self._sealer,
+            key_ids,
+            master_sae_id,
+            slave_sae_id,
+            check,
+            blobs,
+        )
+        if check.delete_ids:
+            await conn.execute("DELETE FROM qkd_keys WHERE key_id = ANY(%s)", (check.delete_ids,))
+        if check.clear_ids:
             await conn.execute(
-                "UPDATE qkd_keys SET sealed = NULL WHERE slave_sae_id = %s AND key_id = ANY(%s)",
-                (slave_sae_id, plan.clear_ids),
+                "UPDATE qkd_keys SET batch_id = NULL WHERE slave_sae_id = %s AND key_id = ANY(%s)",
+                (slave_sae_id, check.clear_ids),
             )
-        return plan.delivered
+        if result.emptied:
+            await conn.execute(
+                "DELETE FROM qkd_key_batches WHERE batch_id = ANY(%s)", (result.emptied,)
+            )
+        if result.resealed:
+            await conn.execute(
+                "UPDATE qkd_key_batches AS b SET sealed = u.sealed"
+                " FROM unnest(%s::text[], %s::bytea[]) AS u(batch_id, sealed)"
+                " WHERE b.batch_id = u.batch_id",
+                ([r[0] for r in result.resealed], [r[1] for r in result.resealed]),
+            )
+        return result.delivered
 
     async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
         """Keys assigned for this pair and not yet delivered to the slave.
@@ -482,6 +528,6 @@ class PostgresKeyStore:
         """
         query = (
             "SELECT count(*) FROM qkd_keys"
-            " WHERE slave_sae_id = %s AND master_sae_id = %s AND sealed IS NOT NULL"
+            " WHERE slave_sae_id = %s AND master_sae_id = %s AND batch_id IS NOT NULL"
         )
         return await self._scalar(query, (slave_sae_id, master_sae_id))

@@ -2,8 +2,8 @@
 
 Every stored blob is sealed with AES-256-GCM (NIST SP 800-38D) under a key derived per *batch*
 (one store call) from the master key, with a fresh random 96-bit nonce per blob. The associated
-data binds the ciphertext to its row identity (link, partition, block, offset or key ID and SAE
-pair), so a row copied over another, or corrupted, fails authentication instead of returning
+data binds the ciphertext to its row identity (link, partition, block, offset, or key batch and
+SAE pair), so a row copied over another, or corrupted, fails authentication instead of returning
 the wrong bytes.
 
 Blob layout: ``version (1) || salt (16) || nonce (12) || ciphertext || tag (16)``.
@@ -16,7 +16,6 @@ is used for more than one call's worth of blobs, and the master key itself never
 
 from __future__ import annotations
 
-import functools
 import os
 import secrets
 import stat
@@ -89,7 +88,7 @@ def _field(value: str | int) -> bytes:
 
 # Length-prefixed fields after a domain label: no two different identities encode alike.
 _BLOCK_LABEL = b"qkdlink/block\x00"
-_KEY_LABEL = b"qkdlink/key\x00"
+_KEY_BATCH_LABEL = b"qkdlink/key-batch\x00"
 
 
 def block_aad(link_id: str, partition: int, block_id: int, start: int) -> bytes:
@@ -99,15 +98,11 @@ def block_aad(link_id: str, partition: int, block_id: int, start: int) -> bytes:
     )
 
 
-@functools.lru_cache(maxsize=1024)
-def _pair_suffix(master_sae_id: str, slave_sae_id: str) -> bytes:
-    return _field(master_sae_id) + _field(slave_sae_id)
-
-
-def key_aad(key_id: str, master_sae_id: str, slave_sae_id: str) -> bytes:
-    """Associated data of a stored deliverable key copy for one slave SAE."""
-    # Hot path (one call per key per slave): the SAE pair's encoding is cached.
-    return _KEY_LABEL + _field(key_id) + _pair_suffix(master_sae_id, slave_sae_id)
+def key_batch_aad(batch_id: str, master_sae_id: str, slave_sae_id: str) -> bytes:
+    """Associated data of a sealed batch of deliverable keys for one slave SAE (`_key_batch`)."""
+    return b"".join(
+        (_KEY_BATCH_LABEL, _field(batch_id), _field(master_sae_id), _field(slave_sae_id))
+    )
 
 
 class Sealer:

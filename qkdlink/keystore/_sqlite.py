@@ -25,6 +25,7 @@ from typing import TypeVar
 from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
+from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
 from qkdlink.keystore._sqlite_worker import SqliteWorker
 from qkdlink.keystore._stream import (
@@ -37,13 +38,12 @@ from qkdlink.keystore._stream import (
     check_slaves,
     consume,
     place_blocks,
-    plan_take,
-    seal_keys,
 )
 
 T = TypeVar("T")
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+"""2: deliverable keys sealed in batches (`_key_batch`); 1 sealed each key on its own."""
 _SCHEMA = """
 CREATE TABLE qkd_meta (
     name TEXT PRIMARY KEY,
@@ -68,11 +68,15 @@ CREATE TABLE qkd_blocks (
     sealed BLOB NOT NULL,
     PRIMARY KEY (link_id, partition, start)
 ) WITHOUT ROWID;
+CREATE TABLE qkd_key_batches (
+    batch_id TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE qkd_keys (
     key_id TEXT NOT NULL,
     slave_sae_id TEXT NOT NULL,
     master_sae_id TEXT NOT NULL,
-    sealed BLOB,
+    batch_id TEXT,
     PRIMARY KEY (key_id, slave_sae_id)
 ) WITHOUT ROWID;
 CREATE INDEX qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id);
@@ -199,6 +203,8 @@ class SqliteKeyStore:
             conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
             return
         if version != _SCHEMA_VERSION:
+            # Version 1 (keys sealed one by one) has no migration: drain a KME's pending keys
+            # before upgrading it, or start a new store.
             raise KeyStoreError(f"key store schema version {version} is not supported")
         row = conn.execute("SELECT value FROM qkd_meta WHERE name = 'canary'").fetchone()
         check_canary(self._sealer, bytes(row[0]) if row else b"")
@@ -390,17 +396,18 @@ class SqliteKeyStore:
         if self._any_known(conn, [a.key_id for a in assignments]):
             raise KeyIdError("key ID already assigned")
         data = self._consume(conn, link_id, partition, consumed, end)
-        rows = seal_keys(
+        index, batches = seal_key_batches(
             self._sealer.batch(), data, consumed, assignments, master_sae_id, slave_sae_ids
         )
         try:
             conn.executemany(
-                "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, sealed)"
+                "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, batch_id)"
                 " VALUES (?, ?, ?, ?)",
-                rows,
+                index,
             )
         except sqlite3.IntegrityError as exc:
             raise KeyIdError("key ID already assigned") from exc
+        conn.executemany("INSERT INTO qkd_key_batches (batch_id, sealed) VALUES (?, ?)", batches)
 
     @staticmethod
     def _any_known(conn: sqlite3.Connection, key_ids: Sequence[str]) -> bool:
@@ -436,23 +443,47 @@ class SqliteKeyStore:
         key_ids: Sequence[str],
     ) -> list[tuple[str, bytes]]:
         rows = conn.execute(
-            "SELECT key_id, slave_sae_id, master_sae_id, sealed FROM qkd_keys"
+            "SELECT key_id, slave_sae_id, master_sae_id, batch_id FROM qkd_keys"
             " WHERE key_id IN (SELECT value FROM json_each(?))",
             (json.dumps(list(key_ids)),),
         ).fetchall()
-        plan = plan_take(self._sealer, key_ids, master_sae_id, slave_sae_id, rows)
-        if plan.delete_ids:
+        check = check_take(key_ids, master_sae_id, slave_sae_id, rows)
+        blobs = conn.execute(
+            "SELECT batch_id, sealed FROM qkd_key_batches"
+            " WHERE batch_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(set(check.batch_of.values()))),),
+        ).fetchall()
+        result = open_take(
+            self._sealer,
+            key_ids,
+            master_sae_id,
+            slave_sae_id,
+            check,
+            {batch_id: bytes(sealed) for batch_id, sealed in blobs},
+        )
+        if check.delete_ids:
             conn.execute(
                 "DELETE FROM qkd_keys WHERE key_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(plan.delete_ids),),
+                (json.dumps(check.delete_ids),),
             )
-        if plan.clear_ids:
+        if check.clear_ids:
             conn.execute(
-                "UPDATE qkd_keys SET sealed = NULL WHERE slave_sae_id = ?"
+                "UPDATE qkd_keys SET batch_id = NULL WHERE slave_sae_id = ?"
                 " AND key_id IN (SELECT value FROM json_each(?))",
-                (slave_sae_id, json.dumps(plan.clear_ids)),
+                (slave_sae_id, json.dumps(check.clear_ids)),
             )
-        return plan.delivered
+        # The delivered keys leave storage in this transaction (secure_delete zeroes the cells).
+        if result.emptied:
+            conn.execute(
+                "DELETE FROM qkd_key_batches WHERE batch_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(result.emptied),),
+            )
+        if result.resealed:
+            conn.executemany(
+                "UPDATE qkd_key_batches SET sealed = ? WHERE batch_id = ?",
+                [(sealed, batch_id) for batch_id, sealed in result.resealed],
+            )
+        return result.delivered
 
     async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
         """Keys assigned for this pair and not yet delivered to the slave.
@@ -462,6 +493,6 @@ class SqliteKeyStore:
         """
         sql = (
             "SELECT count(*) FROM qkd_keys"
-            " WHERE slave_sae_id = ? AND master_sae_id = ? AND sealed IS NOT NULL"
+            " WHERE slave_sae_id = ? AND master_sae_id = ? AND batch_id IS NOT NULL"
         )
         return await self._run(self._read, sql, (slave_sae_id, master_sae_id))

@@ -1,4 +1,4 @@
-"""Backend-independent partition-stream bookkeeping: request checks, block slicing, sealing rows.
+"""Backend-independent partition-stream bookkeeping: request checks and block slicing.
 
 Both stores keep, per (link, partition), the blocks not yet fully consumed, each tagged with the
 stream offset of its first stored byte (`start`). Invariant: the first stored block starts at the
@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyNotEntitledError, KeyStoreError
+from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment
-from qkdlink.keystore._sealing import Sealer, SealingBatch, block_aad, key_aad
+from qkdlink.keystore._sealing import Sealer, block_aad
 
 PARTITIONS = (0, 1)
 """Blocks alternate between partitions by parity: partition = block_id % 2."""
@@ -168,89 +168,3 @@ def allocations(data: bytes, consumed: int, lengths: Sequence[int]) -> list[Allo
         out.append(Allocation(consumed + position, data[position : position + length]))
         position += length
     return out
-
-
-KeyRow = tuple[str, str, str, bytes]
-"""A deliverable key copy for one slave: (key_id, slave_sae_id, master_sae_id, sealed)."""
-
-
-def seal_keys(
-    batch: SealingBatch,
-    data: bytes,
-    consumed: int,
-    assignments: Sequence[KeyAssignment],
-    master_sae_id: str,
-    slave_sae_ids: Sequence[str],
-) -> list[KeyRow]:
-    """One sealed row per (assignment, slave), cut from `data` (which starts at `consumed`)."""
-    # Hot path (one iteration per key and slave): plain tuples, bound methods hoisted.
-    seal = batch.seal
-    rows: list[KeyRow] = []
-    for a in assignments:
-        start = a.offset - consumed
-        material = data[start : start + a.length]
-        for slave in slave_sae_ids:
-            sealed = seal(key_aad(a.key_id, master_sae_id, slave), material)
-            rows.append((a.key_id, slave, master_sae_id, sealed))
-    return rows
-
-
-@dataclass(frozen=True, slots=True)
-class TakePlan:
-    """What a `take` delivers and how it updates storage."""
-
-    delivered: list[tuple[str, bytes]] = field(repr=False)
-    """(key_id, material) in request order."""
-    delete_ids: list[str]
-    """Keys whose last undelivered copy this take delivers: every row of them goes."""
-    clear_ids: list[str]
-    """Keys other slaves still have to fetch: only this slave's material is erased (its row
-    stays as a marker, so a repeat is "already delivered" and a stranger "not entitled")."""
-
-
-def plan_take(
-    sealer: Sealer,
-    key_ids: Sequence[str],
-    master_sae_id: str,
-    slave_sae_id: str,
-    rows: Iterable[tuple[str, str, str, bytes | None]],
-) -> TakePlan:
-    """Check a request against every stored row (key_id, slave, master, sealed or None).
-
-    Raises:
-        KeyIdError: a key is unknown or already delivered to this slave.
-        KeyNotEntitledError: every key is known, but one was assigned for another master/slave
-            pair (ETSI GS QKD 014 clause 5.4: the KME answers 401).
-        KeyStoreError: a row fails authentication.
-    """
-    mine: dict[str, tuple[str, bytes | None]] = {}
-    pending_elsewhere: set[str] = set()
-    known: set[str] = set()
-    for key_id, slave, master, sealed in rows:
-        known.add(key_id)
-        if slave == slave_sae_id:
-            mine[key_id] = (master, sealed)
-        elif sealed is not None:
-            pending_elsewhere.add(key_id)
-    entitled = True
-    for key_id in key_ids:
-        if key_id not in known:
-            raise KeyIdError("key ID unknown or already delivered")
-        row = mine.get(key_id)
-        if row is not None and row[1] is None:
-            raise KeyIdError("key ID unknown or already delivered")
-        entitled = entitled and row is not None and row[0] == master_sae_id
-    if not entitled:
-        raise KeyNotEntitledError("key ID was assigned for another master/slave pair")
-    delivered = []
-    for key_id in key_ids:
-        sealed = mine[key_id][1]
-        if sealed is None:  # unreachable after the checks above; keeps the types honest
-            raise KeyIdError("key ID unknown or already delivered")
-        aad = key_aad(key_id, master_sae_id, slave_sae_id)
-        delivered.append((key_id, sealer.open(aad, bytes(sealed))))
-    return TakePlan(
-        delivered,
-        [k for k in key_ids if k not in pending_elsewhere],
-        [k for k in key_ids if k in pending_elsewhere],
-    )

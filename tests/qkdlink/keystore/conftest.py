@@ -117,7 +117,14 @@ class PostgresBackend(_Opened):
 
     def raw_bytes(self, name: str) -> bytes:
         out: list[bytes] = []
-        for table in ("qkd_meta", "qkd_links", "qkd_partitions", "qkd_blocks", "qkd_keys"):
+        for table in (
+            "qkd_meta",
+            "qkd_links",
+            "qkd_partitions",
+            "qkd_blocks",
+            "qkd_keys",
+            "qkd_key_batches",
+        ):
             for row in self.execute(name, f"SELECT * FROM {table}"):
                 for value in row:
                     out.append(

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyNotEntitledError, KeyStoreError
 from qkdlink.keysource import KeyBlock, TestKeySource
 from qkdlink.keystore import Allocation, KeyAssignment, KeyStore
+from qkdlink.keystore._key_batch import KEYS_PER_BATCH, decode_key_batch
+from qkdlink.keystore._sealing import Sealer, key_batch_aad
 from tests.qkdlink.keystore.conftest import Backend
 
 LINK = "alice-bob"
@@ -187,9 +189,10 @@ async def test_take_delivers_once_per_slave_all_or_nothing(backend: Backend) -> 
         await store.take("M", "S4", [ids[0]])  # still pending for S2 and S3, never for S4
     # S1's copy left storage; the row stays only as a marker while S2 and S3 have theirs.
     cleared = backend.execute(
-        "a", "SELECT sealed FROM qkd_keys WHERE key_id = ? AND slave_sae_id = 'S1'", (ids[0],)
+        "a", "SELECT batch_id FROM qkd_keys WHERE key_id = ? AND slave_sae_id = 'S1'", (ids[0],)
     )
     assert cleared == [(None,)]
+    assert_batches_hold(backend, "M", "S1", {ids[1]: expected[1]})
     for slave in ("S2", "S3"):  # every additional slave gets its copy once
         got = await store.take("M", slave, ids)
         assert [k.material for k in got] == expected
@@ -203,6 +206,52 @@ async def test_take_delivers_once_per_slave_all_or_nothing(backend: Backend) -> 
             await store.take(*who, ids[:1])
         assert not isinstance(info.value, KeyNotEntitledError)
     assert backend.execute("a", "SELECT count(*) FROM qkd_keys") == [(0,)]
+    assert backend.execute("a", "SELECT count(*) FROM qkd_key_batches") == [(0,)]
+
+
+def assert_batches_hold(backend: Backend, master: str, slave: str, keys: dict[str, bytes]) -> None:
+    """Open every sealed key batch of a slave: exactly `keys` (ID -> bytes) remain at rest."""
+    sealer = Sealer(backend.master_key)
+    batch_ids = {
+        str(row[0])
+        for row in backend.execute(
+            "a",
+            "SELECT batch_id FROM qkd_keys WHERE slave_sae_id = ? AND batch_id IS NOT NULL",
+            (slave,),
+        )
+    }
+    held: dict[str, bytes] = {}
+    for batch_id, sealed in backend.execute("a", "SELECT batch_id, sealed FROM qkd_key_batches"):
+        if batch_id in batch_ids:
+            aad = key_batch_aad(str(batch_id), master, slave)
+            assert isinstance(sealed, bytes | memoryview)
+            held.update(decode_key_batch(sealer.open(aad, bytes(sealed))))
+    assert held == keys
+
+
+async def test_delivered_keys_leave_their_sealed_batch(backend: Backend) -> None:
+    store = await backend.open()
+    await store.ingest(LINK, blocks(0, 80))
+    count = KEYS_PER_BATCH + 3  # two batches
+    ids = [kid() for _ in range(count)]
+    await store.assign(LINK, 0, [KeyAssignment(k, 8 * i, 8) for i, k in enumerate(ids)], "M", ["S"])
+    material = {k: stream(0, 80)[8 * i : 8 * i + 8] for i, k in enumerate(ids)}
+    assert len(backend.execute("a", "SELECT batch_id FROM qkd_key_batches")) == 2
+    # One key from each batch, then the rest of the small one: a batch is re-sealed without
+    # the delivered keys, and deleted once it holds none.
+    picked = [ids[5], ids[-1]]
+    got = await store.take("M", "S", picked)
+    assert [(k.key_id, k.material) for k in got] == [(k, material[k]) for k in picked]
+    for k in picked:
+        del material[k]
+    assert_batches_hold(backend, "M", "S", material)
+    rest = ids[KEYS_PER_BATCH:-1]
+    await store.take("M", "S", rest)
+    for k in rest:
+        del material[k]
+    assert_batches_hold(backend, "M", "S", material)
+    assert len(backend.execute("a", "SELECT batch_id FROM qkd_key_batches")) == 1
+    assert await store.stored_key_count("M", "S") == len(material)
 
 
 async def test_state_survives_close_and_reopen(backend: Backend) -> None:
@@ -244,16 +293,34 @@ async def test_tampered_or_swapped_rows_fail_closed(backend: Backend) -> None:
     store = await backend.open()
     await store.ingest(LINK, blocks(0, 6))
     ids = [kid(), kid()]
-    await store.assign(
-        LINK, 0, [KeyAssignment(ids[0], 0, 16), KeyAssignment(ids[1], 16, 16)], "M", ["S"]
-    )
-    # Swap the two keys' ciphertexts: each row now holds the other's sealed bytes.
-    rows = backend.execute("a", "SELECT key_id, sealed FROM qkd_keys ORDER BY key_id")
-    for (key_id, _), (_, sealed) in zip(rows, reversed(rows), strict=True):
-        backend.execute("a", "UPDATE qkd_keys SET sealed = ? WHERE key_id = ?", (sealed, key_id))
+    # Two calls, two sealed key batches.
+    await store.assign(LINK, 0, [KeyAssignment(ids[0], 0, 16)], "M", ["S"])
+    await store.assign(LINK, 0, [KeyAssignment(ids[1], 16, 16)], "M", ["S"])
+    # Swap the two batches' ciphertexts: each batch row now holds the other's sealed bytes.
+    rows = backend.execute("a", "SELECT batch_id, sealed FROM qkd_key_batches ORDER BY batch_id")
+    assert len(rows) == 2
+    for (batch_id, _), (_, sealed) in zip(rows, reversed(rows), strict=True):
+        backend.execute(
+            "a", "UPDATE qkd_key_batches SET sealed = ? WHERE batch_id = ?", (sealed, batch_id)
+        )
     with pytest.raises(KeyStoreError) as info:
         await store.take("M", "S", ids[:1])
     assert "authentication" in str(info.value)
+    # Swap them back, then point one key's index row at the other key's batch: the batch
+    # authenticates but does not hold that key, so the take fails and delivers nothing.
+    for batch_id, sealed in rows:
+        backend.execute(
+            "a", "UPDATE qkd_key_batches SET sealed = ? WHERE batch_id = ?", (sealed, batch_id)
+        )
+    (other_batch,) = backend.execute(
+        "a", "SELECT batch_id FROM qkd_keys WHERE key_id = ?", (ids[1],)
+    )
+    backend.execute(
+        "a", "UPDATE qkd_keys SET batch_id = ? WHERE key_id = ?", (other_batch[0], ids[0])
+    )
+    with pytest.raises(KeyStoreError, match="inconsistent"):
+        await store.take("M", "S", ids[:1])
+    assert await store.stored_key_count("M", "S") == 2
     # Swap two blocks of the partition stream: reserving across them fails, returns nothing.
     rows = backend.execute(
         "a", "SELECT start, sealed FROM qkd_blocks WHERE partition = 1 ORDER BY start"

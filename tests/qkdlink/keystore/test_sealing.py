@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from qkdlink.errors import ConfigurationError, KeyStoreError
 from qkdlink.keystore import MASTER_KEY_BYTES, create_master_key_file, load_master_key
-from qkdlink.keystore._sealing import Sealer, block_aad, check_canary, key_aad, make_canary
+from qkdlink.keystore._sealing import Sealer, block_aad, check_canary, key_batch_aad, make_canary
 
 
 def test_master_key_file_is_created_private_and_loads(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_missing_master_key_file_is_a_configuration_error(tmp_path: Path) -> Non
 
 def test_blobs_round_trip_with_fresh_nonces_and_bind_their_row() -> None:
     sealer = Sealer(bytes(range(32)))
-    aad = key_aad("k1", "M", "S")
+    aad = key_batch_aad("b1", "M", "S")
     batch = sealer.batch()
     one, two = batch.seal(aad, b"secret"), batch.seal(aad, b"secret")
     assert one != two
@@ -57,7 +57,11 @@ def test_blobs_round_trip_with_fresh_nonces_and_bind_their_row() -> None:
     assert one[17:29] != two[17:29]  # fresh 96-bit nonce
     assert sealer.batch().seal(aad, b"secret")[1:17] != one[1:17]  # a new batch, a new key
     assert sealer.open(aad, one) == b"secret"
-    for other in (key_aad("k2", "M", "S"), key_aad("k1", "M", "T"), key_aad("k1", "X", "S")):
+    for other in (
+        key_batch_aad("b2", "M", "S"),
+        key_batch_aad("b1", "M", "T"),
+        key_batch_aad("b1", "X", "S"),
+    ):
         with pytest.raises(KeyStoreError, match="authentication"):
             sealer.open(other, one)
     for broken in (one[:-1] + bytes([one[-1] ^ 1]), one[:20], b"", b"\x02" + one[1:]):
@@ -76,7 +80,7 @@ def test_the_master_key_never_encrypts_directly() -> None:
 
 def test_aad_fields_cannot_be_shifted() -> None:
     assert block_aad("ab", 0, 1, 2) != block_aad("a", 0, 1, 2)
-    assert key_aad("a", "bc", "d") != key_aad("ab", "c", "d")
+    assert key_batch_aad("a", "bc", "d") != key_batch_aad("ab", "c", "d")
     assert block_aad("l", 0, 1, 2) != block_aad("l", 1, 1, 2) != block_aad("l", 0, 1, 3)
 
 

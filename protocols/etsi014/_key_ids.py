@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,22 @@ __all__ = ["KEY_IDS_MAX_BYTES", "KeyIdEntry", "KeyIds"]
 KEY_IDS_MAX_BYTES = 1024 * 1024
 
 _QUERY_NAMES = frozenset({"key_ID"})
+
+# The plain form every client sends, {"key_IDs":[{"key_ID":"<uuid>"}, ...]}, with any JSON
+# whitespace (RFC 8259 section 2: space, tab, LF, CR). A body of exactly this shape is valid
+# JSON with no duplicate member, no escape and no extension, so its only remaining checks are
+# the UUID form (in the pattern) and duplicate IDs; `from_json` parses it without building the
+# generic JSON tree. Anything else, including a duplicate ID, takes the generic strict path, so
+# the fast path accepts and rejects exactly what that path does (pinned by a hypothesis test).
+_PLAIN_BODY = re.compile(
+    rb'<ws>\{<ws>"key_IDs"<ws>:<ws>\[<entry>(?:,<entry>)*\]<ws>\}<ws>'.replace(
+        b"<entry>", rb'<ws>\{<ws>"key_ID"<ws>:<ws>"<uuid>"<ws>\}<ws>'
+    )
+    .replace(b"<uuid>", rb"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+    .replace(b"<ws>", rb"[ \t\n\r]*")
+)
+# In a body matching _PLAIN_BODY only the key IDs hold 8 hex digits in a row.
+_UUID_IN_BODY = re.compile(rb"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +74,8 @@ class KeyIds:
             raise LocalProtocolError("key_IDs must be a non-empty tuple")
         if not all(isinstance(e, KeyIdEntry) for e in self.key_ids):
             raise LocalProtocolError("key_IDs items must be KeyIdEntry")
-        if len({e.key_id for e in self.key_ids}) != len(self.key_ids):
+        # Compared by value (.int: UUID equality) without UUID.__hash__'s Python-level call.
+        if len({e.key_id.int for e in self.key_ids}) != len(self.key_ids):
             # A repeated ID would ask for one key twice; clause 5.4 delivers each key once.
             raise LocalProtocolError("key_IDs must not repeat a key ID")
         if self.key_ids_extension is not None and not isinstance(self.key_ids_extension, dict):
@@ -141,6 +159,12 @@ class KeyIds:
         Raises:
             ParseError: not Key IDs per Table 12, or over `max_bytes`.
         """
+        if isinstance(data, bytes) and len(data) <= max_bytes and _PLAIN_BODY.fullmatch(data):
+            texts = _UUID_IN_BODY.findall(data)
+            values = [int(t.replace(b"-", b""), 16) for t in texts]
+            if len(set(values)) == len(values):
+                return cls(tuple(KeyIdEntry(uuid.UUID(int=v)) for v in values))
+            # A repeated ID: the strict path below names it in the error.
         return cls.from_dict(_json.load_object(data, max_bytes=max_bytes))
 
     @classmethod

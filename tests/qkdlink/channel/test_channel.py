@@ -99,7 +99,12 @@ async def test_two_receivers_at_once_is_busy() -> None:
 
 
 async def test_two_senders_at_once_is_busy() -> None:
-    a, b = await open_pair(*config_pair())
+    # Small buffers on both the transport and the receiver, so the 20 MiB send cannot finish
+    # before the peer reads: it must still be in progress when the second sender arrives.
+    small = 256 << 10
+    a, b = await open_pair(
+        *config_pair(receive_buffer=small), memory_transport_pair(max_buffered=small)
+    )
     async with a, b:
         big = asyncio.create_task(a.send(bytes(20 << 20)))  # suspends on transport backpressure
         await asyncio.sleep(0.01)

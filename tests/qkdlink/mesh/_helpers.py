@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Callable, Sequence
 
@@ -11,15 +12,29 @@ from qkdlink.channel import ChannelConfig, InMemoryQkdLink
 
 
 def free_ports(n: int, *, spacing: int = 1) -> list[int]:
-    """`n` ports free now (each followed by `spacing - 1` more that are probably free too)."""
+    """`n` base ports, each with the `spacing - 1` ports above it, all bindable right now.
+
+    Ports are drawn below the kernel's ephemeral range (32768-60999 on Linux), so that outgoing
+    connections of other tests cannot take a port of a span between this check and the bind.
+    """
+    rng = random.Random()
     ports: list[int] = []
     while len(ports) < n:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if all(abs(port - p) >= spacing for p in ports) and port + spacing < 65535:
-            ports.append(port)
+        base = rng.randrange(20000, 32000 - spacing)
+        span = range(base, base + spacing)
+        if any(abs(base - p) < spacing for p in ports) or not all(_bindable(q) for q in span):
+            continue
+        ports.append(base)
     return ports
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def channel_configs(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -20,19 +19,10 @@ from qkdlink.errors import (
 )
 from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, MeshTransport, TcpLink, TcpTransport
 from qkdlink.randomness import InMemoryKeyPool
+from tests.qkdlink.mesh._helpers import free_ports
 
 PARTIES = ("a", "b", "c")
 Body = Callable[[Mesh], Awaitable[Any]]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def memory_transports(parties: Sequence[str]) -> dict[str, MeshTransport]:

@@ -35,8 +35,13 @@ _MAX_FIELD = 0xFFFF
 
 KeyIndexRow = tuple[str, str, str, str]
 """One key copy for one slave: (key_id, slave_sae_id, master_sae_id, batch_id)."""
-KeyBatchRow = tuple[str, bytes]
-"""One sealed batch: (batch_id, sealed)."""
+KeyBatchRow = tuple[str, str, str, int, bytes]
+"""One sealed batch: (batch_id, slave_sae_id, master_sae_id, keys it holds, sealed).
+
+The SAE pair and count are kept in clear for `stored_key_count` only; the pair is also bound
+into the associated data, so a batch moved to another pair fails authentication."""
+ResealedBatch = tuple[str, int, bytes]
+"""A batch rewritten by `take`: (batch_id, keys it still holds, sealed)."""
 
 
 def encode_key_batch(entries: Iterable[tuple[str, bytes]]) -> bytes:
@@ -98,9 +103,8 @@ def seal_key_batches(
         plain = encode_key_batch(entries)
         for slave in slave_sae_ids:
             batch_id = new_batch_id()
-            batches.append(
-                (batch_id, batch.seal(key_batch_aad(batch_id, master_sae_id, slave), plain))
-            )
+            sealed = batch.seal(key_batch_aad(batch_id, master_sae_id, slave), plain)
+            batches.append((batch_id, slave, master_sae_id, len(chunk), sealed))
             index.extend((a.key_id, slave, master_sae_id, batch_id) for a in chunk)
     return index, batches
 
@@ -168,7 +172,7 @@ class TakeResult:
 
     delivered: list[tuple[str, bytes]] = field(repr=False)
     """(key_id, material) in request order."""
-    resealed: list[KeyBatchRow] = field(repr=False)
+    resealed: list[ResealedBatch] = field(repr=False)
     """Batches that keep undelivered keys, re-sealed without the delivered ones."""
     emptied: list[str]
     """Batches whose every key is now delivered: deleted."""
@@ -201,13 +205,14 @@ def open_take(
         if material is None:
             raise KeyStoreError("stored key batch is inconsistent")
         delivered.append((key_id, material))
-    resealed: list[KeyBatchRow] = []
+    resealed: list[ResealedBatch] = []
     emptied: list[str] = []
     reseal = sealer.batch().seal
     for batch_id, remaining in opened.items():
         if remaining:
             aad = key_batch_aad(batch_id, master_sae_id, slave_sae_id)
-            resealed.append((batch_id, reseal(aad, encode_key_batch(remaining.items()))))
+            sealed = reseal(aad, encode_key_batch(remaining.items()))
+            resealed.append((batch_id, len(remaining), sealed))
         else:
             emptied.append(batch_id)
     return TakeResult(delivered, resealed, emptied)

@@ -67,8 +67,12 @@ CREATE TABLE IF NOT EXISTS qkd_blocks (
 );
 CREATE TABLE IF NOT EXISTS qkd_key_batches (
     batch_id TEXT PRIMARY KEY,
+    slave_sae_id TEXT NOT NULL,
+    master_sae_id TEXT NOT NULL,
+    remaining INTEGER NOT NULL,
     sealed BYTEA NOT NULL
 );
+CREATE INDEX IF NOT EXISTS qkd_key_batches_by_pair ON qkd_key_batches (slave_sae_id, master_sae_id);
 CREATE TABLE IF NOT EXISTS qkd_keys (
     key_id TEXT NOT NULL,
     slave_sae_id TEXT NOT NULL,
@@ -76,7 +80,6 @@ CREATE TABLE IF NOT EXISTS qkd_keys (
     batch_id TEXT,
     PRIMARY KEY (key_id, slave_sae_id)
 );
-CREATE INDEX IF NOT EXISTS qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id)
 """
 
 # Transient conflicts PostgreSQL asks the client to retry (docs 13.4); our lock order makes them
@@ -443,9 +446,15 @@ class PostgresKeyStore:
             ),
         )
         await conn.execute(
-            "INSERT INTO qkd_key_batches (batch_id, sealed)"
-            " SELECT * FROM unnest(%s::text[], %s::bytea[])",
-            ([b[0] for b in batches], [b[1] for b in batches]),
+            "INSERT INTO qkd_key_batches (batch_id, slave_sae_id, master_sae_id, remaining, sealed)"
+            " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::bytea[])",
+            (
+                [b[0] for b in batches],
+                [b[1] for b in batches],
+                [b[2] for b in batches],
+                [b[3] for b in batches],
+                [b[4] for b in batches],
+            ),
         )
 
     async def take(
@@ -513,10 +522,14 @@ class PostgresKeyStore:
             )
         if result.resealed:
             await conn.execute(
-                "UPDATE qkd_key_batches AS b SET sealed = u.sealed"
-                " FROM unnest(%s::text[], %s::bytea[]) AS u(batch_id, sealed)"
+                "UPDATE qkd_key_batches AS b SET remaining = u.remaining, sealed = u.sealed"
+                " FROM unnest(%s::text[], %s::int[], %s::bytea[]) AS u(batch_id, remaining, sealed)"
                 " WHERE b.batch_id = u.batch_id",
-                ([r[0] for r in result.resealed], [r[1] for r in result.resealed]),
+                (
+                    [r[0] for r in result.resealed],
+                    [r[1] for r in result.resealed],
+                    [r[2] for r in result.resealed],
+                ),
             )
         return result.delivered
 
@@ -527,7 +540,7 @@ class PostgresKeyStore:
             KeyStoreError: the backend failed.
         """
         query = (
-            "SELECT count(*) FROM qkd_keys"
-            " WHERE slave_sae_id = %s AND master_sae_id = %s AND batch_id IS NOT NULL"
+            "SELECT sum(remaining) FROM qkd_key_batches"
+            " WHERE slave_sae_id = %s AND master_sae_id = %s"
         )
         return await self._scalar(query, (slave_sae_id, master_sae_id))

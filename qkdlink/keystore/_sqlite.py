@@ -70,8 +70,12 @@ CREATE TABLE qkd_blocks (
 ) WITHOUT ROWID;
 CREATE TABLE qkd_key_batches (
     batch_id TEXT PRIMARY KEY,
+    slave_sae_id TEXT NOT NULL,
+    master_sae_id TEXT NOT NULL,
+    remaining INTEGER NOT NULL,
     sealed BLOB NOT NULL
-) WITHOUT ROWID;
+);
+CREATE INDEX qkd_key_batches_by_pair ON qkd_key_batches (slave_sae_id, master_sae_id);
 CREATE TABLE qkd_keys (
     key_id TEXT NOT NULL,
     slave_sae_id TEXT NOT NULL,
@@ -79,7 +83,6 @@ CREATE TABLE qkd_keys (
     batch_id TEXT,
     PRIMARY KEY (key_id, slave_sae_id)
 ) WITHOUT ROWID;
-CREATE INDEX qkd_keys_by_pair ON qkd_keys (slave_sae_id, master_sae_id);
 """
 
 
@@ -407,7 +410,11 @@ class SqliteKeyStore:
             )
         except sqlite3.IntegrityError as exc:
             raise KeyIdError("key ID already assigned") from exc
-        conn.executemany("INSERT INTO qkd_key_batches (batch_id, sealed) VALUES (?, ?)", batches)
+        conn.executemany(
+            "INSERT INTO qkd_key_batches (batch_id, slave_sae_id, master_sae_id, remaining, sealed)"
+            " VALUES (?, ?, ?, ?, ?)",
+            batches,
+        )
 
     @staticmethod
     def _any_known(conn: sqlite3.Connection, key_ids: Sequence[str]) -> bool:
@@ -480,8 +487,8 @@ class SqliteKeyStore:
             )
         if result.resealed:
             conn.executemany(
-                "UPDATE qkd_key_batches SET sealed = ? WHERE batch_id = ?",
-                [(sealed, batch_id) for batch_id, sealed in result.resealed],
+                "UPDATE qkd_key_batches SET remaining = ?, sealed = ? WHERE batch_id = ?",
+                [(count, sealed, batch_id) for batch_id, count, sealed in result.resealed],
             )
         return result.delivered
 
@@ -492,7 +499,7 @@ class SqliteKeyStore:
             KeyStoreError: the backend failed.
         """
         sql = (
-            "SELECT count(*) FROM qkd_keys"
-            " WHERE slave_sae_id = ? AND master_sae_id = ? AND batch_id IS NOT NULL"
+            "SELECT sum(remaining) FROM qkd_key_batches"
+            " WHERE slave_sae_id = ? AND master_sae_id = ?"
         )
         return await self._run(self._read, sql, (slave_sae_id, master_sae_id))

@@ -47,8 +47,14 @@ def test_batches_are_chunked_and_sealed_per_slave() -> None:
     index, batches = seal_key_batches(sealer.batch(), data, 100, assignments, "M", ["S1", "S2"])
     assert len(batches) == 4  # two chunks, two slaves
     assert len(index) == 2 * count
-    assert len({batch_id for batch_id, _ in batches}) == 4
-    by_batch = {batch_id: sealed for batch_id, sealed in batches}
+    assert len({b[0] for b in batches}) == 4
+    assert [(b[1], b[2], b[3]) for b in batches] == [
+        ("S1", "M", KEYS_PER_BATCH),
+        ("S2", "M", KEYS_PER_BATCH),
+        ("S1", "M", 1),
+        ("S2", "M", 1),
+    ]
+    by_batch = {b[0]: b[4] for b in batches}
     for key_id, slave, master, batch_id in index:
         assert master == "M"
         held = decode_key_batch(
@@ -66,11 +72,12 @@ def test_take_reseals_the_rest_and_empties_batches() -> None:
     data = bytes(range(24))
     index, batches = seal_key_batches(sealer.batch(), data, 0, assignments, "M", ["S"])
     check = check_take(["k2", "k0"], "M", "S", index)
-    result = open_take(sealer, ["k2", "k0"], "M", "S", check, dict(batches))
+    result = open_take(sealer, ["k2", "k0"], "M", "S", check, {b[0]: b[4] for b in batches})
     assert result.delivered == [("k2", data[16:24]), ("k0", data[0:8])]
     assert result.emptied == []
-    ((batch_id, sealed),) = result.resealed
-    assert sealed != batches[0][1]
+    ((batch_id, remaining, sealed),) = result.resealed
+    assert remaining == 1
+    assert sealed != batches[0][4]
     assert decode_key_batch(sealer.open(key_batch_aad(batch_id, "M", "S"), sealed)) == {
         "k1": data[8:16]
     }

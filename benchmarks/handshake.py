@@ -52,48 +52,23 @@ def _qkdlink_handshake(mode_name: str) -> Callable[[], None]:
 
 def _tls13_handshake() -> tuple[Callable[[], None], Callable[[], None]]:
     """A TLS 1.3 in-memory handshake, and a cleanup that removes its temporary files."""
-    import datetime
     import ssl
     import tempfile
     from pathlib import Path
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from qkdlink.pki import LabCA
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "node-b")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("node-b")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     directory = tempfile.TemporaryDirectory()
-    cert_path, key_path = Path(directory.name, "cert.pem"), Path(directory.name, "key.pem")
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    ca = LabCA.create(Path(directory.name))
+    issued = ca.issue_kme_cert("KME_bench", Path(directory.name), hosts=("node-b",))
+    cert_path, key_path = issued.cert, issued.key
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     server_ctx.load_cert_chain(cert_path, key_path)
     server_ctx.num_tickets = 0
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     client_ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    client_ctx.load_verify_locations(cert_path)
+    client_ctx.load_verify_locations(ca.cert_path)
 
     def handshake() -> None:
         c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))

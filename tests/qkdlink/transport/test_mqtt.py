@@ -3,61 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import ssl
 from pathlib import Path
 
 import aiomqtt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from qkdlink.errors import ConfigurationError, TransportError
+from qkdlink.pki import LabCA
 from qkdlink.transport import MqttTransport, MqttTransportConfig
 from tests.qkdlink.transport._broker import Broker
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test broker")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "broker.pem", directory / "broker-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+def _broker_cert(directory: Path) -> tuple[Path, Path, Path]:
+    """A lab CA and a broker certificate for 127.0.0.1: (ca, cert, key)."""
+    ca = LabCA.create(directory)
+    paths = ca.issue_kme_cert("KME_broker", directory, hosts=("127.0.0.1",))
+    return ca.cert_path, paths.cert, paths.key
 
 
 @pytest.mark.network
 async def test_tls_to_the_broker(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    ca_cert, cert, key = _broker_cert(tmp_path)
     broker = Broker(tmp_path, tls=(cert, key))
     broker.start()
     try:
-        context = ssl.create_default_context(cafile=str(cert))
+        context = ssl.create_default_context(cafile=str(ca_cert))
         ca = MqttTransportConfig(local_id="a", peer_id="b", port=broker.port, tls_context=context)
         cb = MqttTransportConfig(local_id="b", peer_id="a", port=broker.port, tls_context=context)
         async with MqttTransport(ca) as a, MqttTransport(cb) as b:

@@ -6,7 +6,8 @@ That is three durable commits on two stores plus AES-256-GCM sealing and opening
 
 Baseline, run alternately in the same process: the same database engine doing only the minimum
 durable work for the same rows, with the same durability settings: one transaction inserting
-the 1,024 (key ID, sealed-size blob) rows and one deleting them. The ratio shows what the store's
+the 1,024 (key ID, sealed-size blob) rows and one deleting them. Both sides use key IDs made
+the way a KME makes them (time-ordered UUIDs). The ratio shows what the store's
 bookkeeping and encryption cost over bare storage; the target is the KME's `kme-bulk` figure,
 which the store must exceed by a margin to leave time for HTTPS and the peer round trip.
 """
@@ -19,7 +20,6 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,15 @@ _POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 Cycle = Callable[[], Awaitable[dict[str, float]]]
 
 
+def _key_ids() -> list[str]:
+    """Key IDs as a KME makes them (time-ordered UUIDs, `qkdlink.kme._bulk.new_key_ids`)."""
+    from qkdlink.kme._bulk import new_key_ids
+
+    return new_key_ids(BATCH)
+
+
 def _rows() -> list[tuple[str, bytes]]:
-    return [(str(uuid.uuid4()), secrets.token_bytes(SEALED_BYTES)) for _ in range(BATCH)]
+    return [(key_id, secrets.token_bytes(SEALED_BYTES)) for key_id in _key_ids()]
 
 
 async def _measure(
@@ -65,7 +72,7 @@ async def _store_cycle(master: Any, peer: Any, link: str) -> Cycle:
     from qkdlink.keystore import KeyAssignment
 
     async def cycle() -> dict[str, float]:
-        key_ids = [str(uuid.uuid4()) for _ in range(BATCH)]
+        key_ids = _key_ids()
         t0 = time.perf_counter()
         reserved = await master.reserve(link, 0, [KEY_BYTES] * BATCH)
         t1 = time.perf_counter()

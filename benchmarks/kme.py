@@ -9,7 +9,8 @@ JSON body from an aiohttp server with the KME's own TLS context (TLS 1.3, mutual
 (1,024), two SAE clients in parallel, the two KMEs running as separate processes (a lab in
 subprocess mode). The slave's dec_keys rate for the same keys is reported beside it. Baseline in
 the same run: the SQLite key store alone doing the same work per key (reserve at the master,
-assign at the peer, take at the slave) in this process, i.e. the durable floor under the KME.
+assign at the peer, take at the slave, key IDs made as the KME makes them) in this process,
+i.e. the durable floor under the KME.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ async def _store_keys_per_s(batches: int) -> float:
     """Keys/s of reserve (master) + assign (peer) + take (slave) on SQLite, like a KME pair."""
     from qkdlink.keysource import TestKeySource
     from qkdlink.keystore import KeyAssignment, SqliteKeyStore
+    from qkdlink.kme._bulk import new_key_ids
 
     with tempfile.TemporaryDirectory(prefix="bench-kme-store-") as tmp:
         master = SqliteKeyStore(Path(tmp) / "m.sqlite", master_key=bytes(32))
@@ -169,7 +171,10 @@ async def _store_keys_per_s(batches: int) -> float:
             start = time.perf_counter()
             for _ in range(batches):
                 allocations = await master.reserve("bench", 0, [32] * _BULK_NUMBER)
-                assignments = [KeyAssignment(str(uuid.uuid4()), a.offset, 32) for a in allocations]
+                assignments = [
+                    KeyAssignment(key_id, a.offset, 32)
+                    for key_id, a in zip(new_key_ids(len(allocations)), allocations, strict=True)
+                ]
                 await peer.assign("bench", 0, assignments, "SAE_m", ["SAE_s"])
                 await peer.take("SAE_m", "SAE_s", [k.key_id for k in assignments])
             elapsed = time.perf_counter() - start

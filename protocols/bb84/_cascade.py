@@ -91,7 +91,8 @@ class PassLayout:
     """How one pass orders and cuts the key (public, derived from the shared seed)."""
 
     order: NDArray[np.int32] | None
-    """Key positions in pass order (None: the identity)."""
+    """Key positions in pass order (None: the identity, or a pass of random halves, whose
+    order is the stable partition of the key by `halves` and is never materialised)."""
     starts: NDArray[np.int64]
     """Offset of each block in pass order."""
     sizes: NDArray[np.int64]
@@ -102,7 +103,7 @@ class PassLayout:
     """Blocks of each frame, in order (frames are reconciled side by side, never mixed)."""
     halves: NDArray[np.bool_] | None = None
     """Passes that cut every frame into two random halves: the public mask, in key order
-    (True: the bit is in the second half); `order` is then the stable partition by it."""
+    (True: the bit is in the second half of its frame)."""
 
     @property
     def blocks(self) -> int:
@@ -114,7 +115,23 @@ class PassLayout:
 
     def gather(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """The key in pass order."""
-        return bits if self.order is None else np.take(bits, self.order)
+        order = self.pass_order()
+        return bits if order is None else np.take(bits, order)
+
+    def pass_order(self) -> NDArray[np.int32] | None:
+        """Key positions in pass order (None: the identity); built on demand for halves."""
+        if self.halves is None:
+            return self.order
+        out = np.empty(self.halves.shape[0], dtype=_IDX)
+        first = np.cumsum(self.frame_blocks) - np.asarray(self.frame_blocks)
+        bounds = [*self.starts[first].tolist(), self.halves.shape[0]]
+        for lo, hi in itertools.pairwise(bounds):
+            half = self.halves[lo:hi]
+            zeros = np.flatnonzero(~half)
+            out[lo : lo + zeros.shape[0]] = zeros
+            out[lo + zeros.shape[0] : hi] = np.flatnonzero(half)
+            out[lo:hi] += lo
+        return out
 
     def virtual_index(self) -> NDArray[np.int32]:
         """For each position in pass order: block * K + offset in the block (padded layout)."""
@@ -127,11 +144,6 @@ class PassLayout:
         out = np.repeat(shift[first].astype(_IDX), ends - self.starts[first])
         out += np.arange(n, dtype=_IDX)
         return out
-
-    def top_parities(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
-        """Parity of each block of `bits` (given in key order)."""
-        sums = np.add.reduceat(self.gather(bits), self.starts, dtype=_I64)
-        return (sums & 1).astype(np.uint8)
 
 
 def _pass_rng(seed: bytes, index: int, frame: int) -> np.random.Generator:
@@ -153,10 +165,11 @@ def _frames_pass(
         "identity" if index == 0 or n < 2 else "halves" if 2 * k >= n else "permutation"
         for n, k in zip(frame_sizes, ks, strict=True)
     ]
+    halves = all(kind == "halves" for kind in kinds)
     order: NDArray[np.int32] | None = None
-    if any(kind != "identity" for kind in kinds):
+    if not halves and any(kind != "identity" for kind in kinds):
         order = np.empty(total, dtype=_IDX)
-    mask = np.empty(total, dtype=bool) if all(kind == "halves" for kind in kinds) else None
+    mask = np.empty(total, dtype=bool) if halves else None
     starts: list[NDArray[np.int64]] = []
     sizes: list[NDArray[np.int64]] = []
     frame_blocks: list[int] = []
@@ -164,7 +177,7 @@ def _frames_pass(
     offset = 0
     for frame, (n, k, kind) in enumerate(zip(frame_sizes, ks, kinds, strict=True)):
         chunk = order[offset : offset + n] if order is not None else None
-        if kind == "halves" and chunk is not None:
+        if kind == "halves":
             # Two random halves: a public random mask, stably partitioned (cheaper than a
             # shuffle).
             rng = _pass_rng(seed, index, first_frame + frame)
@@ -172,11 +185,11 @@ def _frames_pass(
             half = np.unpackbits(raw, count=n).view(bool)
             if mask is not None:
                 mask[offset : offset + n] = half
-            zeros = np.flatnonzero(~half)
-            n0 = int(zeros.shape[0])
-            chunk[:n0] = zeros
-            chunk[n0:] = np.flatnonzero(half)
-            chunk += offset
+            n0 = n - int(np.count_nonzero(half))
+            if chunk is not None:
+                chunk[:n0] = np.flatnonzero(~half)
+                chunk[n0:] = np.flatnonzero(half)
+                chunk += offset
             block_sizes_f = np.array([s for s in (n0, n - n0) if s], dtype=_I64)
             block_starts = np.concatenate(([0], np.cumsum(block_sizes_f)[:-1])).astype(_I64)
             frame_depth = max(0, int(block_sizes_f.max() - 1).bit_length())
@@ -300,41 +313,192 @@ class _Index:
 
 
 def _head_parity_table() -> NDArray[np.uint8]:
-    """Entry r * 256 + b: parity of the top r bits of byte b (packbits order, MSB first)."""
-    table = [bin(b >> (8 - r)).count("1") & 1 for r in range(8) for b in range(256)]
+    """Entry (r << 9) | (q << 8) | b: q ^ the parity of the top r bits of byte b (packbits order,
+    MSB first), for a prefix parity q of the bytes before b."""
+    table = [
+        q ^ (bin(b >> (8 - r)).count("1") & 1)
+        for r in range(8)
+        for q in range(2)
+        for b in range(256)
+    ]
     return np.array(table, dtype=np.uint8)
 
 
 _HEAD_PARITY = _head_parity_table()
 
 
+def _head_count_table() -> NDArray[np.int64]:
+    """Entry (r << 8) | b: number of ones among the top r bits of byte b (MSB first)."""
+    return np.array([bin(b >> (8 - r)).count("1") for r in range(8) for b in range(256)], _I64)
+
+
+def _select_table() -> NDArray[np.int64]:
+    """Entry (k << 8) | b: position (MSB first) of the k-th set bit of byte b (8: none)."""
+    table = []
+    for k in range(8):
+        for b in range(256):
+            ones = [i for i in range(8) if b >> (7 - i) & 1]
+            table.append(ones[k] if k < len(ones) else 8)
+    return np.array(table, dtype=_I64)
+
+
+_HEAD_COUNT = _head_count_table()
+_SELECT = _select_table()
+
+
+class _Halves:
+    """Rank and select on the public masks of every pass of random halves, so that those
+    passes need no order array: a half of a frame is, in order, the key bits of that frame
+    where the mask says so. Masks are packed into rows of `width` bytes; counts of zeros
+    (before each byte) and of ones (shifted past all zeros) form one non-decreasing array, so
+    one `searchsorted` selects in either half."""
+
+    __slots__ = (
+        "_counts",
+        "_first_rank",
+        "_frame_end",
+        "_frame_gb",
+        "_ones",
+        "_packed",
+        "_row",
+        "_zeros_total",
+        "member",
+        "passes",
+        "second",
+    )
+
+    def __init__(self, layouts: list[PassLayout], index: _Index, width: int) -> None:
+        masks = [
+            (p, layout.halves) for p, layout in enumerate(layouts) if layout.halves is not None
+        ]
+        self.passes = [p for p, _ in masks]
+        rows = len(masks)
+        self._packed = np.zeros(rows * width, dtype=np.uint8)
+        for q, (_, mask) in enumerate(masks):
+            chunk = np.packbits(mask)
+            self._packed[q * width : q * width + chunk.shape[0]] = chunk
+        self._ones = np.zeros(rows * width + 1, dtype=_I64)
+        np.cumsum(np.bitwise_count(self._packed), out=self._ones[1:])
+        zeros = 8 * np.arange(rows * width + 1, dtype=_I64) - self._ones
+        self._zeros_total = int(zeros[-1])
+        self._counts = np.concatenate((zeros, self._ones + self._zeros_total))
+        blocks = int(index.size.shape[0])
+        self.member = np.zeros(blocks, dtype=bool)
+        """Per global block: it belongs to a pass of random halves."""
+        self.second = np.zeros(blocks, dtype=_I64)
+        """Per halves block: 1 if it holds the bits of its frame whose mask bit is 1."""
+        self._row = np.zeros(blocks, dtype=_I64)
+        self._first_rank = np.zeros(blocks, dtype=_I64)
+        self._frame_end = np.zeros(blocks, dtype=_I64)
+        self._frame_gb: dict[int, NDArray[np.int64]] = {}
+        for q, (p, mask) in enumerate(masks):
+            layout = layouts[p]
+            counts = np.asarray(layout.frame_blocks, dtype=_I64)
+            first = np.cumsum(counts) - counts
+            frame_start = layout.starts[first]
+            frame_of = np.repeat(np.arange(counts.shape[0]), counts)
+            place = np.arange(layout.blocks, dtype=_I64) - first[frame_of]
+            # A frame with one block is all zeros or all ones (its mask at its start says).
+            second = np.where(counts[frame_of] == 1, mask[frame_start[frame_of]], place)
+            gb = index.first_block[p] + np.arange(layout.blocks, dtype=_I64)
+            row = q * width * 8
+            start_rank = self._rank(row + frame_start[frame_of], second)
+            self.member[gb] = True
+            self.second[gb] = second
+            self._row[gb] = row
+            self._first_rank[gb] = start_rank
+            self._frame_end[gb] = (frame_start + np.add.reduceat(layout.sizes, first))[frame_of]
+            # Block of each frame's zeros (row 0) and ones (row 1): one block serves both.
+            frame_gb = np.stack((gb[first], gb[first] + (counts == 2)))
+            self._frame_gb[p] = frame_gb
+
+    def _rank(self, at: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Position in `_counts` of bit coordinate `at` among the zeros (second = 0) or ones."""
+        byte = at >> 3
+        ones = self._ones[byte] + _HEAD_COUNT[((at & 7) << 8) | self._packed[byte]]
+        rank: NDArray[np.int64] = np.where(second, ones + self._zeros_total, at - ones)
+        return rank
+
+    def select(self, gb: NDArray[np.int64], r: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Key position of bit r (< size) of each halves block gb."""
+        target = self._first_rank[gb] + r
+        j = np.searchsorted(self._counts, target, side="right") - 1
+        second = j >= self._ones.shape[0]
+        byte_index = j - second * self._ones.shape[0]
+        byte = self._packed[byte_index] ^ np.where(second, 0, 0xFF)
+        bit = _SELECT[((target - self._counts[j]) << 8) | byte]
+        key: NDArray[np.int64] = 8 * byte_index + bit - self._row[gb]
+        return key
+
+    def coordinates(
+        self, gb: NDArray[np.int64], r: NDArray[np.int64], size: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """Key position where bit r (<= size) of each halves block starts (its frame's end
+        for r = size): a half's range [lo, hi) is the key range between the two."""
+        inside = r < size
+        key = self.select(gb, np.where(inside, r, 0))
+        out: NDArray[np.int64] = np.where(inside, key, self._frame_end[gb])
+        return out
+
+    def leaves(
+        self, p: int, x: NDArray[np.int64], frame: NDArray[np.int64], index: _Index
+    ) -> NDArray[np.int64]:
+        """Global leaf ids in halves pass p of key positions x (in frames `frame`)."""
+        at = self._row[index.first_block[p]] + x
+        second = (self._packed[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
+        gb = self._frame_gb[p][second, frame]
+        offset = self._rank(at, second) - self._first_rank[gb]
+        leaf: NDArray[np.int64] = index.base[gb] + index.pass_width[p] + offset
+        return leaf
+
+
 class _Parities:
-    """Parity of any range of each pass order of a fixed key in O(1): the key packed into bytes
-    in pass order, and the XOR prefix of the byte parities (cheap to build: no per-bit scan)."""
+    """Parity of any range of each pass order of a fixed key in O(1), cheap to build (no
+    per-bit scan): the key packed into bytes in pass order, each byte stored beside the parity
+    of all bytes before it (`(prefix << 8) | byte`, one gather per look-up). A pass of random
+    halves keeps the key in key order twice instead, masked to each half (`_Halves`)."""
 
-    __slots__ = ("_packed", "_prefix", "_row", "_width")
+    __slots__ = ("_base", "_halves", "_passes", "_width", "_words")
 
-    def __init__(self, n: int, index: _Index) -> None:
-        # Byte i >> 3 of every position i <= n exists in a row (so does prefix entry n >> 3).
+    def __init__(self, n: int, index: _Index, layouts: list[PassLayout]) -> None:
+        # Byte i >> 3 of every position i <= n exists in a row.
         self._width = n // 8 + 2
-        passes = int(index.pass_blocks.shape[0])
-        self._packed = np.zeros(passes * self._width, dtype=np.uint8)
-        self._prefix = np.zeros(passes * self._width, dtype=np.uint8)
-        self._row = index.pass_of.astype(_I64) * self._width
+        self._passes = len(layouts)
+        self._halves = _Halves(layouts, index, self._width)
+        rows = self._passes + len(self._halves.passes)
+        self._words = np.zeros(rows * self._width, dtype=np.uint16)
+        # Per global block: the bit coordinate of its first bit in the flattened rows (halves:
+        # of key position 0 in the row of its half, the pass's row or one after all passes).
+        row = index.pass_of.astype(_I64)
+        for q, p in enumerate(self._halves.passes):
+            gb = np.flatnonzero(index.pass_of == p)
+            row[gb] = np.where(self._halves.second[gb], self._passes + q, p)
+        self._base = row * self._width * 8 + np.where(self._halves.member, 0, index.start)
+
+    @property
+    def halves(self) -> _Halves:
+        """Rank and select on the passes of random halves."""
+        return self._halves
+
+    def _write(self, row: int, chunk: NDArray[np.uint8]) -> None:
+        words = self._words[row * self._width : row * self._width + chunk.shape[0] + 1]
+        words[:-1] = chunk
+        np.bitwise_xor.accumulate(np.bitwise_count(chunk) & 1, out=chunk)
+        words[1:] |= chunk.astype(np.uint16) << 8
 
     def fill(self, p: int, layout: PassLayout, bits: NDArray[np.uint8]) -> None:
         """Take pass p's parities from `bits` (until filled, that pass reads as all zeros)."""
-        row = p * self._width
-        chunk = np.packbits(layout.gather(bits))
-        self._packed[row : row + chunk.shape[0]] = chunk
-        parity = np.bitwise_count(chunk) & 1
-        np.bitwise_xor.accumulate(parity, out=self._prefix[row + 1 : row + chunk.shape[0] + 1])
+        if layout.halves is None:
+            self._write(p, np.packbits(layout.gather(bits)))
+            return
+        key = np.packbits(bits)
+        mask = np.packbits(layout.halves)
+        self._write(p, key & ~mask)
+        self._write(self._passes + self._halves.passes.index(p), key & mask)
 
-    def _head(self, row: NDArray[np.int64], at: NDArray[np.int64]) -> NDArray[np.uint8]:
-        byte = row + (at >> 3)
-        parity: NDArray[np.uint8] = (
-            self._prefix[byte] ^ _HEAD_PARITY[((at & 7) << 8) | self._packed[byte]]
-        )
+    def _head(self, at: NDArray[np.int64]) -> NDArray[np.uint8]:
+        """Parity of the bits before bit coordinate `at` in its row."""
+        parity: NDArray[np.uint8] = _HEAD_PARITY[((at & 7) << 9) | self._words[at >> 3]]
         return parity
 
     def blocks(
@@ -346,56 +510,19 @@ class _Parities:
     ) -> NDArray[np.uint8]:
         """Parity of [lo, hi) of each global block gb (block-relative, virtual bits are 0)."""
         size = index.size[gb]
-        start = index.start[gb]
-        row = self._row[gb]
-        return self._head(row, start + np.minimum(hi, size)) ^ self._head(
-            row, start + np.minimum(lo, size)
-        )
-
-
-def _head_count_table() -> NDArray[np.int64]:
-    """Entry r * 256 + b: number of ones among the top r bits of byte b (MSB first)."""
-    return np.array([bin(b >> (8 - r)).count("1") for r in range(8) for b in range(256)], _I64)
-
-
-_HEAD_COUNT = _head_count_table()
-
-
-class _HalvesRank:
-    """Where key bits sit in a pass of random halves, for the few bits flipped at a time: rank
-    queries on the packed public mask, instead of inverting the whole pass order."""
-
-    __slots__ = ("_base", "_frame_block", "_frame_ones", "_frame_start", "_ones", "_packed")
-
-    def __init__(self, layout: PassLayout, mask: NDArray[np.bool_], index: _Index, p: int):
-        self._packed = np.packbits(mask)
-        self._ones = np.concatenate(([0], np.cumsum(np.bitwise_count(self._packed), dtype=_I64)))
-        first = np.cumsum(np.asarray(layout.frame_blocks, dtype=_I64)) - np.asarray(
-            layout.frame_blocks, dtype=_I64
-        )
-        self._frame_start = layout.starts[first]
-        self._frame_ones = self._ones_before(self._frame_start)
-        gb = index.first_block[p] + first
-        two = np.asarray(layout.frame_blocks, dtype=_I64) == 2
-        # Global leaf id of offset 0 in each frame's first half, and in its second half.
-        self._base = np.stack((index.base[gb], index.base[gb + two])) + layout.padded
-        self._frame_block = gb
-
-    def _ones_before(self, x: NDArray[np.int64]) -> NDArray[np.int64]:
-        byte = x >> 3
-        count: NDArray[np.int64] = (
-            self._ones[byte] + _HEAD_COUNT[((x & 7) << 8) | self._packed[byte]]
-        )
-        return count
-
-    def leaves(self, x: NDArray[np.int64], frame: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Global leaf ids of key positions x (in frames `frame`)."""
-        second = (self._packed[x >> 3] >> (7 - (x & 7)).astype(np.uint8)) & 1
-        ones = self._ones_before(x) - self._frame_ones[frame]
-        zeros = x - self._frame_start[frame] - ones
-        offset = np.where(second, ones, zeros)
-        leaf: NDArray[np.int64] = self._base[second, frame] + offset
-        return leaf
+        lo = np.minimum(lo, size)
+        hi = np.minimum(hi, size)
+        halves = self._halves.member[gb]
+        if halves.any():
+            pick = np.flatnonzero(halves)
+            g, s = gb[pick], size[pick]
+            ends = self._halves.coordinates(
+                np.concatenate((g, g)), np.concatenate((lo[pick], hi[pick])), np.concatenate((s, s))
+            )
+            lo[pick] = ends[: pick.shape[0]]
+            hi[pick] = ends[pick.shape[0] :]
+        base = self._base[gb]
+        return self._head(base + hi) ^ self._head(base + lo)
 
 
 class CascadeAlice:
@@ -404,7 +531,7 @@ class CascadeAlice:
     def __init__(self, bits: NDArray[np.uint8], layouts: list[PassLayout]) -> None:
         self._layouts = layouts
         self._index = _Index(layouts)
-        self._parities = _Parities(int(bits.shape[0]), self._index)
+        self._parities = _Parities(int(bits.shape[0]), self._index, layouts)
         for p, layout in enumerate(layouts):
             self._parities.fill(p, layout, bits)
         self.disclosed = 0
@@ -478,7 +605,7 @@ class CascadeBob:
         # (O(1) from packed prefix parities) ^ the parity of his later flips inside it
         # (`_flips`: heap layout, global node ids, toggled along the path of each flipped bit
         # in every started pass). A pass is set up when it starts, from the key as it is then.
-        self._parities = _Parities(int(bits.shape[0]), index)
+        self._parities = _Parities(int(bits.shape[0]), index, layouts)
         self._start_top = np.zeros(index.size.shape[0], dtype=np.uint8)
         self._odd = np.zeros(index.size.shape[0], dtype=np.uint8)
         """Per global block of a started pass: Alice's top parity differs from Bob's."""
@@ -487,8 +614,6 @@ class CascadeBob:
         self._leaf_dtype = np.int32 if index.nodes < 1 << 31 else np.int64
         self._leaf: dict[int, NDArray[np.integer[Any]]] = {}
         """Per started pass (not halves): the global leaf id of every key bit."""
-        self._ranks: dict[int, _HalvesRank] = {}
-        """Per started pass of random halves: leaf ids on demand."""
         self._frame_start = layouts[0].starts[
             np.cumsum(layouts[0].frame_blocks) - np.asarray(layouts[0].frame_blocks)
         ]
@@ -634,9 +759,11 @@ class CascadeBob:
         passes = index.pass_of[gb]
         cuts = [0, *(np.flatnonzero(np.diff(passes)) + 1).tolist(), int(gb.shape[0])]
         for a, b in itertools.pairwise(cuts):
-            order = self._layouts[int(passes[a])].order
-            if order is not None:
-                where[a:b] = order[where[a:b]]
+            layout = self._layouts[int(passes[a])]
+            if layout.halves is not None:
+                where[a:b] = self._parities.halves.select(gb[a:b], lo[a:b])
+            elif layout.order is not None:
+                where[a:b] = layout.order[where[a:b]]
         return where
 
     def _spawn_or_advance(self) -> bool:
@@ -664,9 +791,7 @@ class CascadeBob:
         layout = self._layouts[p]
         index = self._index
         self._parities.fill(p, layout, self.bits)
-        if layout.halves is not None:
-            self._ranks[p] = _HalvesRank(layout, layout.halves, index, p)
-        else:
+        if layout.halves is None:
             self._place_leaves(p, layout)
         blocks = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
         self._start_top[blocks] = self._parities.blocks(
@@ -686,9 +811,12 @@ class CascadeBob:
         # pass's root land on node 0 of the block, which is never read.
         frame = np.searchsorted(self._frame_start, positions, side="right") - 1
         leaf = np.empty((self._started, positions.shape[0]), dtype=_I64)
+        halves = self._parities.halves
         for p in range(self._started):
-            rank = self._ranks.get(p)
-            leaf[p] = self._leaf[p][positions] if rank is None else rank.leaves(positions, frame)
+            if self._layouts[p].halves is None:
+                leaf[p] = self._leaf[p][positions]
+            else:
+                leaf[p] = halves.leaves(p, positions, frame, self._index)
         local = leaf & self._span_mask[: self._started]
         path = (leaf - local)[..., None] + (local[..., None] >> self._levels)
         np.bitwise_xor.at(self._flips, path.reshape(-1), np.uint8(1))

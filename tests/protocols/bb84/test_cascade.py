@@ -9,6 +9,7 @@ from protocols.bb84._cascade import (
     CascadeAlice,
     CascadeBob,
     CascadeQueryError,
+    PassLayout,
     block_sizes,
     build_layouts,
     build_pass,
@@ -160,3 +161,67 @@ def test_inconsistent_parities_are_detected() -> None:
 
     with pytest.raises(CascadeQueryError, match="twice"):
         run_with_lies()
+
+
+def _direct_parity(ordered: np.ndarray, layout: PassLayout, block: int, lo: int, hi: int) -> int:
+    """Parity of [lo, hi) of a block of the key in pass order (virtual bits are 0)."""
+    start, size = int(layout.starts[block]), int(layout.sizes[block])
+    return int(ordered[start + min(lo, size) : start + min(hi, size)].sum()) & 1
+
+
+@pytest.mark.parametrize("frame_bits", [7, 1000])
+def test_halves_are_stable_partitions_of_each_frame(frame_bits: int) -> None:
+    frames = split_frames(5000, frame_bits)
+    layouts = build_layouts(frames, 0.02, "cascade-opt", b"h" * 16)
+    halves = [layout for layout in layouts if layout.halves is not None]
+    assert len(halves) >= 11
+    for layout in halves:
+        order = layout.pass_order()
+        assert order is not None
+        assert np.array_equal(np.sort(order), np.arange(5000))
+        offset = 0
+        for size in frames:
+            mask = layout.halves[offset : offset + size]
+            expected = np.concatenate((np.flatnonzero(~mask), np.flatnonzero(mask))) + offset
+            assert np.array_equal(order[offset : offset + size], expected)
+            offset += size
+
+
+@pytest.mark.parametrize("frame_bits", [7, 1000])
+def test_answers_match_the_direct_parities(frame_bits: int) -> None:
+    rng = np.random.default_rng(frame_bits)
+    n = 5000
+    bits = rng.integers(0, 2, n, dtype=np.uint8)
+    layouts = build_layouts(split_frames(n, frame_bits), 0.03, "cascade-opt", b"a" * 16)
+    oracle = CascadeAlice(bits, layouts)
+    passes, nodes, expected = [], [], []
+    for index, layout in enumerate(layouts):
+        order = layout.pass_order()
+        ordered = bits if order is None else bits[order]
+        for _ in range(200):
+            block = int(rng.integers(layout.blocks))
+            node = int(rng.integers(1, 2 * layout.padded))
+            level = node.bit_length() - 1
+            width = layout.padded >> level
+            lo = (node - (1 << level)) * width
+            passes.append(index)
+            nodes.append(block * 2 * layout.padded + node)
+            expected.append(_direct_parity(ordered, layout, block, lo, lo + width))
+    answers = oracle.answer(np.array(passes, np.uint8), np.array(nodes, np.uint32))
+    assert answers.tolist() == expected
+
+
+def test_tiny_frames_with_one_sided_halves() -> None:
+    # Frames of 6-7 bits: some halves passes put a whole frame in one half (a single block).
+    rng = np.random.default_rng(12)
+    n = 700
+    alice = rng.integers(0, 2, n, dtype=np.uint8)
+    errors = (rng.random(n) < 0.05).astype(np.uint8)
+    layouts = build_layouts(split_frames(n, 7), 0.05, "cascade-opt", b"t" * 16)
+    assert any(1 in layout.frame_blocks for layout in layouts[3:] if layout.halves is not None)
+    oracle = CascadeAlice(alice, layouts)
+    bob = CascadeBob(alice ^ errors, layouts, oracle.top_parities(), reuse=True)
+    while (queries := bob.next_queries()) is not None:
+        bob.apply_replies(oracle.answer(*queries))
+    assert np.array_equal(bob.bits, alice)
+    assert bob.errors_corrected == int(errors.sum())

@@ -377,11 +377,19 @@ class _Halves:
         for q, (_, mask) in enumerate(masks):
             chunk = np.packbits(mask)
             self._packed[q * width : q * width + chunk.shape[0]] = chunk
-        self._ones = np.zeros(rows * width + 1, dtype=_I64)
+        # Counts fit int32 while the masks hold < 2^31 bits (half the memory of int64).
+        count_type = np.int32 if 8 * rows * width < 1 << 31 else np.int64
+        size = rows * width + 1
+        self._counts = np.empty(2 * size, dtype=count_type)
+        self._ones = self._counts[size:]
+        """Ones before each byte (+ all zeros, after the zero counts are known)."""
+        self._ones[0] = 0
         np.cumsum(np.bitwise_count(self._packed), out=self._ones[1:])
-        zeros = 8 * np.arange(rows * width + 1, dtype=_I64) - self._ones
-        self._zeros_total = int(zeros[-1])
-        self._counts = np.concatenate((zeros, self._ones + self._zeros_total))
+        np.subtract(
+            np.arange(0, 8 * size, 8, dtype=count_type), self._ones, out=self._counts[:size]
+        )
+        self._zeros_total = int(self._counts[size - 1])
+        self._ones += self._zeros_total
         blocks = int(index.size.shape[0])
         self.member = np.zeros(blocks, dtype=bool)
         """Per global block: it belongs to a pass of random halves."""
@@ -416,13 +424,14 @@ class _Halves:
         """Position in `_counts` of bit coordinate `at` among the zeros (second = 0) or ones."""
         byte = at >> 3
         ones = self._ones[byte] + _HEAD_COUNT[((at & 7) << 8) | self._packed[byte]]
-        rank: NDArray[np.int64] = np.where(second, ones + self._zeros_total, at - ones)
+        rank: NDArray[np.int64] = np.where(second, ones, at - ones + self._zeros_total)
         return rank
 
     def select(self, gb: NDArray[np.int64], r: NDArray[np.int64]) -> NDArray[np.int64]:
         """Key position of bit r (< size) of each halves block gb."""
         target = self._first_rank[gb] + r
-        j = np.searchsorted(self._counts, target, side="right") - 1
+        # Targets in the counts' own type: a mixed-type search would convert the whole array.
+        j = np.searchsorted(self._counts, target.astype(self._counts.dtype), side="right") - 1
         second = j >= self._ones.shape[0]
         byte_index = j - second * self._ones.shape[0]
         byte = self._packed[byte_index] ^ np.where(second, 0, 0xFF)

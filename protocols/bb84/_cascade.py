@@ -380,8 +380,8 @@ class _Halves:
         # Counts fit int32 while the masks hold < 2^31 bits (half the memory of int64).
         count_type = np.int32 if 8 * rows * width < 1 << 31 else np.int64
         size = rows * width + 1
-        self._counts = np.empty(2 * size, dtype=count_type)
-        self._ones = self._counts[size:]
+        self._counts: NDArray[np.signedinteger[Any]] = np.empty(2 * size, dtype=count_type)
+        self._ones: NDArray[np.signedinteger[Any]] = self._counts[size:]
         """Ones before each byte (+ all zeros, after the zero counts are known)."""
         self._ones[0] = 0
         np.cumsum(np.bitwise_count(self._packed), out=self._ones[1:])
@@ -389,7 +389,7 @@ class _Halves:
             np.arange(0, 8 * size, 8, dtype=count_type), self._ones, out=self._counts[:size]
         )
         self._zeros_total = int(self._counts[size - 1])
-        self._ones += self._zeros_total
+        np.add(self._ones, self._zeros_total, out=self._ones)
         blocks = int(index.size.shape[0])
         self.member = np.zeros(blocks, dtype=bool)
         """Per global block: it belongs to a pass of random halves."""
@@ -435,7 +435,7 @@ class _Halves:
         second = j >= self._ones.shape[0]
         byte_index = j - second * self._ones.shape[0]
         byte = self._packed[byte_index] ^ np.where(second, 0, 0xFF)
-        bit = _SELECT[((target - self._counts[j]) << 8) | byte]
+        bit = _SELECT[((target - self._counts[j].astype(_I64)) << 8) | byte]
         key: NDArray[np.int64] = 8 * byte_index + bit - self._row[gb]
         return key
 

@@ -449,10 +449,11 @@ class SqliteKeyStore:
         slave_sae_id: str,
         key_ids: Sequence[str],
     ) -> list[tuple[str, bytes]]:
+        ids_json = json.dumps(list(key_ids))
         rows = conn.execute(
             "SELECT key_id, slave_sae_id, master_sae_id, batch_id FROM qkd_keys"
             " WHERE key_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(key_ids)),),
+            (ids_json,),
         ).fetchall()
         check = check_take(key_ids, master_sae_id, slave_sae_id, rows)
         blobs = conn.execute(
@@ -471,7 +472,8 @@ class SqliteKeyStore:
         if check.delete_ids:
             conn.execute(
                 "DELETE FROM qkd_keys WHERE key_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(check.delete_ids),),
+                # Usually every requested key goes: reuse the request's JSON then.
+                (ids_json if not check.clear_ids else json.dumps(check.delete_ids),),
             )
         if check.clear_ids:
             conn.execute(

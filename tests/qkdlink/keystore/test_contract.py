@@ -526,6 +526,9 @@ async def test_racing_takes_and_ingests_on_two_replicas_deliver_once(backend: Ba
         assert sum(x is not None for x in pair) == 1  # exactly one replica delivered it...
         assert stream(0, 6)[16 * i : 16 * i + 16] in pair  # ...and it is the right key
     assert await first.stored_key_count("M", "S") == 0
+    # All twelve keys shared one sealed batch that both replicas re-sealed concurrently: no
+    # lost update left it (or a delivered key in it) behind.
+    assert backend.execute("a", "SELECT count(*) FROM qkd_key_batches") == [(0,)]
 
 
 async def test_batches_of_1024_keys_round_trip(backend: Backend) -> None:

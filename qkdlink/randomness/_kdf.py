@@ -1,8 +1,9 @@
 """Domain separation: every derived key is HKDF-Expand (RFC 5869) under an injective label.
 
-A label is the version tag followed by length-prefixed fields (purpose, parties, counter), so two
-different label tuples can never encode to the same `info` string (no ambiguity such as
-("ab", "c") versus ("a", "bc")). Keys derived under different labels are independent PRF outputs
+A label is the version tag followed by type-tagged, length-prefixed fields (purpose, parties,
+counter), so two different label tuples can never encode to the same `info` string: no
+ambiguity such as ("ab", "c") versus ("a", "bc"), nor between the integer 5 and the 8-byte
+string that happens to spell it. Keys derived under different labels are independent PRF outputs
 of HKDF-Expand (RFC 5869 section 2.3; HMAC-SHA-256 as a PRF).
 """
 
@@ -15,7 +16,7 @@ from qkdlink.errors import LocalProtocolError
 
 __all__ = ["LABEL_VERSION", "SEED_BYTES", "encode_label", "expand", "extract_and_expand"]
 
-LABEL_VERSION = b"qkdlink/randomness/v1"
+LABEL_VERSION = b"qkdlink/randomness/v2"
 """Prefix of every `info` string this package derives under."""
 
 SEED_BYTES = 32
@@ -25,9 +26,10 @@ _MAX_FIELD = 0xFFFF
 
 
 def encode_label(*fields: str | bytes | int) -> bytes:
-    """The injective `info` encoding: version, then each field as 2-byte length || bytes.
+    """The injective `info` encoding: version, then each field as type || 2-byte length || bytes.
 
-    Integers are encoded as 8-byte big-endian unsigned values (counters, party indices).
+    The type byte is "i" for integers (8-byte big-endian unsigned: counters, party indices), "s"
+    for text (UTF-8) and "b" for raw bytes, so equal bytes of different types stay distinct.
 
     Raises:
         LocalProtocolError: a field is longer than 65535 bytes or an integer is negative.
@@ -37,14 +39,14 @@ def encode_label(*fields: str | bytes | int) -> bytes:
         if isinstance(item, int):
             if item < 0:
                 raise LocalProtocolError("label integers must be non-negative")
-            raw = item.to_bytes(8, "big")
+            kind, raw = b"i", item.to_bytes(8, "big")
         elif isinstance(item, str):
-            raw = item.encode()
+            kind, raw = b"s", item.encode()
         else:
-            raw = item
+            kind, raw = b"b", bytes(item)
         if len(raw) > _MAX_FIELD:
             raise LocalProtocolError("label field too long")
-        out += len(raw).to_bytes(2, "big") + raw
+        out += kind + len(raw).to_bytes(2, "big") + raw
     return bytes(out)
 
 

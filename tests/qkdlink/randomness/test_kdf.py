@@ -36,13 +36,23 @@ def test_label_encoding_is_injective(
         out = []
         for x in items:
             if isinstance(x, int):
-                out.append(("b", x.to_bytes(8, "big")))
+                out.append(("i", x.to_bytes(8, "big")))
+            elif isinstance(x, str):
+                out.append(("s", x.encode()))
             else:
-                out.append(("b", x.encode() if isinstance(x, str) else x))
+                out.append(("b", x))
         return out
 
     if canonical(a) != canonical(b):
         assert encode_label(*a) != encode_label(*b)
+
+
+def test_label_keeps_field_types_apart() -> None:
+    # An integer and the 8 bytes that spell it, or text and its UTF-8 bytes, are different
+    # fields: two constructions that put different types at one position never share a stream.
+    assert encode_label("c", 5) != encode_label("c", (5).to_bytes(8, "big"))
+    assert encode_label("c", 5) != encode_label("c", (5).to_bytes(8, "big").decode())
+    assert encode_label("party") != encode_label(b"party")
 
 
 def test_label_rejects_negative_and_oversized() -> None:

@@ -22,6 +22,7 @@ from qkdlink.errors import (
     ConfigurationError,
     PartyDisconnectedError,
     QkdlinkError,
+    RemoteProtocolError,
     TransportError,
 )
 from qkdlink.mesh._mesh import Mesh
@@ -75,11 +76,15 @@ async def _pump_in(
     """Mesh messages under prefix/start, ... -> local socket, until E (then half-close)."""
     for k in itertools.count(start):
         message = await mesh.recv(peer, f"{prefix}/{k}", patient=True)
-        if message[:1] == _END:
+        kind = message[:1]
+        if kind == _END:
             with contextlib.suppress(OSError, RuntimeError):
                 if writer.can_write_eof():
                     writer.write_eof()
             return
+        if kind != _DATA:
+            # Only D and E follow an open: anything else is never guessed to be data.
+            raise RemoteProtocolError(f"party {peer!r} sent a tunnel chunk of unknown type")
         writer.write(memoryview(message)[1:])
         await writer.drain()
 
@@ -149,6 +154,7 @@ async def run_tunnel(
 
     Raises:
         PartyDisconnectedError: a peer's link broke while a stream was open.
+        RemoteProtocolError: a peer sent a stream message that is not an open, data or end.
         TransportError: a local port cannot be bound, or the local target never came up.
     """
     try:
@@ -221,7 +227,9 @@ async def _run(
                     # on their own if they were cut short; an idle peer leaving is no fault.
                     return
                 if opening != _OPEN:
-                    raise QkdlinkError("tunnel stream did not start with an open marker")
+                    raise RemoteProtocolError(
+                        f"party {origin!r} started a tunnel stream without an open marker"
+                    )
                 task = tasks.create_task(
                     _serve_target(mesh, origin, n, config), name=f"tun-in-{origin}-{n}"
                 )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import pytest
+
+from qkdlink.errors import QkdlinkError, RemoteProtocolError
 from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, TunnelConfig, run_tunnel
 
 from ._helpers import free_ports
@@ -54,3 +58,53 @@ async def test_tunnel_forwards_both_directions_and_ends() -> None:
     server.close()
     assert received == [b"secret share " * 200_000]
     assert answer == b"SECRET SHARE " * 200_000
+
+
+async def _hostile_peer_against_tunnel(messages: list[tuple[str, bytes]]) -> BaseException:
+    """Party "a" is a raw mesh that sends `messages`; party "b" runs a tunnel. Returns b's error."""
+    parties = ("a", "b")
+    net = MemoryNetwork()
+    delivered: list[bytes] = []
+
+    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        delivered.append(await reader.read())
+        writer.close()
+
+    server = await asyncio.start_server(sink, "127.0.0.1", 0)
+    target = ("127.0.0.1", server.sockets[0].getsockname()[1])
+    (b_port,) = free_ports(1)
+    config = TunnelConfig({"a": ("127.0.0.1", b_port)}, target, streams_per_peer=1)
+
+    async def hostile() -> None:
+        async with Mesh(MeshConfig("a", parties), net.transport("a")) as mesh:
+            for tag, data in messages:
+                await mesh.send("b", tag, data)
+            await asyncio.sleep(2)
+
+    async def tunnel() -> None:
+        async with Mesh(MeshConfig("b", parties), net.transport("b")) as mesh:
+            await run_tunnel(mesh, config)
+
+    attacker = asyncio.create_task(hostile())
+    try:
+        with pytest.raises(RemoteProtocolError) as info:
+            await asyncio.wait_for(tunnel(), 10)
+    finally:
+        attacker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, QkdlinkError):
+            await attacker
+        server.close()
+    assert delivered in ([], [b""])  # nothing of the bad chunk reached the local program
+    return info.value
+
+
+async def test_stream_without_open_marker_is_a_remote_error() -> None:
+    error = await _hostile_peer_against_tunnel([("tun/a/0/fwd/0", b"X")])
+    assert "'a'" in str(error)
+
+
+async def test_chunk_of_unknown_type_is_a_remote_error_not_data() -> None:
+    error = await _hostile_peer_against_tunnel(
+        [("tun/a/0/fwd/0", b"O"), ("tun/a/0/fwd/1", b"Xinjected bytes")]
+    )
+    assert "'a'" in str(error)

@@ -112,6 +112,7 @@ class _Peer:
     inbox: dict[str, _Message] = field(default_factory=dict)
     waiters: dict[str, asyncio.Future[_Message]] = field(default_factory=dict)
     consumed: _RecentTags = field(default_factory=_RecentTags)
+    sent: _RecentTags = field(default_factory=_RecentTags)
     error: QkdlinkError | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     reader: asyncio.Task[None] | None = None
@@ -432,6 +433,11 @@ class Mesh:
         peer = self._peer(name)
         if peer.error is not None:
             raise peer.error
+        if tag in peer.sent:
+            # The peer would refuse the repeat as misbehaviour and drop the whole link: refuse it
+            # here, as the local misuse it is, and keep the link.
+            raise LocalProtocolError(f"tag {tag!r} was already sent to {name!r}")
+        peer.sent.add(tag, self._config.remembered_tags)
         size = len(payload)
         inline = size <= self._config.inline_limit
         header = encode_header(
@@ -451,9 +457,10 @@ class Mesh:
         peer.stats.messages_sent += 1
 
     async def send(self, peer: str, tag: str, data: bytes | memoryview) -> None:
-        """Send bytes to `peer` under `tag`.
+        """Send bytes to `peer` under `tag` (each tag once per peer).
 
         Raises:
+            LocalProtocolError: `tag` was already sent to `peer`.
             PartyDisconnectedError: the peer's link is broken.
         """
         await self._send(peer, Kind.BYTES, tag, data)
@@ -462,7 +469,7 @@ class Mesh:
         """Send a numeric array to `peer` under `tag` (its buffer is not copied if contiguous).
 
         Raises:
-            LocalProtocolError: the dtype is not plain numeric.
+            LocalProtocolError: the dtype is not plain numeric, or `tag` was already sent.
             PartyDisconnectedError: the peer's link is broken.
         """
         dtype = check_dtype(array.dtype)

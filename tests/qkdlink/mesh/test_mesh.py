@@ -18,6 +18,7 @@ from qkdlink.errors import (
     UnexpectedMessageError,
 )
 from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, MeshTransport, TcpLink, TcpTransport
+from qkdlink.mesh._wire import Kind, encode_header
 from qkdlink.randomness import InMemoryKeyPool
 from tests.qkdlink.mesh._helpers import free_ports
 
@@ -194,16 +195,18 @@ async def test_unknown_and_duplicate_tags_are_refused() -> None:
         if mesh.party == "a":
             await mesh.send("b", "bogus/1", b"?")
             await mesh.send("c", "ok/1", b"x")
-            await mesh.send("c", "ok/1", b"again")
+            # A repeat is refused at the sender, before it could break the link with c.
+            with pytest.raises(LocalProtocolError, match="already sent"):
+                await mesh.send("c", "ok/1", b"again")
+            await mesh.send("c", "ok/2", b"still up")
             return ""
         if mesh.party == "b":
             with pytest.raises(UnexpectedMessageError, match="unknown tag"):
                 await mesh.recv("a", "ok/2")
-        else:
-            assert await mesh.recv("a", "ok/1") == b"x"
-            with pytest.raises(UnexpectedMessageError, match="twice"):
-                await mesh.recv("a", "ok/2")
-        return "refused"
+            return "refused"
+        assert await mesh.recv("a", "ok/1") == b"x"
+        assert await mesh.recv("a", "ok/2") == b"still up"
+        return "link kept"
 
     transports = memory_transports(PARTIES)
 
@@ -212,7 +215,37 @@ async def test_unknown_and_duplicate_tags_are_refused() -> None:
             return await body(mesh)
 
     results = await asyncio.wait_for(asyncio.gather(*(one(p) for p in PARTIES)), 10)
-    assert results[1:] == ["refused", "refused"]
+    assert results[1:] == ["refused", "link kept"]
+
+
+async def test_tag_repeated_by_a_hostile_peer_is_refused() -> None:
+    ports = free_ports(2)
+    addresses = {"a": ("127.0.0.1", ports[0]), "b": ("127.0.0.1", ports[1])}
+    mesh = Mesh(MeshConfig("b", ("a", "b")), TcpTransport("b", addresses))
+
+    async def hostile_a() -> None:
+        # a bypasses its mesh and sends the same tag twice on the raw link
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection(*addresses["b"])
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        link = TcpLink(reader, writer)
+        hello = b'{"mesh": "qkdlink-mesh", "party": "a"}'
+        await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
+        await link.recv()
+        for body in (b"x", b"again"):
+            await link.send(encode_header(Kind.BYTES, "t/1", len(body), inline=body))
+        await asyncio.sleep(0.5)
+        await link.aclose()
+
+    task = asyncio.create_task(hostile_a())
+    async with mesh:
+        assert await mesh.recv("a", "t/1") == b"x"
+        with pytest.raises(UnexpectedMessageError, match="twice"):
+            await mesh.recv("a", "t/2")
+    await task
 
 
 async def test_garbage_from_a_peer_is_a_remote_protocol_error() -> None:

@@ -618,6 +618,10 @@ class CascadeBob:
         self._start_top = np.zeros(index.size.shape[0], dtype=np.uint8)
         self._odd = np.zeros(index.size.shape[0], dtype=np.uint8)
         """Per global block of a started pass: Alice's top parity differs from Bob's."""
+        self._dirty: list[NDArray[np.int64]] = []
+        """Blocks whose parity changed, or that started, since the last wave: every odd block
+        gets a search in a wave, which ends with a flip in it or is dropped after one, so the
+        odd blocks of the next wave are among these."""
         self._pass_first_node = index.base[index.first_block][:, None]
         self._flips = np.zeros(index.nodes, dtype=np.uint8)
         self._leaf_dtype = np.int32 if index.nodes < 1 << 31 else np.int64
@@ -779,9 +783,10 @@ class CascadeBob:
         """Open searches on odd blocks; start further passes until one has work. False: done."""
         index = self._index
         while True:
-            end = index.block_end(self._started)
-            if end:
-                odd = np.flatnonzero(self._odd[:end]).astype(_I64)
+            if self._dirty:
+                candidates = np.unique(np.concatenate(self._dirty))
+                self._dirty = []
+                odd = candidates[self._odd[candidates] == 1]
                 if odd.shape[0]:
                     rows = np.empty((5, odd.shape[0]), dtype=_I64)
                     rows[_GB] = odd
@@ -807,6 +812,7 @@ class CascadeBob:
             index, blocks, np.zeros_like(blocks), index.size[blocks]
         )
         self._odd[blocks] = self._start_top[blocks] ^ self._alice_top[blocks]
+        self._dirty.append(blocks)
 
     def _apply_flips(self, positions: NDArray[np.int64]) -> None:
         # With Alice's true parities every located bit is a real error, so none is found twice;
@@ -835,6 +841,7 @@ class CascadeBob:
         gb += index.first_block[:started, None]
         gb = gb.reshape(-1)
         self._odd[gb] = self._alice_top[gb] ^ self._start_top[gb] ^ self._flips[index.base[gb] + 1]
+        self._dirty.append(gb)
         rows = self._rows
         if rows.shape[1]:
             # A search whose range now holds an even number of errors (it gained an odd number

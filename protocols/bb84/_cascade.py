@@ -632,9 +632,11 @@ class CascadeBob:
         ]
         self._levels = np.arange(int(index.pass_depth.max()) + 2, dtype=_I64)
         self._span_mask = (2 * index.pass_width - 1)[:, None]
-        # With reuse, Alice's parity of every node already disclosed below the roots (only
-        # children are ever looked up): 0 unknown, 2 | parity.
-        self._known = np.zeros(index.nodes if reuse else 0, dtype=np.uint8)
+        # With reuse, Alice's parity of the left child of every node whose children she has
+        # disclosed (2 | parity; 0: unknown), indexed by left child id // 2 (left ids are
+        # even). Children are always learnt together and the parent's parity is known to any
+        # search standing on it, so the right child follows as parent ^ left.
+        self._known = np.zeros(index.nodes // 2 if reuse else 0, dtype=np.uint8)
         self._reuse = reuse
         self._rows = np.zeros((5, 0), dtype=_I64)
         self._started = 0
@@ -709,15 +711,9 @@ class CascadeBob:
             free = mid >= index.size[gb]
             apar = rows[_APAR]
             if self._reuse:
-                # Alice's parity of the left child, known directly or from the right sibling.
-                known_left = self._known[left]
-                known_right = self._known[left + 1]
-                left_par = np.where(
-                    free,
-                    apar,
-                    np.where(known_left >= 2, known_left & 1, (apar ^ known_right) & 1),
-                )
-                need = ~free & (known_left < 2) & (known_right < 2)
+                known = self._known[left >> 1]
+                left_par = np.where(free, apar, known & 1)
+                need = ~free & (known < 2)
             else:
                 left_par = apar.copy()
                 need = ~free
@@ -746,8 +742,7 @@ class CascadeBob:
         apar = rows[_APAR]
         right_par = apar ^ left_par
         if self._reuse:
-            self._known[left] = left_par | 2
-            self._known[left + 1] = right_par | 2
+            self._known[left >> 1] = left_par | 2
         # Bob's left parity equals Alice's: the odd error count is in the right child.
         half = rows[_WIDTH] >> 1
         lo = rows[_LO]

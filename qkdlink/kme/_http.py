@@ -97,7 +97,7 @@ class _Routes:
                 await _body(request, self._max_body), max_bytes=self._max_body
             )
         keys = await self._service.enc_keys(caller, request.match_info["sae_id"], key_request)
-        return _json_response(key_container_json([(k.key_id, k.material) for k in keys]))
+        return _json_response(key_container_json(keys))  # StoredKey is a (key_id, material) tuple
 
     async def dec_keys(self, request: web.Request) -> web.Response:
         caller = _caller(request)
@@ -109,7 +109,7 @@ class _Routes:
                 await _body(request, self._max_body), max_bytes=self._max_body
             )
         keys = await self._service.dec_keys(caller, request.match_info["sae_id"], key_ids)
-        return _json_response(key_container_json([(k.key_id, k.material) for k in keys]))
+        return _json_response(key_container_json(keys))  # StoredKey is a (key_id, material) tuple
 
     async def peer_assign(self, request: web.Request) -> web.Response:
         caller = _caller(request)

@@ -91,20 +91,21 @@ def _str_list(value: object) -> tuple[str, ...]:
 
 
 def _keys(value: object) -> tuple[KeyAssignment, ...]:
+    # Up to 65,536 keys per message: every check runs in C (map/all over builtins), with no
+    # Python frame per key except the KeyAssignment constructor.
     if not isinstance(value, list) or not value:
         raise PeerWireError("keys must be a non-empty list")
-    keys = []
-    for item in value:
-        if not isinstance(item, list) or len(item) != 3:
-            raise PeerWireError("a key is [key_ID, offset, length]")
-        key_id = _str(item[0])
-        if not _CANONICAL_UUID.fullmatch(key_id):
-            raise PeerWireError("key_ID is not a lowercase RFC 4122 UUID")
-        length = _int(item[2])
-        if length == 0:
-            raise PeerWireError("key length must be positive")
-        keys.append(KeyAssignment(key_id, _int(item[1]), length))
-    return tuple(keys)
+    if not all(type(item) is list and len(item) == 3 for item in value):
+        raise PeerWireError("a key is [key_ID, offset, length]")
+    key_ids, offsets, lengths = zip(*value, strict=True)
+    if not all(type(k) is str for k in key_ids) or not all(map(_CANONICAL_UUID.fullmatch, key_ids)):
+        raise PeerWireError("key_ID is not a lowercase RFC 4122 UUID")
+    # `type(x) is int` also refuses booleans, which JSON decoding gives for true/false.
+    if not all(type(x) is int and x >= 0 for x in offsets):
+        raise PeerWireError("expected a non-negative integer")
+    if not all(type(x) is int and x > 0 for x in lengths):
+        raise PeerWireError("key length must be positive")
+    return tuple(map(KeyAssignment, key_ids, offsets, lengths))
 
 
 def decode_assign(data: bytes) -> AssignMessage:

@@ -516,9 +516,13 @@ class _Parities:
         gb: NDArray[np.int64],
         lo: NDArray[np.int64],
         hi: NDArray[np.int64],
+        *,
+        size: NDArray[np.int64] | None = None,
     ) -> NDArray[np.uint8]:
-        """Parity of [lo, hi) of each global block gb (block-relative, virtual bits are 0)."""
-        size = index.size[gb]
+        """Parity of [lo, hi) of each global block gb (block-relative, virtual bits are 0);
+        `size`: the blocks' sizes, if the caller has them at hand."""
+        if size is None:
+            size = index.size[gb]
         lo = np.minimum(lo, size)
         hi = np.minimum(hi, size)
         halves = self._halves.member[gb]
@@ -585,8 +589,10 @@ class CascadeAlice:
         return self._parities.blocks(index, index.first_block[p] + block, lo, lo + width)
 
 
-# Rows of Bob's search table (one column per open binary search).
-_GB, _NODE, _LO, _WIDTH, _APAR = range(5)
+# Rows of Bob's search table (one column per open binary search): global block, heap node,
+# range start and width (block-relative), Alice's parity of the node, and two per-block
+# constants kept beside them (global id of the block's node 0, real bits in the block).
+_GB, _NODE, _LO, _WIDTH, _APAR, _BASE, _SIZE = range(7)
 
 
 class CascadeBob:
@@ -638,7 +644,7 @@ class CascadeBob:
         # search standing on it, so the right child follows as parent ^ left.
         self._known = np.zeros(index.nodes // 2 if reuse else 0, dtype=np.uint8)
         self._reuse = reuse
-        self._rows = np.zeros((5, 0), dtype=_I64)
+        self._rows = np.zeros((7, 0), dtype=_I64)
         self._started = 0
         self._pending: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]] | None = None
         self._flipped = np.zeros(bits.shape[0], dtype=bool)
@@ -686,13 +692,15 @@ class CascadeBob:
 
     def _bob_parity(
         self,
-        gb: NDArray[np.int64],
+        rows: NDArray[np.int64],
         lo: NDArray[np.int64],
         hi: NDArray[np.int64],
         node: NDArray[np.int64],
     ) -> NDArray[np.uint8]:
-        """Bob's current parity of [lo, hi) of each block gb, heap node `node` (global id)."""
-        return self._parities.blocks(self._index, gb, lo, hi) ^ self._flips[node]
+        """Bob's current parity of [lo, hi) of the block of each search row, heap node `node`
+        (global id)."""
+        parity = self._parities.blocks(self._index, rows[_GB], lo, hi, size=rows[_SIZE])
+        return parity ^ self._flips[node]
 
     # -- driving ------------------------------------------------------------------------------
     def next_queries(self) -> tuple[NDArray[np.uint8], NDArray[np.uint32]] | None:
@@ -706,9 +714,9 @@ class CascadeBob:
             rows = self._rows
             gb, node = rows[_GB], rows[_NODE]
             mid = rows[_LO] + (rows[_WIDTH] >> 1)
-            left = index.base[gb] + 2 * node
+            left = rows[_BASE] + 2 * node
             # Right child entirely virtual: the left child carries the whole (odd) parity.
-            free = mid >= index.size[gb]
+            free = mid >= rows[_SIZE]
             apar = rows[_APAR]
             if self._reuse:
                 known = self._known[left >> 1]
@@ -746,7 +754,7 @@ class CascadeBob:
         # Bob's left parity equals Alice's: the odd error count is in the right child.
         half = rows[_WIDTH] >> 1
         lo = rows[_LO]
-        go_right = self._bob_parity(rows[_GB], lo, lo + half, left) == left_par
+        go_right = self._bob_parity(rows, lo, lo + half, left) == left_par
         rows[_LO] += half * go_right
         rows[_NODE] *= 2
         rows[_NODE] += go_right
@@ -783,12 +791,14 @@ class CascadeBob:
                 self._dirty = []
                 odd = candidates[self._odd[candidates] == 1]
                 if odd.shape[0]:
-                    rows = np.empty((5, odd.shape[0]), dtype=_I64)
+                    rows = np.empty((7, odd.shape[0]), dtype=_I64)
                     rows[_GB] = odd
                     rows[_NODE] = 1
                     rows[_LO] = 0
                     rows[_WIDTH] = index.pass_width[index.pass_of[odd]]
                     rows[_APAR] = self._alice_top[odd]
+                    rows[_BASE] = index.base[odd]
+                    rows[_SIZE] = index.size[odd]
                     self._rows = rows
                     return True
             if self._started == len(self._layouts):
@@ -841,8 +851,8 @@ class CascadeBob:
         if rows.shape[1]:
             # A search whose range now holds an even number of errors (it gained an odd number
             # of flips) is dropped; its block is re-examined from the updated top parity.
-            gb, lo = rows[_GB], rows[_LO]
-            nodes = index.base[gb] + rows[_NODE]
-            keep = self._bob_parity(gb, lo, lo + rows[_WIDTH], nodes) != rows[_APAR]
+            lo = rows[_LO]
+            nodes = rows[_BASE] + rows[_NODE]
+            keep = self._bob_parity(rows, lo, lo + rows[_WIDTH], nodes) != rows[_APAR]
             if not keep.all():
                 self._rows = rows[:, keep]

@@ -26,6 +26,7 @@ from protocols.bb84._config import PostProcessingConfig
 from protocols.bb84._endpoint import Endpoint, RandomSource, random_bits, unpack_exact
 from protocols.bb84._estimation import Counts, binary_entropy, estimate, final_key_length
 from protocols.bb84._estimation import Estimate as Bounds
+from protocols.bb84._ldpc import LdpcAlice, design_qber
 from protocols.bb84._records import BASIS_X, BASIS_Z, AliceRecord
 from protocols.bb84._state import Role
 from protocols.bb84._toeplitz import privacy_amplify, toeplitz_multiply
@@ -64,7 +65,7 @@ class AlicePostProcessing(Endpoint):
         self._sifted = 0
         self._key: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
         self._bounds: Bounds | None = None
-        self._cascade: CascadeAlice | None = None
+        self._cascade: CascadeAlice | LdpcAlice | None = None
         self._round_trips = 0
         self._pending: KeyDistilled | None = None
 
@@ -137,12 +138,17 @@ class AlicePostProcessing(Endpoint):
                 f"{bounds.qber_x:.4f})"
             )
         seed = self._random(16)
-        frames = split_frames(n, self._config.frame_bits)
-        layouts = build_layouts(frames, bounds.qber_x, self._config.reconciliation, seed)
-        self._cascade = CascadeAlice(self._key, layouts)
+        qber = bounds.qber_x
+        if self._config.reconciliation == "ldpc":
+            qber = design_qber(qber, int(self._test_pos.shape[0]))
+            self._cascade = LdpcAlice(self._key, qber, seed, self._config.ldpc_frame_bits)
+        else:
+            frames = split_frames(n, self._config.frame_bits)
+            layouts = build_layouts(frames, qber, self._config.reconciliation, seed)
+            self._cascade = CascadeAlice(self._key, layouts)
         self._send(
             Estimate(
-                qber_estimate=bounds.qber_x,
+                qber_estimate=qber,
                 qber_x=bounds.qber_x,
                 qber_by_class=bounds.qber_by_class,
                 vacuum_bits=bounds.vacuum_bits,

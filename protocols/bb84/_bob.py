@@ -30,6 +30,7 @@ from protocols.bb84._codec import (
 from protocols.bb84._config import PostProcessingConfig
 from protocols.bb84._endpoint import Endpoint, RandomSource, random_bits, unpack_exact
 from protocols.bb84._estimation import Estimate as Bounds
+from protocols.bb84._ldpc import LdpcBob, LdpcFrameError
 from protocols.bb84._records import BASIS_X, BASIS_Z, BobRecord
 from protocols.bb84._state import Role
 from protocols.bb84._toeplitz import privacy_amplify, toeplitz_multiply
@@ -59,7 +60,7 @@ class BobPostProcessing(Endpoint):
         self._test = np.zeros(0, dtype=np.int64)
         self._sifted = 0
         self._estimate: Estimate | None = None
-        self._cascade: CascadeBob | None = None
+        self._cascade: CascadeBob | LdpcBob | None = None
         self._pending_queries = 0
 
     def start(self) -> None:
@@ -88,6 +89,20 @@ class BobPostProcessing(Endpoint):
 
     def _on_estimate(self, message: Estimate) -> None:
         n = int(self._key.shape[0])
+        if self._config.reconciliation == "ldpc":
+            self._estimate = message
+            try:
+                self._cascade = LdpcBob(
+                    self._key,
+                    message.qber_estimate,
+                    message.cascade_seed,
+                    self._config.ldpc_frame_bits,
+                    message.top_parities,
+                )
+            except LdpcFrameError as exc:
+                raise self._abort(str(exc)) from None
+            self._drive()
+            return
         frames = split_frames(n, self._config.frame_bits)
         layouts = build_layouts(
             frames, message.qber_estimate, self._config.reconciliation, message.cascade_seed

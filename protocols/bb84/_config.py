@@ -10,7 +10,7 @@ from protocols.errors import LocalProtocolError
 
 __all__ = ["PostProcessingConfig", "Reconciliation"]
 
-Reconciliation = Literal["cascade", "cascade-opt"]
+Reconciliation = Literal["cascade", "cascade-opt", "ldpc"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,8 @@ class PostProcessingConfig:
     intensities: tuple[float, ...]
     """Mean photon number per intensity class; class 0 is the signal."""
     reconciliation: Reconciliation = "cascade-opt"
-    """`cascade` (Brassard-Salvail 1993) or `cascade-opt` (Martinez-Mateo et al. 2015, opt. 8)."""
+    """`cascade` (Brassard-Salvail 1993), `cascade-opt` (Martinez-Mateo et al. 2015, opt. 8) or
+    `ldpc` (one-way syndrome decoding, Elkouss et al. 2009; see `_ldpc`)."""
     eps_sec: float = 1e-10
     """Secrecy parameter of the final key (Lim et al. 2014, Eq. (1))."""
     eps_cor: float = 1e-15
@@ -34,6 +35,9 @@ class PostProcessingConfig:
     frame_bits: int = 1 << 17
     """Cascade frame size: longer keys are cut into frames reconciled side by side (one batch
     of binary searches and one round trip serve all frames)."""
+    ldpc_frame_bits: int = 1 << 15
+    """LDPC frame (code) length: longer keys are cut into equal frames of at most this size,
+    decoded together as one batch."""
     max_qber: float = 0.11
     """Abort above this X-basis error rate, whatever the bound says (BB84 one-way limit)."""
     max_message_bytes: int = 1 << 27
@@ -50,7 +54,7 @@ class PostProcessingConfig:
                 raise LocalProtocolError("decoy intensities need mu1 > mu2 + mu3, mu2 > mu3 >= 0")
         else:
             raise LocalProtocolError("intensities: one value (no decoy) or three (decoy state)")
-        if self.reconciliation not in ("cascade", "cascade-opt"):
+        if self.reconciliation not in ("cascade", "cascade-opt", "ldpc"):
             raise LocalProtocolError(f"unknown reconciliation {self.reconciliation!r}")
         for name in ("eps_sec", "eps_cor"):
             value = getattr(self, name)
@@ -60,6 +64,8 @@ class PostProcessingConfig:
             raise LocalProtocolError("max_qber must lie in (0, 0.5)")
         if self.frame_bits < 256:
             raise LocalProtocolError("frame_bits must be at least 256")
+        if self.ldpc_frame_bits < 256:
+            raise LocalProtocolError("ldpc_frame_bits must be at least 256")
         if self.max_message_bytes < 1024:
             raise LocalProtocolError("max_message_bytes must be at least 1024")
 

@@ -197,9 +197,9 @@ def run_block(
     )
     from qkdlink.errors import ConfigurationError
 
-    if reconciliation not in ("cascade", "cascade-opt"):
+    if reconciliation not in ("cascade", "cascade-opt", "ldpc"):
         raise ConfigurationError(
-            f"error correction {reconciliation!r} is not available (cascade, cascade-opt)"
+            f"error correction {reconciliation!r} is not available (cascade, cascade-opt, ldpc)"
         )
     record = simulate_in_chunks(config, pulses, rng=rng, progress=progress)
     # The public random choices of post-processing (Cascade permutations, hash seeds) come from
@@ -268,7 +268,7 @@ def _result(
         qber=record.qber(0),
         ec_leaked_bits=0,
         ec_efficiency=float("nan"),
-        ec_frame_error="verification" in reason,
+        ec_frame_error="verification" in reason or "frame error" in reason,
         final_key_bits=0,
         net_key_bits=0,
         classical_bytes=transfer.classical_bytes,

@@ -56,12 +56,13 @@ def test_invalid_alice_records(kwargs: dict[str, object]) -> None:
         {"intensities": (0.5, 0.3, 0.3)},
         {"intensities": (0.5, 0.45, 0.1)},
         {"intensities": (0.0,)},
-        {"reconciliation": "ldpc"},
+        {"reconciliation": "turbo"},
         {"eps_sec": 0.0},
         {"eps_cor": 1.0},
         {"max_qber": 0.6},
         {"max_message_bytes": 10},
         {"frame_bits": 100},
+        {"ldpc_frame_bits": 100},
     ],
 )
 def test_invalid_config(kwargs: dict[str, object]) -> None:

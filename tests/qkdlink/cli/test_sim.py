@@ -107,6 +107,11 @@ def test_bb84_text_summary_and_plot(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert target.read_bytes().startswith(PNG_MAGIC)
 
 
-def test_bb84_ldpc_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sim", "bb84", "--pulses", "1000", "--ec", "ldpc"]) == 2
-    assert "ldpc" in capsys.readouterr().err
+def test_bb84_ldpc_runs_the_whole_chain(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = _bb84_json(capsys, "--seed", "5", "--ec", "ldpc")
+    assert summary["aborted"] is False
+    assert summary["ec_frame_error"] is False
+    assert summary["keys_equal"] is True
+    assert isinstance(summary["final_key_bits"], int)
+    assert summary["final_key_bits"] > 0
+    assert 1.0 < float(str(summary["ec_efficiency"])) < 2.0

@@ -119,12 +119,12 @@ def test_same_seed_same_key() -> None:
     assert a.summary() == b.summary()
 
 
-def test_ldpc_is_refused_clearly() -> None:
-    with pytest.raises(ConfigurationError, match="ldpc"):
+def test_unknown_error_correction_is_refused_clearly() -> None:
+    with pytest.raises(ConfigurationError, match="turbo"):
         run_block(
             LinkConfig(),
             1000,
             rng=block_rng(1),
             auth_key=auth_material(1),
-            reconciliation="ldpc",
+            reconciliation="turbo",
         )

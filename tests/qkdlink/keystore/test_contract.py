@@ -357,6 +357,18 @@ async def test_opening_with_another_master_key_fails(backend: Backend) -> None:
         await backend.open(master_key=bytes(32))
 
 
+async def test_a_store_of_the_first_layout_is_refused(backend: Backend) -> None:
+    store = await backend.open()
+    await store.aclose()
+    # Layout 1 sealed keys one by one in qkd_keys.sealed; nothing migrates it.
+    if backend.name == "sqlite":
+        backend.execute("a", "PRAGMA user_version = 1")
+    else:
+        backend.execute("a", "ALTER TABLE qkd_keys DROP COLUMN batch_id")
+    with pytest.raises(KeyStoreError, match="schema version 1"):
+        await backend.open()
+
+
 async def test_concurrent_reserves_never_overlap(backend: Backend) -> None:
     store = await backend.open()
     replica = await backend.open()  # a second instance on the same storage (another replica)

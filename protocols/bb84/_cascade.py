@@ -360,6 +360,8 @@ class _Halves:
         "_frame_gb",
         "_ones",
         "_packed",
+        "_pass_row",
+        "_pass_width",
         "_row",
         "_zeros_total",
         "member",
@@ -398,7 +400,7 @@ class _Halves:
         self._row = np.zeros(blocks, dtype=_I64)
         self._first_rank = np.zeros(blocks, dtype=_I64)
         self._frame_end = np.zeros(blocks, dtype=_I64)
-        self._frame_gb: dict[int, NDArray[np.int64]] = {}
+        frame_gbs: list[NDArray[np.int64]] = []
         for q, (p, mask) in enumerate(masks):
             layout = layouts[p]
             counts = np.asarray(layout.frame_blocks, dtype=_I64)
@@ -417,8 +419,12 @@ class _Halves:
             self._first_rank[gb] = start_rank
             self._frame_end[gb] = (frame_start + np.add.reduceat(layout.sizes, first))[frame_of]
             # Block of each frame's zeros (row 0) and ones (row 1): one block serves both.
-            frame_gb = np.stack((gb[first], gb[first] + (counts == 2)))
-            self._frame_gb[p] = frame_gb
+            frame_gbs.append(np.stack((gb[first], gb[first] + (counts == 2))))
+        # Per halves pass (in `passes` order): each frame's block of zeros and of ones, the
+        # bit coordinate of its row, its padded block size.
+        self._frame_gb = np.stack(frame_gbs) if frame_gbs else np.zeros((0, 2, 0), dtype=_I64)
+        self._pass_row = np.arange(rows, dtype=_I64)[:, None] * width * 8
+        self._pass_width = index.pass_width[self.passes][:, None]
 
     def _rank(self, at: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:
         """Position in `_counts` of bit coordinate `at` among the zeros (second = 0) or ones."""
@@ -450,14 +456,15 @@ class _Halves:
         return out
 
     def leaves(
-        self, p: int, x: NDArray[np.int64], frame: NDArray[np.int64], index: _Index
+        self, count: int, x: NDArray[np.int64], frame: NDArray[np.int64], index: _Index
     ) -> NDArray[np.int64]:
-        """Global leaf ids in halves pass p of key positions x (in frames `frame`)."""
-        at = self._row[index.first_block[p]] + x
+        """Global leaf ids of key positions x (in frames `frame`) in the first `count` halves
+        passes, one row per pass."""
+        at = self._pass_row[:count] + x
         second = (self._packed[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
-        gb = self._frame_gb[p][second, frame]
+        gb = self._frame_gb[np.arange(count)[:, None], second, frame]
         offset = self._rank(at, second) - self._first_rank[gb]
-        leaf: NDArray[np.int64] = index.base[gb] + index.pass_width[p] + offset
+        leaf: NDArray[np.int64] = index.base[gb] + self._pass_width[:count] + offset
         return leaf
 
 
@@ -832,11 +839,12 @@ class CascadeBob:
         frame = np.searchsorted(self._frame_start, positions, side="right") - 1
         leaf = np.empty((self._started, positions.shape[0]), dtype=_I64)
         halves = self._parities.halves
+        started_halves = [p for p in halves.passes if p < self._started]
         for p in range(self._started):
             if self._layouts[p].halves is None:
                 leaf[p] = self._leaf[p][positions]
-            else:
-                leaf[p] = halves.leaves(p, positions, frame, self._index)
+        if started_halves:
+            leaf[started_halves] = halves.leaves(len(started_halves), positions, frame, self._index)
         local = leaf & self._span_mask[: self._started]
         path = (leaf - local)[..., None] + (local[..., None] >> self._levels)
         np.bitwise_xor.at(self._flips, path.reshape(-1), np.uint8(1))

@@ -24,9 +24,12 @@ of numpy calls whatever the number of passes and frames with open searches. Pari
 the key packed into bytes in pass order and the XOR prefix of the byte parities (`_Parities`:
 any range in O(1)); Alice's key never changes, and Bob adds the parity of the bits he flipped
 since the pass started, kept in a heap-ordered tree updated along the path of each flipped bit.
-All top-level block parities are public in every Cascade run; Alice sends them for all passes at
-once, which saves one round trip per pass and leaks nothing extra; pass 1 reveals each frame's
-parity, so the last block of each frame in later passes is inferred, not sent.
+Passes of random halves never materialise their order: a half is the key's bits where the public
+mask says so, so its parities come from the key masked to that half, in key order, and positions
+from rank and select on the packed mask (`_Halves`). All top-level block parities are public in
+every Cascade run; Alice sends them for all passes at once, which saves one round trip per pass
+and leaks nothing extra; pass 1 reveals each frame's parity, so the last block of each frame in
+later passes is inferred, not sent.
 
 Frames. A long key is cut into frames (`split_frames`) that keep their own schedule and
 permutations and are reconciled side by side: blocks never straddle frames, and one batch of

@@ -25,6 +25,8 @@ class MeshConfig:
     """Seconds between dial attempts."""
     recv_timeout: float = 60.0
     """Seconds a receive may wait before the peer counts as gone (no hangs)."""
+    send_timeout: float = 60.0
+    """Seconds one send may stay blocked on a peer that stops reading before it counts as gone."""
     inline_limit: int = 64 * 1024
     """Payloads up to this many bytes travel in the header record; larger ones follow it."""
     max_message: int = 1 << 31
@@ -41,7 +43,7 @@ class MeshConfig:
             raise ConfigurationError("party ids must be distinct and non-empty")
         if self.party not in self.parties:
             raise ConfigurationError(f"{self.party!r} is not one of the parties")
-        for name in ("connect_timeout", "retry_interval", "recv_timeout"):
+        for name in ("connect_timeout", "retry_interval", "recv_timeout", "send_timeout"):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be positive")
         if (

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 _LEN_BYTES = 8
+_CLOSE_TIMEOUT_S = 1.0
 MAX_LINK_MESSAGE = 1 << 31
 """Largest single link message a TCP link accepts (an oversize prefix is a broken peer)."""
 
@@ -181,8 +182,14 @@ class TcpLink:
     async def aclose(self) -> None:
         if not self._writer.is_closing():
             self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self._writer.wait_closed()
+        try:
+            # close() first flushes buffered data: a peer that stopped reading would hold us here
+            # forever, so after a bounded wait the connection is reset instead.
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                with contextlib.suppress(ConnectionError, OSError):
+                    await self._writer.wait_closed()
+        except TimeoutError:
+            self._writer.transport.abort()
 
 
 class TcpTransport:

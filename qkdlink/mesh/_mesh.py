@@ -5,7 +5,8 @@ counter), so concurrent steps never mix: `recv(peer, tag)` returns exactly the m
 sent under `tag`, whatever order messages arrive in. A tag is used once per direction; a repeat,
 an unregistered tag prefix, or a payload of the wrong kind, dtype or shape is an
 `UnexpectedMessageError`. A peer whose link breaks, or who stays silent past `recv_timeout`,
-yields `PartyDisconnectedError` naming it; nothing waits forever.
+or stops taking messages past `send_timeout`, yields `PartyDisconnectedError` naming it; nothing
+waits forever.
 """
 
 from __future__ import annotations
@@ -206,7 +207,10 @@ class Mesh:
             raise
 
     async def aclose(self) -> None:
-        """Close every link and stop listening (idempotent; pending receives fail)."""
+        """Close every link and stop listening (idempotent; pending receives fail).
+
+        Each link gets at most `send_timeout` to close, so a stalled peer cannot hold this up.
+        """
         if self._closed:
             return
         self._closed = True
@@ -218,8 +222,10 @@ class Mesh:
             if peer.reader is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await peer.reader
-            with contextlib.suppress(QkdlinkError, OSError):
-                await peer.link.aclose()
+            # Bounded: closing a link may flush to a peer that no longer reads.
+            with contextlib.suppress(QkdlinkError, OSError, TimeoutError):
+                async with asyncio.timeout(self._config.send_timeout):
+                    await peer.link.aclose()
         with contextlib.suppress(QkdlinkError, OSError):
             await self._transport.aclose()
 
@@ -443,11 +449,19 @@ class Mesh:
         header = encode_header(
             kind, tag, size, dtype=dtype, shape=shape, inline=payload if inline else None
         )
+        timeout = self._config.send_timeout
         try:
-            async with peer.send_lock:
+            # Bounded: a peer that stops reading fills the transport's buffers and would block
+            # this send (and every later one, behind the lock) forever.
+            async with asyncio.timeout(timeout), peer.send_lock:
                 await peer.link.send(header)
                 if not inline:
                     await peer.link.send(payload)
+        except TimeoutError as exc:
+            # The link may hold half a message now: it is unusable, the peer counts as gone.
+            err = PartyDisconnectedError(name, f"took no message within {timeout:g} s")
+            self._fail(peer, err)
+            raise err from exc
         except (QkdlinkError, OSError) as exc:
             err = PartyDisconnectedError(name, "link broke while sending")
             err.__cause__ = exc
@@ -461,7 +475,7 @@ class Mesh:
 
         Raises:
             LocalProtocolError: `tag` was already sent to `peer`.
-            PartyDisconnectedError: the peer's link is broken.
+            PartyDisconnectedError: the peer's link is broken or it took nothing for send_timeout.
         """
         await self._send(peer, Kind.BYTES, tag, data)
 
@@ -470,7 +484,7 @@ class Mesh:
 
         Raises:
             LocalProtocolError: the dtype is not plain numeric, or `tag` was already sent.
-            PartyDisconnectedError: the peer's link is broken.
+            PartyDisconnectedError: the peer's link is broken or it took nothing for send_timeout.
         """
         dtype = check_dtype(array.dtype)
         contiguous = np.ascontiguousarray(array)

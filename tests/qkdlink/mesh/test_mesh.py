@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -338,6 +338,8 @@ def test_config_validation() -> None:
         MeshConfig("a", ("a", "a"))
     with pytest.raises(ConfigurationError):
         MeshConfig("a", ("a", "b"), recv_timeout=0)
+    with pytest.raises(ConfigurationError):
+        MeshConfig("a", ("a", "b"), send_timeout=0)
     assert MeshConfig("b", ("a", "b", "c")).peers == ("a", "c")
 
 
@@ -419,3 +421,76 @@ async def test_party_of_another_mesh_is_refused() -> None:
 
     results = await asyncio.gather(one("a", "m1"), one("b", "m2"), return_exceptions=True)
     assert all(isinstance(r, PartyDisconnectedError) for r in results)
+
+
+async def test_peer_that_stops_reading_is_named_within_send_timeout() -> None:
+    ports = free_ports(2)
+    addresses = {"a": ("127.0.0.1", ports[0]), "b": ("127.0.0.1", ports[1])}
+    stop = asyncio.Event()
+
+    async def stalled_b(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # b answers the hello, then never reads again: a's sends fill the socket buffers.
+        link = TcpLink(reader, writer)
+        await link.recv()
+        hello = b'{"mesh": "qkdlink-mesh", "party": "b"}'
+        await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
+        await stop.wait()
+        await link.aclose()
+
+    server = await asyncio.start_server(stalled_b, *addresses["b"])
+    config = MeshConfig("a", ("a", "b"), send_timeout=0.5)
+    try:
+        async with Mesh(config, TcpTransport("a", addresses)) as mesh:
+            big = np.zeros(8 << 20, dtype=np.uint8)
+            with pytest.raises(PartyDisconnectedError) as info:
+                await asyncio.wait_for(mesh.send_array("b", "big/0", big), 10)
+            assert info.value.party == "b"
+            # The link is gone for good: the next send fails at once, not after another wait.
+            with pytest.raises(PartyDisconnectedError):
+                await asyncio.wait_for(mesh.send("b", "small/0", b"x"), 0.2)
+    finally:
+        stop.set()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_close_is_bounded_when_a_link_will_not_close() -> None:
+    net = MemoryNetwork()
+    stuck: list[Any] = []
+
+    class StuckClose:
+        """A link whose close never returns (a transport flushing to a peer that stopped)."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def send(self, data: bytes | memoryview) -> None:
+            await self.inner.send(data)
+
+        async def recv(self) -> bytes:
+            return cast(bytes, await self.inner.recv())
+
+        async def aclose(self) -> None:
+            stuck.append(self)
+            await asyncio.Event().wait()
+
+    class Dialing:
+        def __init__(self, party: str) -> None:
+            self.inner = net.transport(party)
+
+        async def listen(self, handler: Any) -> None:
+            await self.inner.listen(handler)
+
+        async def dial(self, peer: str) -> Any:
+            return StuckClose(await self.inner.dial(peer))
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    async def one(p: str) -> None:
+        config = MeshConfig(p, ("a", "b"), send_timeout=0.3)
+        async with Mesh(config, Dialing(p) if p == "a" else net.transport(p)) as mesh:
+            await mesh.barrier()
+
+    await asyncio.wait_for(asyncio.gather(one("a"), one("b")), 5)
+    assert len(stuck) == 1  # a's link to b was asked to close, and a still got out

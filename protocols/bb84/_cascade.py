@@ -533,19 +533,19 @@ class _Parities:
         `size`: the blocks' sizes, if the caller has them at hand."""
         if size is None:
             size = index.size[gb]
-        lo = np.minimum(lo, size)
-        hi = np.minimum(hi, size)
+        # Both ends of every range at once (row 0: lo, row 1: hi), clipped to the real bits.
+        ends = np.minimum(np.stack((lo, hi)), size)
         halves = self._halves.member[gb]
         if halves.any():
             pick = np.flatnonzero(halves)
             g, s = gb[pick], size[pick]
-            ends = self._halves.coordinates(
-                np.concatenate((g, g)), np.concatenate((lo[pick], hi[pick])), np.concatenate((s, s))
-            )
-            lo[pick] = ends[: pick.shape[0]]
-            hi[pick] = ends[pick.shape[0] :]
-        base = self._base[gb]
-        return self._head(base + hi) ^ self._head(base + lo)
+            ends[:, pick] = self._halves.coordinates(
+                np.concatenate((g, g)), ends[:, pick].reshape(-1), np.concatenate((s, s))
+            ).reshape(2, -1)
+        ends += self._base[gb]
+        parity = self._head(ends)
+        out: NDArray[np.uint8] = parity[0] ^ parity[1]
+        return out
 
 
 class CascadeAlice:

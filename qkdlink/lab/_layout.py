@@ -137,7 +137,11 @@ def _key_source_table(
         path = lab_dir / "links" / f"{link_id}.key"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                # O_EXCL: a new file of our own, never through a link planted at this path.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except OSError as exc:
+                raise ConfigurationError(f"cannot create link key file {path}") from exc
             with os.fdopen(fd, "wb") as handle:
                 handle.write(secrets.token_bytes(_FILE_KEY_BYTES))
         return {"kind": "file", "path": str(path)}

@@ -54,17 +54,26 @@ def _hash_for(key: PrivateKey) -> hashes.SHA256 | None:
 
 
 def write_private_key(key: PrivateKey, path: Path) -> None:
-    """Write a private key as PKCS#8 PEM, created with mode 0600 (never world-readable)."""
+    """Write a private key as PKCS#8 PEM with mode 0600 (never readable by group or others).
+
+    Raises:
+        ConfigurationError: the file cannot be written, or `path` is a symbolic link (which
+            could point the key somewhere others can read it).
+    """
     data = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot write private key {path}: {exc.strerror}") from exc
     with os.fdopen(fd, "wb") as handle:
+        # Before the first byte: O_CREAT's mode does not apply to a file that already existed.
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(data)
-    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to an existing file
 
 
 def _write_cert(cert: x509.Certificate, path: Path) -> None:

@@ -57,6 +57,15 @@ def test_configs_mirror_each_other(tmp_path: Path) -> None:
     assert peer_of_x.url == spec.node("y").kme_url
 
 
+def test_link_key_file_is_never_written_through_a_planted_link(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.key"
+    (tmp_path / "lab" / "links").mkdir(parents=True)
+    (tmp_path / "lab" / "links" / "x--y.key").symlink_to(elsewhere)  # dangling: "not there"
+    with pytest.raises(ConfigurationError):
+        create_lab(tmp_path / "lab", nodes=("x", "y"), key_source="file")
+    assert not elsewhere.exists()
+
+
 def test_bb84_lab_uses_the_plugin(tmp_path: Path) -> None:
     spec = create_lab(tmp_path, nodes=("a", "b"), key_source="bb84", distance_km=12.5)
     source = load_config(spec.node("a").config).peers[0].key_source

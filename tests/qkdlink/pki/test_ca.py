@@ -56,6 +56,24 @@ def test_private_keys_are_owner_only(tmp_path: Path) -> None:
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
+def test_existing_key_file_is_tightened_and_symlinks_refused(tmp_path: Path) -> None:
+    ca = LabCA.create(tmp_path)
+    loose = tmp_path / "out" / "SAE_a-key.pem"
+    loose.parent.mkdir()
+    loose.write_bytes(b"old")
+    loose.chmod(0o644)
+    ca.issue_sae_cert("SAE_a", tmp_path / "out")
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600
+    # A link planted at the key's path must not receive the key (it could point anywhere).
+    public = tmp_path / "public.txt"
+    public.write_bytes(b"")
+    public.chmod(0o644)
+    (tmp_path / "out" / "SAE_b-key.pem").symlink_to(public)
+    with pytest.raises(ConfigurationError):
+        ca.issue_sae_cert("SAE_b", tmp_path / "out")
+    assert public.read_bytes() == b""
+
+
 def test_expired_validity_can_be_set(tmp_path: Path) -> None:
     ca = LabCA.create(tmp_path)
     past = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -218,13 +218,17 @@ async def test_unknown_and_duplicate_tags_are_refused() -> None:
     assert results[1:] == ["refused", "link kept"]
 
 
-async def test_tag_repeated_by_a_hostile_peer_is_refused() -> None:
+_HELLO_FROM_A = b'{"mesh": "qkdlink-mesh", "party": "a"}'
+
+
+def _mesh_b_with_raw_a(records: Sequence[bytes]) -> tuple[Mesh, Coroutine[Any, Any, None]]:
+    """Party b's mesh over TCP, and a hostile party a: it dials b on the raw link, behaves
+    during the hello, then sends `records` as they are (bypassing its own mesh's checks)."""
     ports = free_ports(2)
     addresses = {"a": ("127.0.0.1", ports[0]), "b": ("127.0.0.1", ports[1])}
     mesh = Mesh(MeshConfig("b", ("a", "b")), TcpTransport("b", addresses))
 
     async def hostile_a() -> None:
-        # a bypasses its mesh and sends the same tag twice on the raw link
         for _ in range(100):
             try:
                 reader, writer = await asyncio.open_connection(*addresses["b"])
@@ -232,15 +236,21 @@ async def test_tag_repeated_by_a_hostile_peer_is_refused() -> None:
             except OSError:
                 await asyncio.sleep(0.05)
         link = TcpLink(reader, writer)
-        hello = b'{"mesh": "qkdlink-mesh", "party": "a"}'
-        await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
+        hello = encode_header(Kind.BYTES, "__hello__", len(_HELLO_FROM_A), inline=_HELLO_FROM_A)
+        await link.send(hello)
         await link.recv()
-        for body in (b"x", b"again"):
-            await link.send(encode_header(Kind.BYTES, "t/1", len(body), inline=body))
+        for record in records:
+            await link.send(record)
         await asyncio.sleep(0.5)
         await link.aclose()
 
-    task = asyncio.create_task(hostile_a())
+    return mesh, hostile_a()
+
+
+async def test_tag_repeated_by_a_hostile_peer_is_refused() -> None:
+    twice = [encode_header(Kind.BYTES, "t/1", len(b), inline=b) for b in (b"x", b"again")]
+    mesh, hostile_a = _mesh_b_with_raw_a(twice)
+    task = asyncio.create_task(hostile_a)
     async with mesh:
         assert await mesh.recv("a", "t/1") == b"x"
         with pytest.raises(UnexpectedMessageError, match="twice"):
@@ -249,29 +259,8 @@ async def test_tag_repeated_by_a_hostile_peer_is_refused() -> None:
 
 
 async def test_garbage_from_a_peer_is_a_remote_protocol_error() -> None:
-    ports = free_ports(2)
-    addresses = {"a": ("127.0.0.1", ports[0]), "b": ("127.0.0.1", ports[1])}
-    mesh = Mesh(MeshConfig("b", ("a", "b")), TcpTransport("b", addresses))
-
-    async def hostile_a() -> None:
-        # a behaves during the hello, then sends a malformed header
-        for _ in range(100):
-            try:
-                reader, writer = await asyncio.open_connection(*addresses["b"])
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        link = TcpLink(reader, writer)
-        from qkdlink.mesh._wire import Kind, encode_header
-
-        hello = b'{"mesh": "qkdlink-mesh", "party": "a"}'
-        await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
-        await link.recv()
-        await link.send(b"\x01\x09garbage")
-        await asyncio.sleep(0.5)
-        await link.aclose()
-
-    task = asyncio.create_task(hostile_a())
+    mesh, hostile_a = _mesh_b_with_raw_a([b"\x01\x09garbage"])
+    task = asyncio.create_task(hostile_a)
     async with mesh:
         with pytest.raises(RemoteProtocolError):
             await mesh.recv("a", "anything")

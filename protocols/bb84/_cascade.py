@@ -471,6 +471,27 @@ class _Halves:
         return leaf
 
 
+_LANES = np.uint64(0x0101010101010101)
+
+
+def _prefix_parity(chunk: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Entry j (0 <= j <= len): parity of bytes 0 .. j-1 of `chunk`.
+
+    Eight byte parities at a time, as the byte lanes of a little-endian uint64: multiplying by
+    0x0101010101010101 leaves in every lane the sum of the lanes at and below it (at most 8,
+    no carry between lanes), so only one value per 8 bytes needs a sequential scan.
+    """
+    size = int(chunk.shape[0])
+    lanes = np.zeros(-(-(size + 1) // 8) * 8, dtype=np.uint8)
+    lanes[:size] = np.bitwise_count(chunk) & 1
+    words = lanes.view("<u8")
+    inclusive = (words * _LANES) & _LANES
+    total = inclusive >> np.uint64(56)
+    before = np.bitwise_xor.accumulate(total) ^ total
+    exclusive: NDArray[np.uint64] = inclusive ^ words ^ (before * _LANES)
+    return exclusive.view(np.uint8)[: size + 1]
+
+
 class _Parities:
     """Parity of any range of each pass order of a fixed key in O(1), cheap to build (no
     per-bit scan): the key packed into bytes in pass order, each byte stored beside the parity
@@ -502,8 +523,7 @@ class _Parities:
     def _write(self, row: int, chunk: NDArray[np.uint8]) -> None:
         words = self._words[row * self._width : row * self._width + chunk.shape[0] + 1]
         words[:-1] = chunk
-        np.bitwise_xor.accumulate(np.bitwise_count(chunk) & 1, out=chunk)
-        words[1:] |= chunk.astype(np.uint16) << 8
+        words |= _prefix_parity(chunk).astype(np.uint16) << 8
 
     def fill(self, p: int, layout: PassLayout, bits: NDArray[np.uint8]) -> None:
         """Take pass p's parities from `bits` (until filled, that pass reads as all zeros)."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocols.bb84._cascade import (
     CascadeAlice,
     CascadeBob,
     CascadeQueryError,
     PassLayout,
+    _prefix_parity,
     block_sizes,
     build_layouts,
     build_pass,
@@ -225,3 +228,14 @@ def test_tiny_frames_with_one_sided_halves() -> None:
         bob.apply_replies(oracle.answer(*queries))
     assert np.array_equal(bob.bits, alice)
     assert bob.errors_corrected == int(errors.sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=300))
+def test_prefix_parity_of_bytes(data: bytes) -> None:
+    chunk = np.frombuffer(data, dtype=np.uint8).copy()
+    parities = [bin(b).count("1") & 1 for b in data]
+    expected = [0]
+    for parity in parities:
+        expected.append(expected[-1] ^ parity)
+    assert _prefix_parity(chunk).tolist() == expected

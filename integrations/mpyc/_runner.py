@@ -66,6 +66,7 @@ async def run_mpyc_party(
         dict.fromkeys(mesh.peers, (host, 0)), (host, mpyc_port), streams_per_peer=1
     )
     bound = asyncio.Event()
+    process: asyncio.subprocess.Process | None = None
     tunnel = asyncio.create_task(
         run_tunnel(mesh, config, on_listening=lambda _ports: bound.set()),
         name=f"mpyc-tunnel-{mesh.party}",
@@ -104,6 +105,10 @@ async def run_mpyc_party(
         await asyncio.wait_for(tunnel, time_limit)
         return text
     finally:
+        if process is not None and process.returncode is None:
+            # Cancelled (or failed) while MPyC runs: never leave the program behind.
+            process.kill()
+            await process.wait()
         if not tunnel.done():
             tunnel.cancel()
             with contextlib.suppress(asyncio.CancelledError, QkdlinkError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -65,3 +66,44 @@ async def test_failing_program_is_reported() -> None:
     for result in results:
         assert isinstance(result, MpycRunError)
         assert "exited with 3" in str(result)
+
+
+async def test_cancelled_run_kills_and_reaps_the_program() -> None:
+    import psutil
+
+    from qkdlink.mesh import MemoryNetwork
+
+    marker = f"qkdlink-mpyc-orphan-{uuid.uuid4().hex}"
+    net = MemoryNetwork()
+    started = asyncio.Event()
+
+    def ours() -> list[psutil.Process]:
+        found = []
+        for child in psutil.Process().children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if marker in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                    found.append(child)
+        return found
+
+    async def party(p: str) -> None:
+        async with Mesh(MeshConfig(p, ("a", "b")), net.transport(p)) as mesh:
+            if p == "b":
+                await started.wait()
+                return
+            program = ["-c", f"import time; time.sleep(60)  # {marker}"]
+            run = asyncio.create_task(run_mpyc_party(mesh, program, time_limit=60))
+            for _ in range(200):
+                if ours():
+                    break
+                await asyncio.sleep(0.05)
+            started.set()
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+
+    try:
+        await asyncio.wait_for(asyncio.gather(party("a"), party("b")), 30)
+        assert ours() == []
+    finally:
+        for leftover in ours():
+            leftover.kill()

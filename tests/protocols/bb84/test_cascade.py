@@ -214,20 +214,24 @@ def test_answers_match_the_direct_parities(frame_bits: int) -> None:
     assert answers.tolist() == expected
 
 
-def test_tiny_frames_with_one_sided_halves() -> None:
+@pytest.mark.parametrize("variant", ["cascade", "cascade-opt"])
+def test_tiny_frames_with_one_sided_halves(variant: str) -> None:
     # Frames of 6-7 bits: some halves passes put a whole frame in one half (a single block).
     rng = np.random.default_rng(12)
     n = 700
     alice = rng.integers(0, 2, n, dtype=np.uint8)
     errors = (rng.random(n) < 0.05).astype(np.uint8)
-    layouts = build_layouts(split_frames(n, 7), 0.05, "cascade-opt", b"t" * 16)
+    layouts = build_layouts(split_frames(n, 7), 0.05, variant, b"t" * 16)  # type: ignore[arg-type]
     assert any(1 in layout.frame_blocks for layout in layouts[3:] if layout.halves is not None)
     oracle = CascadeAlice(alice, layouts)
-    bob = CascadeBob(alice ^ errors, layouts, oracle.top_parities(), reuse=True)
+    bob = CascadeBob(alice ^ errors, layouts, oracle.top_parities(), reuse=variant != "cascade")
     while (queries := bob.next_queries()) is not None:
         bob.apply_replies(oracle.answer(*queries))
-    assert np.array_equal(bob.bits, alice)
-    assert bob.errors_corrected == int(errors.sum())
+    flipped = bob.bits ^ alice ^ errors
+    assert not np.any(flipped & (1 - errors))  # every flip corrected a real error
+    assert bob.errors_corrected == int(flipped.sum())
+    if variant == "cascade-opt":  # 4-pass Cascade may leave even error patterns in 7-bit frames
+        assert np.array_equal(bob.bits, alice)
 
 
 @settings(max_examples=60, deadline=None)

@@ -33,7 +33,11 @@ MAX_LINK_MESSAGE = 1 << 31
 
 
 class MessageLink(Protocol):
-    """An ordered, reliable, message-preserving pipe to one peer."""
+    """An ordered, reliable, message-preserving pipe to one peer.
+
+    A link that authenticates its peer (a qkdlink `Channel`) also has a `peer_id` attribute;
+    the mesh then accepts only a hello from that very party.
+    """
 
     async def send(self, data: bytes | memoryview) -> None:
         """Send one message.

@@ -233,7 +233,7 @@ class Mesh:
         body = json.dumps({"mesh": self._config.mesh_id, "party": self._config.party}).encode()
         return encode_header(Kind.BYTES, _HELLO_TAG, len(body), inline=body)
 
-    def _parse_hello(self, record: bytes) -> str:
+    def _parse_hello(self, record: bytes, link: MessageLink) -> str:
         try:
             header = decode_header(record, max_payload=4096)
             if header.tag != _HELLO_TAG or header.inline is None:
@@ -244,6 +244,11 @@ class Mesh:
             raise RemoteProtocolError("malformed mesh hello") from exc
         if mesh != self._config.mesh_id or party not in self._config.peers:
             raise RemoteProtocolError("hello from a party outside this mesh")
+        # A link that authenticated its peer (a qkdlink Channel) names it: the hello may not
+        # claim another party, or one authenticated party could take another's place.
+        authenticated = getattr(link, "peer_id", None)
+        if authenticated is not None and authenticated != party:
+            raise RemoteProtocolError("hello names another party than the link authenticated")
         return str(party)
 
     async def _dial(self, peer: str, deadline: float) -> None:
@@ -261,7 +266,7 @@ class Mesh:
             await link.send(self._hello())
             remaining = max(0.01, deadline - time.monotonic())
             answer = await asyncio.wait_for(link.recv(), remaining)
-            if self._parse_hello(answer) != peer:
+            if self._parse_hello(answer, link) != peer:
                 raise RemoteProtocolError("the dialled address answered as another party")
         except (TimeoutError, ChannelError, RemoteProtocolError) as exc:
             await link.aclose()
@@ -271,7 +276,7 @@ class Mesh:
     async def _on_link(self, link: MessageLink) -> None:
         try:
             record = await asyncio.wait_for(link.recv(), self._config.connect_timeout)
-            peer = self._parse_hello(record)
+            peer = self._parse_hello(record, link)
             if self._config.parties.index(peer) > self._config.rank or peer in self._peers:
                 raise RemoteProtocolError("unexpected or duplicate dial")
             await link.send(self._hello())

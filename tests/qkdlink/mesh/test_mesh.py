@@ -483,3 +483,59 @@ async def test_close_is_bounded_when_a_link_will_not_close() -> None:
 
     await asyncio.wait_for(asyncio.gather(one("a"), one("b")), 5)
     assert len(stuck) == 1  # a's link to b was asked to close, and a still got out
+
+
+async def test_hello_must_name_the_party_the_link_authenticated() -> None:
+    net = MemoryNetwork()
+
+    class Authenticated:
+        """A link that authenticated party `peer_id` (as a Channel does)."""
+
+        def __init__(self, inner: Any, peer_id: str) -> None:
+            self.inner = inner
+            self.peer_id = peer_id
+
+        async def send(self, data: bytes | memoryview) -> None:
+            await self.inner.send(data)
+
+        async def recv(self) -> bytes:
+            return cast(bytes, await self.inner.recv())
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    class ListensAsIfFromC:
+        """b's transport: every accepted link says it authenticated c, whoever dialled."""
+
+        def __init__(self) -> None:
+            self.inner = net.transport("b")
+
+        async def listen(self, handler: Any) -> None:
+            async def wrap(link: Any) -> None:
+                await handler(Authenticated(link, "c"))
+
+            await self.inner.listen(wrap)
+
+        async def dial(self, peer: str) -> Any:
+            return await self.inner.dial(peer)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    parties = ("a", "b")  # c authenticated, but claims to be a
+
+    async def start(p: str, transport: Any) -> str:
+        config = MeshConfig(p, parties, connect_timeout=1.0)
+        try:
+            async with Mesh(config, transport):
+                return "connected"
+        except PartyDisconnectedError as exc:
+            return exc.party
+
+    # The hello says "a" on a link that authenticated c: b refuses it, so neither a nor b ever
+    # counts the other as connected (before, b took c's authenticated link for a's).
+    a, b = await asyncio.wait_for(
+        asyncio.gather(start("a", net.transport("a")), start("b", ListensAsIfFromC())), 10
+    )
+    assert a == "b"
+    assert b == "a"

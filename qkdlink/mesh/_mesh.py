@@ -193,7 +193,18 @@ class Mesh:
         try:
             await self._transport.listen(self._on_link)
             higher = cfg.parties[cfg.rank + 1 :]
-            await asyncio.gather(*(self._dial(peer, deadline) for peer in higher))
+            dials = [
+                asyncio.create_task(self._dial(p, deadline), name=f"mesh-{cfg.party}-dial-{p}")
+                for p in higher
+            ]
+            try:
+                await asyncio.gather(*dials)
+            finally:
+                # One failed dial fails the start: the others must not go on and open links
+                # for a mesh that is being closed.
+                for dial in dials:
+                    dial.cancel()
+                await asyncio.gather(*dials, return_exceptions=True)
             remaining = max(0.0, deadline - time.monotonic())
             try:
                 await asyncio.wait_for(self._all_connected.wait(), remaining)

@@ -539,3 +539,43 @@ async def test_hello_must_name_the_party_the_link_authenticated() -> None:
     )
     assert a == "b"
     assert b == "a"
+
+
+async def test_failed_start_leaves_no_dial_running() -> None:
+    from qkdlink.errors import HandshakeError
+    from qkdlink.mesh._wire import Kind, encode_header
+
+    net = MemoryNetwork()
+    dialled: list[Any] = []
+
+    async def c_answers(link: Any) -> None:
+        await link.recv()
+        hello = b'{"mesh": "qkdlink-mesh", "party": "c"}'
+        await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
+
+    net.listeners["c"] = c_answers
+
+    class BadToBSlowToC:
+        def __init__(self) -> None:
+            self.inner = net.transport("a")
+
+        async def listen(self, handler: Any) -> None:
+            await self.inner.listen(handler)
+
+        async def dial(self, peer: str) -> Any:
+            if peer == "b":
+                raise HandshakeError("b failed authentication")
+            await asyncio.sleep(0.3)
+            link = await self.inner.dial(peer)
+            dialled.append(link)
+            return link
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    mesh = Mesh(MeshConfig("a", ("a", "b", "c")), BadToBSlowToC())
+    with pytest.raises(HandshakeError):
+        await mesh.start()
+    await asyncio.sleep(0.6)  # the slow dial to c would have finished by now
+    assert dialled == []
+    assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("mesh-a-read-")]

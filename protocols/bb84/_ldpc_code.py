@@ -77,27 +77,39 @@ def build_matrix(columns: int, checks: int, seed: bytes) -> ParityCheckMatrix:
     """The code both ends use for frames of `columns` bits and `checks` syndrome bits.
 
     Deterministic in (columns, checks, seed). Column degrees follow `COLUMN_DEGREES` (capped at
-    `checks`); edges go to checks in a seeded random order, round-robin so check degrees
-    differ by at most one before duplicates are dropped.
+    `checks`, degree-2 columns at checks/2); degree-2 columns form a cycle-free staircase, the
+    other edges go to checks in a seeded random order, round-robin so check degrees stay
+    nearly equal.
     """
     if not 0 < checks <= columns:
         raise ValueError("need 0 < checks <= columns")
     rng = _generator(seed, columns, checks)
     counts = [round(frac * columns) for _, frac in COLUMN_DEGREES]
-    # Fewer degree-2 columns than checks/2: a degree-2 subgraph with as many columns as
-    # checks contains cycles, i.e. low-weight codewords and an error floor (Richardson &
-    # Urbanke Sec. 3.14, stability and the degree-2 fraction).
     for i, (degree, _) in enumerate(COLUMN_DEGREES):
-        if degree == 2 and counts[i] > checks // 2:
-            counts[i] = checks // 2
+        if degree == 2:
+            counts[i] = min(counts[i], checks // 2)
     counts[1] += columns - sum(counts)
-    degrees = np.repeat(
-        np.array([min(d, checks) for d, _ in COLUMN_DEGREES], dtype=np.int64), counts
+    degrees = rng.permutation(
+        np.repeat(np.array([min(d, checks) for d, _ in COLUMN_DEGREES], dtype=np.int64), counts)
     )
-    degrees = rng.permutation(degrees)
-    sockets = np.repeat(np.arange(columns, dtype=np.int64), degrees)
+    # Degree-2 columns form a staircase over a random order of the checks (column i joins
+    # checks p[i] and p[i+1], as in irregular repeat-accumulate codes): their subgraph is a
+    # path, so they contain no cycle, hence no codeword among themselves. Two degree-2 columns
+    # on the same pair of checks would be a weight-2 codeword that no decoder can resolve.
+    chain = rng.permutation(checks)
+    pair_cols = np.flatnonzero(degrees == 2)
+    pair_var = np.repeat(pair_cols, 2)
+    steps = np.arange(pair_cols.shape[0])
+    pair_check = np.stack([chain[steps], chain[steps + 1]], axis=1).reshape(-1)
+    # The other columns' edges go round-robin over the checks, least loaded first.
+    loaded = np.bincount(pair_check, minlength=checks)
+    order = rng.permutation(checks)
+    order = order[np.argsort(loaded[order], kind="stable")]
+    sockets = np.repeat(np.flatnonzero(degrees != 2), degrees[degrees != 2])
     check = np.empty(sockets.shape[0], dtype=np.int64)
-    check[rng.permutation(sockets.shape[0])] = np.arange(sockets.shape[0]) % checks
+    check[rng.permutation(sockets.shape[0])] = order[np.arange(sockets.shape[0]) % checks]
+    sockets = np.concatenate([pair_var, sockets])
+    check = np.concatenate([pair_check, check])
     # Drop repeated (column, check) pairs: over GF(2) two edges would cancel anyway.
     key = np.unique(sockets * checks + check)
     edge_var, edge_check = key // checks, key % checks
@@ -135,26 +147,29 @@ def decode_syndromes(
     done = np.all(matrix.syndromes(decoded) == syndromes, axis=1)
     active = np.flatnonzero(~done)
     c2v = np.zeros((active.shape[0], matrix.edge_var.shape[0]), dtype=np.float64)
+    total = priors[active]
+    # Edges are sorted by check: a per-check value reaches its edges by `np.repeat`.
+    degrees = np.diff(np.append(matrix.check_starts, matrix.edge_var.shape[0]))
     # The syndrome bit flips the sign of every message leaving its check.
     syndrome_sign = syndromes.astype(np.int8)
     iterations = 0
     while active.shape[0] and iterations < max_iterations:
         iterations += 1
-        prior = priors[active]
-        total = prior + np.add.reduceat(c2v[:, matrix.var_order], matrix.var_starts, axis=1)
         v2c = total[:, matrix.edge_var] - c2v
         mag = _phi(np.abs(v2c))
         neg = (v2c < 0).astype(np.int8)
         mag_sum = np.add.reduceat(mag, matrix.check_starts, axis=1)
         neg_sum = np.bitwise_xor.reduceat(neg, matrix.check_starts, axis=1)
         neg_sum ^= syndrome_sign[active]
-        out_mag = _phi(mag_sum[:, matrix.edge_check] - mag)
-        out_neg = neg_sum[:, matrix.edge_check] ^ neg
+        out_mag = _phi(np.repeat(mag_sum, degrees, axis=1) - mag)
+        out_neg = np.repeat(neg_sum, degrees, axis=1) ^ neg
         c2v = np.where(out_neg.astype(bool), -out_mag, out_mag)
-        total = prior + np.add.reduceat(c2v[:, matrix.var_order], matrix.var_starts, axis=1)
+        total = priors[active] + np.add.reduceat(
+            c2v[:, matrix.var_order], matrix.var_starts, axis=1
+        )
         hard = (total < 0).astype(np.uint8)
         ok = np.all(matrix.syndromes(hard) == syndromes[active], axis=1)
         decoded[active] = hard
         done[active[ok]] = True
-        active, c2v = active[~ok], c2v[~ok]
+        active, c2v, total = active[~ok], c2v[~ok], total[~ok]
     return decoded, done, iterations

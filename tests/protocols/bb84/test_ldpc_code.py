@@ -90,3 +90,17 @@ def test_decoder_reports_failure_beyond_capacity() -> None:
     )
     assert not ok.any()
     assert iterations == 20
+
+
+def test_degree_two_columns_never_share_a_pair_of_checks() -> None:
+    """Two degree-2 columns on the same two checks would be an undecodable weight-2 codeword."""
+    columns, checks = 16384, 2400
+    matrix = build_matrix(columns, checks, b"p" * 16)
+    order = matrix.var_order
+    by_var = matrix.edge_var[order]
+    check_by_var = matrix.edge_check[order]
+    degree = np.bincount(by_var, minlength=columns)
+    starts = matrix.var_starts[degree == 2]
+    pairs = np.sort(np.stack([check_by_var[starts], check_by_var[starts + 1]], axis=1), axis=1)
+    assert pairs.shape[0] > checks // 3
+    assert np.unique(pairs, axis=0).shape[0] == pairs.shape[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import json
@@ -254,8 +255,15 @@ async def test_logs_never_carry_key_bytes(
 async def test_peer_unreachable_gives_503_and_no_key(
     lab: Lab, lab_spec: LabSpec, sae_a: Sae
 ) -> None:
-    status = await sae_a.request("GET", url(lab_spec, A, SAE_B, "status"))
-    before = status.body["stored_key_count"]
+    # Measure once the pool is full (ingestion paused), so new material cannot mask a leak.
+    for _ in range(200):
+        status = await sae_a.request("GET", url(lab_spec, A, SAE_B, "status"))
+        before = status.body["stored_key_count"]
+        if before == status.body["max_key_count"]:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the pool never filled")
     await lab.stop_node(B)
     reply = await sae_a.request("GET", url(lab_spec, A, SAE_B, "enc_keys") + "?number=4")
     assert reply.status == 503

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import tempfile
 from collections.abc import Callable
 
@@ -14,8 +15,13 @@ from qkdlink.lab._run import run_lab
 __all__ = ["key_delivery_round_trip"]
 
 
-def _fingerprint(keys: list[bytes]) -> str:
-    return hashlib.sha256(b"".join(keys)).hexdigest()[:16]
+def _fingerprint(keys: list[bytes], salt: bytes) -> str:
+    """HMAC-SHA-256 (RFC 2104) of the keys under a salt drawn for this run and then forgotten.
+
+    Equal keys give equal fingerprints within one run, but no published string is a fixed
+    function of the keys, so nobody can test guesses of (short) keys against the output.
+    """
+    return hmac.new(salt, b"".join(keys), hashlib.sha256).hexdigest()[:16]
 
 
 async def key_delivery_round_trip(
@@ -49,8 +55,9 @@ async def key_delivery_round_trip(
             hmac.compare_digest(a, b) for a, b in zip(master_keys, slave_keys, strict=True)
         )
         out(f"{slave.sae_id}: dec_keys returned the same {len(got.keys)} key IDs: {same_ids}")
+        salt = secrets.token_bytes(32)
         out(
-            f"SHA-256 fingerprint master {_fingerprint(master_keys)} "
-            f"slave {_fingerprint(slave_keys)}: {'match' if same_keys else 'MISMATCH'}"
+            f"fingerprint (HMAC-SHA-256, one-run salt) master {_fingerprint(master_keys, salt)} "
+            f"slave {_fingerprint(slave_keys, salt)}: {'match' if same_keys else 'MISMATCH'}"
         )
         return 0 if same_keys else 1

@@ -352,49 +352,48 @@ _SELECT = _select_table()
 class _Halves:
     """Rank and select on the public masks of every pass of random halves, so that those
     passes need no order array: a half of a frame is, in order, the key bits of that frame
-    where the mask says so. Masks are packed into rows of `width` bytes; counts of zeros
-    (before each byte) and of ones (shifted past all zeros) form one non-decreasing array, so
-    one `searchsorted` selects in either half."""
+    where the mask says so. Masks are packed into rows of whole 64-bit words; counts of zeros
+    (before each word) and of ones (shifted past all zeros) form one non-decreasing array, so
+    one `searchsorted` finds the word in either half, and byte counts finish the job."""
 
     __slots__ = (
         "_counts",
         "_first_rank",
         "_frame_end",
         "_frame_gb",
-        "_ones",
         "_packed",
         "_pass_row",
         "_pass_width",
         "_row",
+        "_words",
         "_zeros_total",
         "member",
         "passes",
         "second",
     )
 
-    def __init__(self, layouts: list[PassLayout], index: _Index, width: int) -> None:
+    def __init__(self, layouts: list[PassLayout], index: _Index, n: int) -> None:
         masks = [
             (p, layout.halves) for p, layout in enumerate(layouts) if layout.halves is not None
         ]
         self.passes = [p for p, _ in masks]
         rows = len(masks)
+        width = -(-(n + 8) // 64) * 8  # bytes per row: whole words, one spare byte at least
         self._packed = np.zeros(rows * width, dtype=np.uint8)
         for q, (_, mask) in enumerate(masks):
             chunk = np.packbits(mask)
             self._packed[q * width : q * width + chunk.shape[0]] = chunk
-        # Counts fit int32 while the masks hold < 2^31 bits (half the memory of int64).
+        self._words = self._packed.view("<u8")
+        # Counts fit int32 while the masks hold < 2^31 bits.
         count_type = np.int32 if 8 * rows * width < 1 << 31 else np.int64
-        size = rows * width + 1
+        size = self._words.shape[0] + 1
         self._counts: NDArray[np.signedinteger[Any]] = np.empty(2 * size, dtype=count_type)
-        self._ones: NDArray[np.signedinteger[Any]] = self._counts[size:]
-        """Ones before each byte (+ all zeros, after the zero counts are known)."""
-        self._ones[0] = 0
-        np.cumsum(np.bitwise_count(self._packed), out=self._ones[1:])
-        np.subtract(
-            np.arange(0, 8 * size, 8, dtype=count_type), self._ones, out=self._counts[:size]
-        )
+        ones = self._counts[size:]
+        ones[0] = 0
+        np.cumsum(np.bitwise_count(self._words), dtype=count_type, out=ones[1:])
+        np.subtract(np.arange(0, 64 * size, 64, dtype=count_type), ones, out=self._counts[:size])
         self._zeros_total = int(self._counts[size - 1])
-        np.add(self._ones, self._zeros_total, out=self._ones)
+        np.add(ones, self._zeros_total, out=ones)
         blocks = int(index.size.shape[0])
         self.member = np.zeros(blocks, dtype=bool)
         """Per global block: it belongs to a pass of random halves."""
@@ -431,8 +430,16 @@ class _Halves:
 
     def _rank(self, at: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:
         """Position in `_counts` of bit coordinate `at` among the zeros (second = 0) or ones."""
+        word = at >> 6
         byte = at >> 3
-        ones = self._ones[byte] + _HEAD_COUNT[((at & 7) << 8) | self._packed[byte]]
+        # Whole bytes before `at` in its word are its low-order bytes (little-endian lanes).
+        low = (np.uint64(1) << ((byte & 7) << 3).astype(np.uint64)) - np.uint64(1)
+        ones = (
+            self._counts[self._words.shape[0] + 1 + word].astype(_I64)
+            + np.bitwise_count(self._words[word] & low)
+            + _HEAD_COUNT[((at & 7) << 8) | self._packed[byte]]
+        )
+        # `ones` already carries the shift past all zeros that the ones' part of `_counts` has.
         rank: NDArray[np.int64] = np.where(second, ones, at - ones + self._zeros_total)
         return rank
 
@@ -441,11 +448,19 @@ class _Halves:
         target = self._first_rank[gb] + r
         # Targets in the counts' own type: a mixed-type search would convert the whole array.
         j = np.searchsorted(self._counts, target.astype(self._counts.dtype), side="right") - 1
-        second = j >= self._ones.shape[0]
-        byte_index = j - second * self._ones.shape[0]
-        byte = self._packed[byte_index] ^ np.where(second, 0, 0xFF)
-        bit = _SELECT[((target - self._counts[j].astype(_I64)) << 8) | byte]
-        key: NDArray[np.int64] = 8 * byte_index + bit - self._row[gb]
+        size = self._words.shape[0] + 1
+        second = j >= size
+        word = j - second * size
+        rank = target - self._counts[j].astype(_I64)  # among the word's zeros or ones, < 64
+        # The word's bytes (ones, or zeros as ones), their running counts, the byte holding
+        # the bit, and the bit in that byte.
+        line = np.arange(word.shape[0])
+        octets = self._packed.reshape(-1, 8)[word] ^ np.where(second, 0, 0xFF)[:, None]
+        running = np.cumsum(np.bitwise_count(octets), axis=1, dtype=_I64)
+        place = np.count_nonzero(running <= rank[:, None], axis=1)
+        before = np.where(place > 0, running[line, np.maximum(place - 1, 0)], 0)
+        bit = _SELECT[((rank - before) << 8) | octets[line, place]]
+        key: NDArray[np.int64] = 64 * word + 8 * place + bit - self._row[gb]
         return key
 
     def coordinates(
@@ -504,7 +519,7 @@ class _Parities:
         # Byte i >> 3 of every position i <= n exists in a row.
         self._width = n // 8 + 2
         self._passes = len(layouts)
-        self._halves = _Halves(layouts, index, self._width)
+        self._halves = _Halves(layouts, index, n)
         rows = self._passes + len(self._halves.passes)
         self._words = np.zeros(rows * self._width, dtype=np.uint16)
         # Per global block: the bit coordinate of its first bit in the flattened rows (halves:

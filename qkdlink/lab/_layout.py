@@ -7,6 +7,7 @@ node, the list of linked node pairs.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -128,6 +129,11 @@ def _parse_links(
     return tuple(result)
 
 
+def _encode_fields(*fields: str) -> bytes:
+    """Length-prefixed UTF-8 fields: an unambiguous hash input ("a", "bc" is not "ab", "c")."""
+    return b"".join(len(f.encode()).to_bytes(4, "big") + f.encode() for f in fields)
+
+
 def _key_source_table(
     kind: KeySourceKind, link_id: str, lab_dir: Path, seed: str, distance_km: float | None
 ) -> dict[str, object]:
@@ -146,11 +152,13 @@ def _key_source_table(
                 handle.write(secrets.token_bytes(_FILE_KEY_BYTES))
         return {"kind": "file", "path": str(path)}
     if kind == "bb84":
+        # One simulator seed per (lab, link), from a hash of both: distinct links never share a
+        # stream (a byte sum of the link ID made "ab--c" and "ba--c" one and the same link).
+        digest = hashlib.sha256(_encode_fields(seed, link_id)).digest()
         table: dict[str, object] = {
             "kind": "plugin",
             "factory": BB84_PLUGIN,
-            "seed": int.from_bytes(seed.encode()[:6].ljust(6, b"\0"), "big")
-            ^ sum(link_id.encode()),
+            "seed": int.from_bytes(digest[:6], "big"),
         }
         if distance_km is not None:
             table["distance_km"] = distance_km
@@ -167,13 +175,15 @@ def create_lab(
     distance_km: float | None = None,
     host: str = "127.0.0.1",
     limits: LimitsConfig | None = None,
-    seed: str = "qkdlink-lab",
+    seed: str | None = None,
     extra_sae_ids: Mapping[str, Sequence[str]] | None = None,
 ) -> LabSpec:
     """Write a lab: CA, KME and SAE certificates, master keys, one KME config per node, and
     `lab.json`. Links default to every pair of nodes. Ports are picked free on `host` now.
     `extra_sae_ids` attaches more SAEs to a node (certificates in `<dir>/<node>/sae/`); lab.json
-    lists only each node's main SAE.
+    lists only each node's main SAE. `seed` fixes the simulated links' key material (test and
+    bb84 sources) for reproducible runs; by default each lab draws its own, so two labs never
+    deliver the same keys.
 
     Raises:
         ConfigurationError: bad node names or links.
@@ -185,6 +195,8 @@ def create_lab(
     for name in nodes:
         validate_id(name, "node name")
     pairs = _parse_links(nodes, links)
+    if seed is None:
+        seed = f"lab-{secrets.token_hex(16)}"
     lab_dir = Path(directory).absolute()
     lab_dir.mkdir(parents=True, exist_ok=True)
     ca = LabCA.create(lab_dir / "pki")

@@ -77,6 +77,28 @@ def test_bb84_lab_uses_the_plugin(tmp_path: Path) -> None:
     assert other == source
 
 
+def test_links_and_labs_never_share_simulated_key_material(tmp_path: Path) -> None:
+    # "ab--c" and "ba--c" have the same bytes in another order: still two different links.
+    spec = create_lab(tmp_path / "one", nodes=("ab", "ba", "c"), key_source="bb84")
+    seeds = {
+        link.link_id: link.key_source.params["seed"]
+        for link in load_config(spec.node("c").config).peers
+    }
+    assert len(set(seeds.values())) == 2, seeds
+    # Two labs made with the defaults draw their own test-source seeds.
+    tests = [
+        load_config(create_lab(tmp_path / d, nodes=("x", "y")).node("x").config).peers[0]
+        for d in ("two", "three")
+    ]
+    assert tests[0].key_source.params["seed"] != tests[1].key_source.params["seed"]
+    # An explicit seed reproduces a lab's links.
+    again = [
+        load_config(create_lab(tmp_path / d, nodes=("x", "y"), seed="s").node("x").config)
+        for d in ("four", "five")
+    ]
+    assert again[0].peers[0].key_source == again[1].peers[0].key_source
+
+
 @pytest.mark.parametrize(
     ("nodes", "links"),
     [

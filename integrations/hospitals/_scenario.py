@@ -35,8 +35,30 @@ from integrations.hospitals._training import (
 )
 from integrations.mpyc import run_mpyc_party
 from qkdlink.errors import ConfigurationError
+from qkdlink.mesh import Mesh
 
-__all__ = ["ScenarioOptions", "run_scenario"]
+__all__ = ["ScenarioOptions", "run_scenario", "start_meshes"]
+
+
+async def start_meshes(meshes: list[Mesh], stack: contextlib.AsyncExitStack) -> None:
+    """Start every mesh together; each is closed by `stack`, even when a start fails.
+
+    One failed start cancels the others (they would otherwise keep listening and dialling until
+    their connect timeout, with nobody left to close them).
+
+    Raises:
+        PartyDisconnectedError: a party did not connect; the first start error is raised.
+    """
+    for mesh in meshes:
+        stack.push_async_callback(mesh.aclose)  # aclose is safe on a mesh that never started
+    starts = [asyncio.create_task(m.start(), name=f"start-{m.party}") for m in meshes]
+    try:
+        await asyncio.gather(*starts)
+    finally:
+        for task in starts:
+            task.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
+
 
 CLIENT, SERVER = "hospital-c", "hospital-a"
 FEATURE = 0  # "mean radius"
@@ -151,7 +173,7 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
     from qkdlink.client import KmeClient, KmeClientConfig
     from qkdlink.kme import LimitsConfig
     from qkdlink.lab import create_lab, run_lab
-    from qkdlink.mesh import ChannelMeshTransport, Mesh, MeshConfig, MqttBroker, TcpBasePorts
+    from qkdlink.mesh import ChannelMeshTransport, MeshConfig, MqttBroker, TcpBasePorts
 
     clock = _Clock(options.progress)
     source = _choose_key_source(options.key_source)
@@ -227,9 +249,7 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
                         transport,
                         keys=seeds,
                     )
-                await asyncio.gather(*(m.start() for m in meshes.values()))
-                for mesh in meshes.values():
-                    stack.push_async_callback(mesh.aclose)
+                await start_meshes(list(meshes.values()), stack)
                 clock.say(f"quantum-keyed channels up over {options.transport} between all pairs")
 
             results: dict[str, Any] = {}

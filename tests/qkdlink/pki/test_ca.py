@@ -119,3 +119,15 @@ async def test_certificates_authenticate_mutual_tls(tmp_path: Path) -> None:
     peercert = seen[0]
     assert isinstance(peercert, dict)
     assert ("URI", "urn:qkdlink:sae:SAE_a") in peercert["subjectAltName"]
+
+
+def test_only_the_ca_may_sign_certificates(tmp_path: Path) -> None:
+    ca = LabCA.create(tmp_path)
+    leaf = _load(ca.issue_sae_cert("SAE_a", tmp_path).cert)
+    for cert, is_ca in ((_load(ca.cert_path), True), (leaf, False)):
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+        assert usage.critical
+        assert usage.value.digital_signature
+        assert usage.value.key_cert_sign is is_ca
+        assert usage.value.crl_sign is is_ca
+        assert not usage.value.key_encipherment

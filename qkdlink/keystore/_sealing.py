@@ -57,20 +57,36 @@ def create_master_key_file(path: Path | str) -> None:
 
 
 def load_master_key(path: Path | str) -> bytes:
-    """Read a master key file: 64 hex digits, owned by nobody else (no group/other permissions).
+    """Read a master key file: 64 hex digits in a regular file of ours, no group/other access.
+
+    The file is opened once (not through a symbolic link) and its mode and owner are checked on
+    that open descriptor, so the checked file is the one read (no check-then-read race).
 
     Raises:
-        ConfigurationError: the file is missing, readable by group or others, or malformed.
+        ConfigurationError: the file is missing, a link, not ours, readable by group or others,
+            or malformed.
     """
     target = Path(path)
     try:
-        mode = target.stat().st_mode
-        text = target.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
         raise ConfigurationError(f"cannot read master key file {target}") from exc
-    # Like OpenSSH with private keys: refuse a key file others can read, rather than use it.
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigurationError(f"master key file {target} must not be accessible by group/other")
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise ConfigurationError(f"master key file {target} is not a regular file")
+    with os.fdopen(fd, "rb") as handle:
+        # Like OpenSSH with private keys: refuse a key file others can read or we do not own.
+        if info.st_uid != os.geteuid():
+            raise ConfigurationError(f"master key file {target} is not owned by this user")
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigurationError(
+                f"master key file {target} must not be accessible by group/other"
+            )
+        try:
+            text = handle.read(4 * MASTER_KEY_BYTES).decode("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read master key file {target}") from exc
     try:
         key = bytes.fromhex(text.strip())
     except ValueError:

@@ -47,6 +47,31 @@ def test_missing_master_key_file_is_a_configuration_error(tmp_path: Path) -> Non
         load_master_key(tmp_path / "absent.key")
 
 
+def test_master_key_through_a_symlink_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.key"
+    create_master_key_file(real)
+    link = tmp_path / "master.key"
+    link.symlink_to(real)
+    with pytest.raises(ConfigurationError):
+        load_master_key(link)
+
+
+def test_master_key_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "master.key"
+    directory.mkdir(mode=0o700)
+    with pytest.raises(ConfigurationError):
+        load_master_key(directory)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_master_key_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    create_master_key_file(path)
+    os.chown(path, 65534, 65534)  # nobody
+    with pytest.raises(ConfigurationError, match="not owned"):
+        load_master_key(path)
+
+
 def test_blobs_round_trip_with_fresh_nonces_and_bind_their_row() -> None:
     sealer = Sealer(bytes(range(32)))
     aad = key_batch_aad("b1", "M", "S")

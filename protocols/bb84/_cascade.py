@@ -104,9 +104,9 @@ class PassLayout:
     """log2 of the padded block size K."""
     frame_blocks: tuple[int, ...]
     """Blocks of each frame, in order (frames are reconciled side by side, never mixed)."""
-    halves: NDArray[np.bool_] | None = None
-    """Passes that cut every frame into two random halves: the public mask, in key order
-    (True: the bit is in the second half of its frame)."""
+    halves: NDArray[np.uint8] | None = None
+    """Passes that cut every frame into two random halves: the public mask in key order,
+    packed (`np.packbits` order; a 1 puts the key bit in the second half of its frame)."""
 
     @property
     def blocks(self) -> int:
@@ -125,11 +125,13 @@ class PassLayout:
         """Key positions in pass order (None: the identity); built on demand for halves."""
         if self.halves is None:
             return self.order
-        out = np.empty(self.halves.shape[0], dtype=_IDX)
+        n = int(self.sizes.sum())
+        mask = np.unpackbits(self.halves, count=n).view(bool)
+        out = np.empty(n, dtype=_IDX)
         first = np.cumsum(self.frame_blocks) - np.asarray(self.frame_blocks)
-        bounds = [*self.starts[first].tolist(), self.halves.shape[0]]
+        bounds = [*self.starts[first].tolist(), n]
         for lo, hi in itertools.pairwise(bounds):
-            half = self.halves[lo:hi]
+            half = mask[lo:hi]
             zeros = np.flatnonzero(~half)
             out[lo : lo + zeros.shape[0]] = zeros
             out[lo + zeros.shape[0] : hi] = np.flatnonzero(half)
@@ -218,7 +220,7 @@ def _frames_pass(
         np.concatenate(sizes),
         depth,
         tuple(frame_blocks),
-        mask,
+        None if mask is None else np.packbits(mask),
     )
 
 
@@ -381,8 +383,7 @@ class _Halves:
         width = -(-(n + 8) // 64) * 8  # bytes per row: whole words, one spare byte at least
         self._packed = np.zeros(rows * width, dtype=np.uint8)
         for q, (_, mask) in enumerate(masks):
-            chunk = np.packbits(mask)
-            self._packed[q * width : q * width + chunk.shape[0]] = chunk
+            self._packed[q * width : q * width + mask.shape[0]] = mask
         self._words = self._packed.view("<u8")
         # Counts fit int32 while the masks hold < 2^31 bits.
         count_type = np.int32 if 8 * rows * width < 1 << 31 else np.int64
@@ -411,7 +412,9 @@ class _Halves:
             frame_of = np.repeat(np.arange(counts.shape[0]), counts)
             place = np.arange(layout.blocks, dtype=_I64) - first[frame_of]
             # A frame with one block is all zeros or all ones (its mask at its start says).
-            second = np.where(counts[frame_of] == 1, mask[frame_start[frame_of]], place)
+            at = frame_start[frame_of]
+            start_bit = (mask[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
+            second = np.where(counts[frame_of] == 1, start_bit, place)
             gb = index.first_block[p] + np.arange(layout.blocks, dtype=_I64)
             row = q * width * 8
             start_rank = self._rank(row + frame_start[frame_of], second)
@@ -546,7 +549,7 @@ class _Parities:
             self._write(p, np.packbits(layout.gather(bits)))
             return
         key = np.packbits(bits)
-        mask = np.packbits(layout.halves)
+        mask = layout.halves
         self._write(p, key & ~mask)
         self._write(self._passes + self._halves.passes.index(p), key & mask)
 
@@ -677,7 +680,7 @@ class CascadeBob:
         self._flips = np.zeros(index.nodes, dtype=np.uint8)
         self._leaf_dtype = np.int32 if index.nodes < 1 << 31 else np.int64
         self._leaf: dict[int, NDArray[np.integer[Any]]] = {}
-        """Per started pass (not halves): the global leaf id of every key bit."""
+        """Per started permuted pass: the global leaf id of every key bit."""
         self._frame_start = layouts[0].starts[
             np.cumsum(layouts[0].frame_blocks) - np.asarray(layouts[0].frame_blocks)
         ]
@@ -734,6 +737,15 @@ class CascadeBob:
             inverse[layout.order] = leaf
             leaf = inverse
         self._leaf[p] = leaf
+
+    def _identity_leaves(
+        self, p: int, layout: PassLayout, positions: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """Global leaf ids of key positions in a pass that keeps the key order (no table)."""
+        index = self._index
+        gb = np.searchsorted(layout.starts, positions, side="right") - 1 + index.first_block[p]
+        leaf: NDArray[np.int64] = index.base[gb] + layout.padded + positions - index.start[gb]
+        return leaf
 
     def _bob_parity(
         self,
@@ -855,7 +867,7 @@ class CascadeBob:
         layout = self._layouts[p]
         index = self._index
         self._parities.fill(p, layout, self.bits)
-        if layout.halves is None:
+        if layout.halves is None and layout.order is not None:
             self._place_leaves(p, layout)
         blocks = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
         self._start_top[blocks] = self._parities.blocks(
@@ -879,7 +891,12 @@ class CascadeBob:
         halves = self._parities.halves
         started_halves = [p for p in halves.passes if p < self._started]
         for p in range(self._started):
-            if self._layouts[p].halves is None:
+            layout = self._layouts[p]
+            if layout.halves is not None:
+                continue
+            if layout.order is None:
+                leaf[p] = self._identity_leaves(p, layout, positions)
+            else:
                 leaf[p] = self._leaf[p][positions]
         if started_halves:
             leaf[started_halves] = halves.leaves(len(started_halves), positions, frame, self._index)

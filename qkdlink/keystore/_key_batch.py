@@ -47,7 +47,11 @@ ResealedBatch = tuple[str, int, bytes]
 
 
 def encode_key_batch(entries: Iterable[tuple[str, bytes]]) -> bytes:
-    """The plaintext of a key batch (layout in the module docstring)."""
+    """The plaintext of a key batch (layout in the module docstring).
+
+    Raises:
+        KeyStoreError: a key ID or key longer than the layout's 16-bit length fields.
+    """
     pairs = list(entries)
     raw_ids = [key_id.encode() for key_id, _ in pairs]
     keys = [material for _, material in pairs]
@@ -55,7 +59,7 @@ def encode_key_batch(entries: Iterable[tuple[str, bytes]]) -> bytes:
     try:
         lengths = struct.pack(f">{2 * count}H", *map(len, raw_ids), *map(len, keys))
     except struct.error:
-        raise ValueError("key ID or key too long for a key batch") from None
+        raise KeyStoreError("key ID or key too long for a key batch") from None
     return b"".join((_COUNT.pack(count), lengths, *raw_ids, *keys))
 
 

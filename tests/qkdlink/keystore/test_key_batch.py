@@ -39,6 +39,15 @@ def test_a_truncated_or_extended_plaintext_is_inconsistent(entries: dict[str, by
             decode_key_batch(bad)
 
 
+@pytest.mark.parametrize(
+    "entry", [("k" * 65536, b"\x01"), ("k", b"\x01" * 65536)], ids=["long-id", "long-key"]
+)
+def test_an_entry_too_long_for_the_layout_is_a_store_error(entry: tuple[str, bytes]) -> None:
+    with pytest.raises(KeyStoreError, match="too long") as caught:
+        encode_key_batch([entry])
+    assert b"\x01" not in str(caught.value).encode()  # opaque: no key bytes in the message
+
+
 def test_batches_are_chunked_and_sealed_per_slave() -> None:
     sealer = Sealer(bytes(range(32)))
     count = KEYS_PER_BATCH + 1

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from protocols.etsi014 import Key, KeyContainer
 from qkdlink.channel import InMemoryQkdLink, KmeKeyProvider, QkdKeyProvider, lab_sae_ids
 from qkdlink.client import KmeClient, KmeClientConfig
-from qkdlink.errors import ConfigurationError, KeyExhaustedError, KeyIdError
+from qkdlink.errors import ConfigurationError, KeyExhaustedError, KeyIdError, KmeResponseError
 from qkdlink.lab import create_lab, run_lab
 
 
@@ -48,3 +52,61 @@ async def test_kme_provider_against_a_real_lab(tmp_path: Path) -> None:
             assert await slave.key_by_id("hospital-a", key_id) == key
         with pytest.raises(KeyIdError):
             await slave.key_by_id("hospital-a", issued[0][0])  # the KME delivers it once
+
+
+class _HostileKme:
+    """Stands in for a `KmeClient` whose KME answers with a fixed container, whatever asked."""
+
+    def __init__(self, container: KeyContainer) -> None:
+        self.container = container
+
+    async def get_key(self, slave_sae_id: str, *, number: int, size: int | None) -> KeyContainer:
+        return self.container
+
+    async def get_key_with_ids(self, master_sae_id: str, key_ids: Iterable[str]) -> KeyContainer:
+        return self.container
+
+
+_ASKED = uuid.uuid4()
+
+
+def _container(*keys: tuple[uuid.UUID, int]) -> KeyContainer:
+    return KeyContainer(tuple(Key(key_id, b"\x5a" * n) for key_id, n in keys))
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        _container((_ASKED, 32), (uuid.uuid4(), 32)),  # two keys for one ID
+        _container((uuid.uuid4(), 32)),  # another key ID
+        _container((_ASKED, 16)),  # another size
+    ],
+    ids=["two-keys", "other-id", "other-size"],
+)
+async def test_kme_provider_refuses_a_by_id_answer_other_than_the_key_asked(
+    container: KeyContainer,
+) -> None:
+    provider = KmeKeyProvider(cast(KmeClient, _HostileKme(container)), size=256)
+    with pytest.raises(KmeResponseError) as caught:
+        await provider.key_by_id("peer", str(_ASKED))
+    assert "Z" not in str(caught.value)  # no key bytes (0x5a) in the message
+
+
+@pytest.mark.parametrize(
+    "container",
+    [_container((uuid.uuid4(), 32)), _container((uuid.uuid4(), 32), (uuid.uuid4(), 16))],
+    ids=["too-few", "other-size"],
+)
+async def test_kme_provider_refuses_an_enc_keys_answer_other_than_asked(
+    container: KeyContainer,
+) -> None:
+    provider = KmeKeyProvider(cast(KmeClient, _HostileKme(container)), batch=2, size=256)
+    with pytest.raises(KmeResponseError):
+        await provider.new_key("peer")
+
+
+def test_kme_provider_size_must_be_whole_bytes() -> None:
+    client = cast(KmeClient, _HostileKme(_container((_ASKED, 32))))
+    for size in (0, 12):
+        with pytest.raises(ConfigurationError):
+            KmeKeyProvider(client, size=size)

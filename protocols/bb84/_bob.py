@@ -91,16 +91,13 @@ class BobPostProcessing(Endpoint):
         n = int(self._key.shape[0])
         if self._config.reconciliation == "ldpc":
             self._estimate = message
-            try:
-                self._cascade = LdpcBob(
-                    self._key,
-                    message.qber_estimate,
-                    message.cascade_seed,
-                    self._config.ldpc_frame_bits,
-                    message.top_parities,
-                )
-            except LdpcFrameError as exc:
-                raise self._abort(str(exc)) from None
+            self._cascade = LdpcBob(
+                self._key,
+                message.qber_estimate,
+                message.cascade_seed,
+                self._config.ldpc_frame_bits,
+                message.top_parities,
+            )
             self._drive()
             return
         frames = split_frames(n, self._config.frame_bits)
@@ -132,7 +129,10 @@ class BobPostProcessing(Endpoint):
         cascade = self._cascade
         if cascade is None:
             raise DecodeError("no error correction under way")
-        queries = cascade.next_queries()
+        try:
+            queries = cascade.next_queries()
+        except LdpcFrameError as exc:
+            raise self._abort(str(exc)) from None
         if queries is not None:
             self._pending_queries = int(queries[0].shape[0])
             self._send(ParityQuery(*queries))

@@ -28,6 +28,8 @@ __all__ = [
     "ParityCheckMatrix",
     "build_matrix",
     "decode_syndromes",
+    "extend_matrix",
+    "first_rows",
 ]
 
 COLUMN_DEGREES: tuple[tuple[int, float], ...] = ((2, 0.15), (3, 0.55), (12, 0.3))
@@ -110,8 +112,15 @@ def build_matrix(columns: int, checks: int, seed: bytes) -> ParityCheckMatrix:
     check[rng.permutation(sockets.shape[0])] = order[np.arange(sockets.shape[0]) % checks]
     sockets = np.concatenate([pair_var, sockets])
     check = np.concatenate([pair_check, check])
-    # Drop repeated (column, check) pairs: over GF(2) two edges would cancel anyway.
-    key = np.unique(sockets * checks + check)
+    return _from_edges(columns, checks, sockets, check)
+
+
+def _from_edges(
+    columns: int, checks: int, var: NDArray[np.int64], check: NDArray[np.int64]
+) -> ParityCheckMatrix:
+    """The matrix with these edges; repeated (column, check) pairs are dropped (over GF(2)
+    two edges would cancel anyway)."""
+    key = np.unique(var * checks + check)
     edge_var, edge_check = key // checks, key % checks
     by_check = np.lexsort((edge_var, edge_check))
     edge_var, edge_check = edge_var[by_check], edge_check[by_check]
@@ -123,6 +132,37 @@ def build_matrix(columns: int, checks: int, seed: bytes) -> ParityCheckMatrix:
     return ParityCheckMatrix(
         columns, checks, edge_var, edge_check, check_starts, var_order, var_starts
     )
+
+
+def extend_matrix(base: ParityCheckMatrix, rows: int, seed: bytes) -> ParityCheckMatrix:
+    """`base` with `rows` more checks appended, each on about as many random columns as a
+    base check has; deterministic in (base shape, rows, seed).
+
+    With `first_rows` the extended matrix gives nested codes: a syndrome can be revealed in
+    increments (incremental redundancy) and every prefix of rows is a code of its own.
+    """
+    if rows <= 0:
+        return base
+    degree = max(2, round(base.edge_var.shape[0] / base.checks))
+    rng = _generator(seed + b"extension", base.columns, base.checks + rows)
+    var = rng.integers(0, base.columns, size=rows * degree, dtype=np.int64)
+    check = np.repeat(np.arange(base.checks, base.checks + rows, dtype=np.int64), degree)
+    return _from_edges(
+        base.columns,
+        base.checks + rows,
+        np.concatenate([base.edge_var, var]),
+        np.concatenate([base.edge_check, check]),
+    )
+
+
+def first_rows(matrix: ParityCheckMatrix, checks: int) -> ParityCheckMatrix:
+    """The code made of the first `checks` rows of `matrix`."""
+    if checks == matrix.checks:
+        return matrix
+    if not 0 < checks < matrix.checks:
+        raise ValueError("need 0 < checks <= matrix.checks")
+    end = int(matrix.check_starts[checks])
+    return _from_edges(matrix.columns, checks, matrix.edge_var[:end], matrix.edge_check[:end])
 
 
 def _phi(x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -7,7 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from protocols.bb84._ldpc_code import COLUMN_DEGREES, build_matrix, decode_syndromes
+from protocols.bb84._ldpc_code import (
+    COLUMN_DEGREES,
+    build_matrix,
+    decode_syndromes,
+    extend_matrix,
+    first_rows,
+)
 
 
 def dense(columns: int, checks: int, seed: bytes) -> np.ndarray:
@@ -104,3 +110,19 @@ def test_degree_two_columns_never_share_a_pair_of_checks() -> None:
     pairs = np.sort(np.stack([check_by_var[starts], check_by_var[starts + 1]], axis=1), axis=1)
     assert pairs.shape[0] > checks // 3
     assert np.unique(pairs, axis=0).shape[0] == pairs.shape[0]
+
+
+def test_extension_rows_nest_over_the_base_code() -> None:
+    base = build_matrix(4096, 600, b"e" * 16)
+    full = extend_matrix(base, 90, b"e" * 16)
+    assert full.checks == 690
+    assert np.array_equal(full.edge_var, extend_matrix(base, 90, b"e" * 16).edge_var)
+    prefix = first_rows(full, 600)
+    assert np.array_equal(prefix.edge_var, base.edge_var)
+    assert np.array_equal(prefix.edge_check, base.edge_check)
+    x = np.random.default_rng(1).integers(0, 2, (2, 4096), dtype=np.uint8)
+    assert np.array_equal(full.syndromes(x)[:, :600], base.syndromes(x))
+    assert np.array_equal(first_rows(full, 630).syndromes(x), full.syndromes(x)[:, :630])
+    assert extend_matrix(base, 0, b"e" * 16) is base
+    with pytest.raises(ValueError, match="checks"):
+        first_rows(full, 0)

@@ -35,8 +35,8 @@ both ends; return ``KeyDistilled.auth_refill`` to it (``pool.refill``) after eac
 
 Error correction is Cascade: ``reconciliation="cascade"`` (Brassard & Salvail 1993) or
 ``"cascade-opt"`` (Martinez-Mateo et al., QIC 15 (2015), option 8 with sub-block reuse).
-LDPC: ``reconciliation="ldpc"`` (one-way syndrome decoding, Elkouss et al. 2009). See
-docs/simulator.md, section "Post-processing", for the design and references.
+LDPC: ``reconciliation="ldpc"`` (syndrome decoding, Elkouss et al. 2009, with increments on
+failure). See docs/simulator.md, section "Post-processing", for the design and references.
 """
 
 from protocols.bb84._alice import AlicePostProcessing

@@ -27,7 +27,7 @@ class PostProcessingConfig:
     """Mean photon number per intensity class; class 0 is the signal."""
     reconciliation: Reconciliation = "cascade-opt"
     """`cascade` (Brassard-Salvail 1993), `cascade-opt` (Martinez-Mateo et al. 2015, opt. 8) or
-    `ldpc` (one-way syndrome decoding, Elkouss et al. 2009; see `_ldpc`)."""
+    `ldpc` (syndrome decoding, Elkouss et al. 2009, with increments on failure; see `_ldpc`)."""
     eps_sec: float = 1e-10
     """Secrecy parameter of the final key (Lim et al. 2014, Eq. (1))."""
     eps_cor: float = 1e-15

@@ -84,12 +84,12 @@ class KmeServer:
         if self._store is None:
             self._store = await open_key_store(config.store)
         store = self._store
-        client_ctx = client_ssl_context(config.tls)
         limits = config.limits
         cap_bytes = limits.max_key_count * limits.key_size // 8
         for peer in config.peers:
             source = make_key_source(peer.link_id, peer.key_source)
             self._sources.append(source)
+            client_ctx = client_ssl_context(config.tls, peer.kme_id)
             client = PeerClient(peer.url, peer.kme_id, client_ctx, limits.peer_timeout_s)
             self._peers.append(client)
             partition = own_partition(config.kme_id, peer.kme_id)

@@ -17,13 +17,10 @@ import ssl
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
-from aiohttp.client_proto import ResponseHandler
 
 from qkdlink.errors import (
-    AuthenticationError,
     KeyExhaustedError,
     KeyStoreError,
     PeerKmeError,
@@ -31,7 +28,6 @@ from qkdlink.errors import (
 from qkdlink.keystore import Allocation, KeyAssignment, KeyStore, StoredKey
 from qkdlink.kme._bulk import new_key_ids
 from qkdlink.kme._peer_wire import AssignGroup, AssignMessage, encode_assign
-from qkdlink.pki import IdentityKind, identity_from_peercert
 
 __all__ = ["MasterSync", "PeerClient"]
 
@@ -56,30 +52,6 @@ class _Pending:
     key_ids: list[str] = field(default_factory=list)
 
 
-class _KmeConnector(aiohttp.TCPConnector):
-    """A connector that checks, right after each TLS handshake, that the server's verified
-    certificate names the expected peer KME (ETSI GS QKD 014 clause 5.1 asks the same of SAEs);
-    the host name check alone would accept any lab KME on that address."""
-
-    def __init__(self, peer_kme_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._peer_kme_id = peer_kme_id
-
-    async def _wrap_create_connection(
-        self, *args: Any, **kwargs: Any
-    ) -> tuple[asyncio.Transport, ResponseHandler]:
-        transport, protocol = await super()._wrap_create_connection(*args, **kwargs)
-        try:
-            identity = identity_from_peercert(transport.get_extra_info("peercert"))
-        except AuthenticationError as exc:
-            transport.close()
-            raise aiohttp.ClientConnectionError("peer KME certificate has no identity") from exc
-        if identity.kind is not IdentityKind.KME or identity.id != self._peer_kme_id:
-            transport.close()
-            raise aiohttp.ClientConnectionError("peer KME presented another identity")
-        return transport, protocol
-
-
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """A reserved and encoded batch, waiting for its turn to be sent."""
@@ -95,7 +67,12 @@ def _fail(item: _Pending, exc: BaseException) -> None:
 
 
 class PeerClient:
-    """The mutual-TLS HTTP client one KME uses to call one peer KME's `/peer/v1` endpoints."""
+    """The mutual-TLS HTTP client one KME uses to call one peer KME's `/peer/v1` endpoints.
+
+    `ssl_context` must come from `client_ssl_context(tls, peer_kme_id)`: it fails the TLS
+    handshake unless the peer's certificate names `peer_kme_id`, so no request reaches another
+    KME.
+    """
 
     def __init__(
         self, base_url: str, peer_kme_id: str, ssl_context: ssl.SSLContext, timeout_s: float
@@ -108,7 +85,7 @@ class PeerClient:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = _KmeConnector(self._peer_kme_id, ssl=self._ssl, limit=8)
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=8)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
         return self._session
 
@@ -121,10 +98,11 @@ class PeerClient:
         session = self._get_session()
         try:
             async with session.post(self._base_url + path, data=body, headers=_JSON) as resp:
-                text = await resp.text()
+                body = await resp.read()
                 if resp.status != 200:
-                    raise PeerKmeError(f"peer KME answered {resp.status}: {text[:200]}")
-                answer = json.loads(text)
+                    # Status only: the peer's body is peer-controlled text (log injection).
+                    raise PeerKmeError(f"peer KME {self._peer_kme_id} answered {resp.status}")
+                answer = json.loads(body)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise PeerKmeError(f"peer KME {self._peer_kme_id}: {type(exc).__name__}") from exc
         if not isinstance(answer, dict):
@@ -319,6 +297,7 @@ class MasterSync:
                 raise PeerKmeError("peer KME confirmed another number of keys")
         except PeerKmeError as exc:
             # The reserved bytes stay consumed (burned): the peer may have applied them.
+            # Our own message (status or exception type), never the peer's text.
             _log.warning("peer did not confirm a sync of link %s: %s", self._link_id, exc)
             for item in reserved:
                 _fail(item, exc)

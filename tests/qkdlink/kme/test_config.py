@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,16 @@ def not_a_source(link_id: str) -> object:
 def test_bad_key_sources_are_configuration_errors(source: KeySourceConfig) -> None:
     with pytest.raises(ConfigurationError):
         make_key_source("l", source)
+
+
+def test_the_documented_config_loads_and_shows_a_per_lab_seed(tmp_path: Path) -> None:
+    """docs/kme.md's example must stay a valid config, with a seed of the form `qkdlink lab`
+    writes (random per lab), never one fixed string every reader would share."""
+    doc = (Path(__file__).parents[3] / "docs" / "kme.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "kme.toml").write_text(example)
+    config = load_config(tmp_path / "kme.toml")
+    (peer,) = config.peers
+    assert peer.key_source.kind == "test"
+    seed = str(peer.key_source.params["seed"])
+    assert re.fullmatch(rf"lab-[0-9a-f]{{32}}/{re.escape(peer.link_id)}", seed)

@@ -16,6 +16,9 @@ _READ_SIZE = 256 * 1024
 # Writes are handed to the kernel without waiting; we only wait (drain) above this much
 # unsent data, which batches small messages into large socket writes.
 _HIGH_WATER = 1 << 20
+# close() first flushes buffered data; a peer that stopped reading would hold `aclose` (and so
+# `Channel.aclose`) forever, so after this long the connection is reset instead.
+_CLOSE_TIMEOUT_S = 1.0
 
 
 class TcpTransport:
@@ -52,12 +55,17 @@ class TcpTransport:
             raise TransportError("connection lost while receiving") from exc
 
     async def aclose(self) -> None:
+        """Close, flushing unsent data for at most `_CLOSE_TIMEOUT_S`, then reset."""
         if self._closed:
             return
         self._closed = True
         self._writer.close()
-        with contextlib.suppress(ConnectionError, OSError):  # reset by the peer: closed anyway
-            await self._writer.wait_closed()
+        try:
+            async with asyncio.timeout(_CLOSE_TIMEOUT_S):
+                with contextlib.suppress(ConnectionError, OSError):  # reset by the peer: closed
+                    await self._writer.wait_closed()
+        except TimeoutError:
+            self._writer.transport.abort()  # unsent data is dropped: the peer stopped reading
 
 
 async def tcp_connect(

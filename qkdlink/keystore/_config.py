@@ -34,6 +34,11 @@ class SqliteStoreConfig:
     """File with the KME master key (64 hex digits, mode 0600; see `create_master_key_file`)."""
     busy_timeout_s: float = 10.0
     """How long a call waits for another process's write lock before failing."""
+    wal_checkpoint_commits: int = 64
+    """Checkpoint and truncate the WAL after at most this many commits (scrubs delivered keys'
+    old sealed batches from the WAL file; docs/keystore.md)."""
+    wal_checkpoint_interval_s: float = 1.0
+    """... or at most this long after the first commit since the last checkpoint."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
@@ -42,6 +47,10 @@ class SqliteStoreConfig:
             raise ConfigurationError("SQLite key store path must name a file")
         if self.busy_timeout_s < 0:
             raise ConfigurationError("busy_timeout_s must not be negative")
+        if self.wal_checkpoint_commits < 1:
+            raise ConfigurationError("wal_checkpoint_commits must be >= 1")
+        if not self.wal_checkpoint_interval_s > 0:
+            raise ConfigurationError("wal_checkpoint_interval_s must be positive")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,11 @@ def key_store_from_config(config: StoreConfig) -> KeyStore:
         from qkdlink.keystore._sqlite import SqliteKeyStore
 
         return SqliteKeyStore(
-            config.path, master_key=master_key, busy_timeout_s=config.busy_timeout_s
+            config.path,
+            master_key=master_key,
+            busy_timeout_s=config.busy_timeout_s,
+            wal_checkpoint_commits=config.wal_checkpoint_commits,
+            wal_checkpoint_interval_s=config.wal_checkpoint_interval_s,
         )
     from qkdlink.keystore._postgres import PostgresKeyStore
 

@@ -8,7 +8,10 @@ transaction, each in its own savepoint (group commit, `_sqlite_worker`): still a
 one, acknowledged only after the shared COMMIT, and one WAL sync for the group.
 `synchronous=FULL` in WAL mode syncs the WAL on every commit
 (https://www.sqlite.org/pragma.html#pragma_synchronous), so what a call returned survives a
-crash or power loss; WAL recovery runs when the file is opened again.
+crash or power loss; WAL recovery runs when the file is opened again. Because the WAL keeps
+copies of rewritten pages, the worker checkpoints and truncates it at most
+`wal_checkpoint_commits` commits or `wal_checkpoint_interval_s` after a write, and at close, so
+delivered keys' sealed batches do not stay on disk beside the master key (docs/keystore.md).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.errors import ConfigurationError, KeyExhaustedError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
@@ -90,11 +93,21 @@ class SqliteKeyStore:
     """A `KeyStore` in one SQLite file; key material sealed with AES-256-GCM (see `_sealing`)."""
 
     def __init__(
-        self, path: Path | str, *, master_key: bytes, busy_timeout_s: float = 10.0
+        self,
+        path: Path | str,
+        *,
+        master_key: bytes,
+        busy_timeout_s: float = 10.0,
+        wal_checkpoint_commits: int = 64,
+        wal_checkpoint_interval_s: float = 1.0,
     ) -> None:
+        if wal_checkpoint_commits < 1 or not wal_checkpoint_interval_s > 0:
+            raise ConfigurationError("WAL checkpoint bounds must be positive")
         self._path = Path(path)
         self._sealer = Sealer(master_key)
         self._busy_timeout_ms = int(busy_timeout_s * 1000)
+        self._checkpoint_commits = wal_checkpoint_commits
+        self._checkpoint_interval_s = wal_checkpoint_interval_s
         self._worker: SqliteWorker | None = None
         self._conn: sqlite3.Connection | None = None
 
@@ -164,7 +177,11 @@ class SqliteKeyStore:
         """
         if self._worker is not None:
             raise KeyStoreError("key store is already open")
-        self._worker = SqliteWorker(self._connection)
+        self._worker = SqliteWorker(
+            self._connection,
+            checkpoint_commits=self._checkpoint_commits,
+            checkpoint_interval_s=self._checkpoint_interval_s,
+        )
         try:
             await self._run(self._open_sync)
         except BaseException:
@@ -224,7 +241,12 @@ class SqliteKeyStore:
     def _close_sync(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.close()
+            try:
+                # Scrub the WAL now rather than rely on SQLite's checkpoint at last close,
+                # which another process holding the file open would skip.
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
 
     # --- raw blocks -----------------------------------------------------------------------------
 

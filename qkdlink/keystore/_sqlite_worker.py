@@ -7,12 +7,20 @@ entirely or not at all, but a group pays for one WAL sync instead of one per cal
 as databases do for concurrent clients). No caller hears its result before the group's COMMIT
 has returned, so every acknowledged result is durable. A group stops growing after
 `group_budget_s` of work, so large calls are not held back by a queue of others.
+
+Committed transactions sit in the WAL file until a checkpoint copies them into the database, and
+SQLite's `secure_delete` scrubs only the database file: a delivered key's sealed batch would stay
+readable in old WAL frames. So the worker runs `PRAGMA wal_checkpoint(TRUNCATE)` (copy back, then
+truncate the WAL to zero bytes, https://www.sqlite.org/pragma.html#pragma_wal_checkpoint) once
+`checkpoint_commits` groups have committed since the last one, or `checkpoint_interval_s` after
+the first of them, whichever comes first; the timer runs even when no further call arrives.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -24,6 +32,8 @@ from typing import Any, Generic, TypeVar
 from qkdlink.errors import KeyStoreError
 
 T = TypeVar("T")
+
+_log = logging.getLogger("qkdlink.keystore")
 
 
 @dataclass(slots=True)
@@ -61,11 +71,17 @@ class SqliteWorker:
         name: str = "qkdlink-sqlite",
         group_budget_s: float = 0.002,
         group_max: int = 64,
+        checkpoint_commits: int = 64,
+        checkpoint_interval_s: float = 1.0,
     ) -> None:
         self._connection = connection
         self._jobs: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._budget = group_budget_s
         self._group_max = group_max
+        self._checkpoint_commits = checkpoint_commits
+        self._checkpoint_interval = checkpoint_interval_s
+        self._unscrubbed = 0  # group commits since the last complete checkpoint
+        self._unscrubbed_since = 0.0  # monotonic time of the first of them
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
 
@@ -99,10 +115,48 @@ class SqliteWorker:
         with contextlib.suppress(RuntimeError):  # the caller's loop is already closed
             job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
 
+    def _next_job(self) -> _Job[Any] | None:
+        """The next queued job; while commits wait for a checkpoint, wait only until it is due."""
+        while self._unscrubbed:
+            due = self._unscrubbed_since + self._checkpoint_interval - time.monotonic()
+            if due <= 0:
+                self._checkpoint()
+                continue
+            try:
+                return self._jobs.get(timeout=due)
+            except queue.Empty:
+                self._checkpoint()
+        return self._jobs.get()
+
+    def _committed(self) -> None:
+        """Count a group commit; checkpoint once enough of them wait."""
+        if not self._unscrubbed:
+            self._unscrubbed_since = time.monotonic()
+        self._unscrubbed += 1
+        if self._unscrubbed >= self._checkpoint_commits:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it; retried later if it cannot finish."""
+        try:
+            conn = self._connection()
+        except KeyStoreError:  # closed: closing checkpointed already
+            self._unscrubbed = 0
+            return
+        try:
+            busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as exc:
+            busy = 1
+            _log.warning("key store WAL checkpoint failed: %s", type(exc).__name__)
+        if busy:  # another connection reads or writes: try again after another interval
+            self._unscrubbed_since = time.monotonic()
+        else:
+            self._unscrubbed = 0
+
     def _serve(self) -> None:
         held: _Job[Any] | None = None
         while True:
-            job = held if held is not None else self._jobs.get()
+            job = held if held is not None else self._next_job()
             held = None
             if job is None:
                 return
@@ -158,6 +212,8 @@ class SqliteWorker:
             for job in group:
                 self._deliver(job, False, _as_store_error(exc, "key store write failed"))
             return stop, held
+        # Before the results: the call that reaches the commit bound returns a scrubbed WAL.
+        self._committed()
         for job, (ok, value) in zip(group, outcomes, strict=True):
             self._deliver(job, ok, value)
         return stop, held

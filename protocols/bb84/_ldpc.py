@@ -206,6 +206,8 @@ class LdpcBob:
         self._decoded = framed
         self._failed = np.arange(setup.frames)
         self._step = 0
+        self._messages: NDArray[np.float64] | None = None
+        """Check-to-bit messages of the failing frames: the next attempt resumes from them."""
         self._asked: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         self.queries = 0
         """Extension syndrome bits asked for (and disclosed by Alice)."""
@@ -216,11 +218,12 @@ class LdpcBob:
     def _decode(self) -> None:
         setup, rows = self._setup, self._setup.base_checks + self._step * self._setup.step_rows
         frames = self._failed
-        decoded, ok, _ = decode_syndromes(
+        decoded, ok, self._messages = decode_syndromes(
             first_rows(setup.full, rows),
             self._priors[frames],
             self._syndromes[frames, :rows],
             MAX_ITERATIONS,
+            self._messages,
         )
         self._decoded[frames] = decoded
         self._failed = frames[~ok]

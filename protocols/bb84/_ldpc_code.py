@@ -135,7 +135,7 @@ def _from_edges(
 
 
 def extend_matrix(base: ParityCheckMatrix, rows: int, seed: bytes) -> ParityCheckMatrix:
-    """`base` with `rows` more checks appended, each on about as many random columns as a
+    """`base` with `rows` more checks appended, each on a third as many random columns as a
     base check has; deterministic in (base shape, rows, seed).
 
     With `first_rows` the extended matrix gives nested codes: a syndrome can be revealed in
@@ -143,7 +143,9 @@ def extend_matrix(base: ParityCheckMatrix, rows: int, seed: bytes) -> ParityChec
     """
     if rows <= 0:
         return base
-    degree = max(2, round(base.edge_var.shape[0] / base.checks))
+    # A third of the base check degree: a check over fewer bits is more reliable, and at
+    # 1-3 % QBER this degree rescued the most frames per revealed bit in trials (1x-8x tried).
+    degree = max(2, round(base.edge_var.shape[0] / base.checks / 3))
     rng = _generator(seed + b"extension", base.columns, base.checks + rows)
     var = rng.integers(0, base.columns, size=rows * degree, dtype=np.int64)
     check = np.repeat(np.arange(base.checks, base.checks + rows, dtype=np.int64), degree)
@@ -176,20 +178,28 @@ def decode_syndromes(
     priors: NDArray[np.float64],
     syndromes: NDArray[np.uint8],
     max_iterations: int,
-) -> tuple[NDArray[np.uint8], NDArray[np.bool_], int]:
+    messages: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.uint8], NDArray[np.bool_], NDArray[np.float64]]:
     """Sum-product decoding of a batch of frames towards their syndromes.
 
-    `priors[f, i]` is the LLR ln P(x_i = 0)/P(x_i = 1) of bit i of frame f. Returns the decoded
-    frames, which frames satisfy their syndrome, and the iterations run. A frame stops as soon as
-    its hard decision satisfies the syndrome (a valid but wrong word is left for verification).
+    `priors[f, i]` is the LLR ln P(x_i = 0)/P(x_i = 1) of bit i of frame f. `messages`, if
+    given, are check-to-bit messages of an earlier attempt on the first edges of `matrix` (a
+    prefix of its rows): decoding resumes from them (a warm start after a syndrome increment).
+    Returns the decoded frames, which frames satisfy their syndrome, and the messages of the
+    frames that do not, in frame order. A frame stops as soon as its hard decision satisfies
+    the syndrome (a valid but wrong word is left for verification).
     """
-    decoded = (priors < 0).astype(np.uint8)
+    frames, edges = priors.shape[0], matrix.edge_var.shape[0]
+    c2v = np.zeros((frames, edges), dtype=np.float64)
+    if messages is not None:
+        c2v[:, : messages.shape[1]] = messages
+    total = priors + np.add.reduceat(c2v[:, matrix.var_order], matrix.var_starts, axis=1)
+    decoded = (total < 0).astype(np.uint8)
     done = np.all(matrix.syndromes(decoded) == syndromes, axis=1)
     active = np.flatnonzero(~done)
-    c2v = np.zeros((active.shape[0], matrix.edge_var.shape[0]), dtype=np.float64)
-    total = priors[active]
+    c2v, total = c2v[active], total[active]
     # Edges are sorted by check: a per-check value reaches its edges by `np.repeat`.
-    degrees = np.diff(np.append(matrix.check_starts, matrix.edge_var.shape[0]))
+    degrees = np.diff(np.append(matrix.check_starts, edges))
     # The syndrome bit flips the sign of every message leaving its check.
     syndrome_sign = syndromes.astype(np.int8)
     iterations = 0
@@ -212,4 +222,4 @@ def decode_syndromes(
         decoded[active] = hard
         done[active[ok]] = True
         active, c2v, total = active[~ok], c2v[~ok], total[~ok]
-    return decoded, done, iterations
+    return decoded, done, c2v

@@ -143,7 +143,9 @@ class Endpoint(abc.ABC):
         self._machine.on_receive(mtype)
         if isinstance(message, Abort):
             self._inbox.clear()
-            raise PostProcessingAbortedError(f"peer aborted: {message.reason}")
+            # The reason is peer-chosen text: bounded and repr()-quoted so it cannot forge log
+            # lines or flood an exception message.
+            raise PostProcessingAbortedError(f"peer aborted: {message.reason[:200]!r}")
         self._on_message(message)
         return not self._machine.terminal
 

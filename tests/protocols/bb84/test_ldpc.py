@@ -179,7 +179,7 @@ def test_frame_error_aborts_the_block_without_key(monkeypatch: pytest.MonkeyPatc
     assert result.bob is None
     assert bob.state is State.ABORTED
     # Bob's Abort is authenticated and tells Alice why.
-    with pytest.raises(PostProcessingAbortedError, match="peer aborted: LDPC frame error"):
+    with pytest.raises(PostProcessingAbortedError, match="peer aborted: 'LDPC frame error"):
         alice.receive_data(bob.data_to_send())
     assert alice.state is State.ABORTED
 

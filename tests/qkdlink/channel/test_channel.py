@@ -98,19 +98,40 @@ async def test_two_receivers_at_once_is_busy() -> None:
         assert await first == b"for the first"
 
 
+class _GatedTransport:
+    """Passes frames through, but `send` waits while the gate is shut (a stalled network)."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.blocked = asyncio.Event()
+
+    async def send(self, frame: bytes | bytearray | memoryview) -> None:
+        if not self.gate.is_set():
+            self.blocked.set()
+            await self.gate.wait()
+        await self.inner.send(frame)
+
+    async def receive(self) -> bytes:
+        return await self.inner.receive()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 async def test_two_senders_at_once_is_busy() -> None:
-    # Small buffers on both the transport and the receiver, so the 20 MiB send cannot finish
-    # before the peer reads: it must still be in progress when the second sender arrives.
-    small = 256 << 10
-    a, b = await open_pair(
-        *config_pair(receive_buffer=small), memory_transport_pair(max_buffered=small)
-    )
+    ta, tb = memory_transport_pair()
+    gated = _GatedTransport(ta)
+    a, b = await open_pair(*config_pair(), (gated, tb))
     async with a, b:
-        big = asyncio.create_task(a.send(bytes(20 << 20)))  # suspends on transport backpressure
-        await asyncio.sleep(0.01)
+        gated.gate.clear()  # the network stalls: the first send cannot finish
+        big = asyncio.create_task(a.send(bytes(20 << 20)))
+        await asyncio.wait_for(gated.blocked.wait(), 10)
         assert not big.done()
         with pytest.raises(BusyError):
             await a.send(b"second sender")
+        gated.gate.set()
         assert len(await b.recv()) == 20 << 20
         await big
 

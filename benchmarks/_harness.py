@@ -64,18 +64,26 @@ def compare(
 
 
 def interleaved_medians(
-    candidate: Callable[[], object], baseline: Callable[[], object], rounds: int
+    candidate: Callable[[], object],
+    baseline: Callable[[], object],
+    rounds: int,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float]:
-    """Median seconds of `candidate` and `baseline`, run alternately so noise hits both alike."""
+    """Median seconds of `candidate` and `baseline`, run alternately so noise hits both alike.
+
+    `clock` is wall time by default; pass `time.process_time` for CPU seconds ("on one core"
+    figures, where wall time on a shared machine mostly measures the other tenants).
+    """
     cand: list[float] = []
     base: list[float] = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start = clock()
         candidate()
-        cand.append(time.perf_counter() - start)
-        start = time.perf_counter()
+        cand.append(clock() - start)
+        start = clock()
         baseline()
-        base.append(time.perf_counter() - start)
+        base.append(clock() - start)
     return statistics.median(cand), statistics.median(base)
 
 

@@ -21,11 +21,9 @@ both are timed in CPU seconds (time.process_time), as the Cascade figures are.
 from __future__ import annotations
 
 import math
-import statistics
 import time
-from collections.abc import Callable
 
-from benchmarks._harness import BenchOptions, Record, compare
+from benchmarks._harness import BenchOptions, Record, compare, interleaved_medians
 
 _QBER = 0.02
 
@@ -155,23 +153,6 @@ def _binary_entropy(p: float) -> float:
     return -p * math.log2(p) - (1 - p) * math.log2(1 - p)
 
 
-def _cpu_medians(
-    candidate: Callable[[], object], baseline: Callable[[], object], rounds: int
-) -> tuple[float, float]:
-    """Median CPU seconds (time.process_time) of both, run alternately: on this shared machine
-    wall time mostly measures the other tenants; CPU time is what "one core" asks for."""
-    cand: list[float] = []
-    base: list[float] = []
-    for _ in range(rounds):
-        start = time.process_time()
-        candidate()
-        cand.append(time.process_time() - start)
-        start = time.process_time()
-        baseline()
-        base.append(time.process_time() - start)
-    return statistics.median(cand), statistics.median(base)
-
-
 def bench_privacy_amplification(options: BenchOptions) -> list[Record]:
     import numpy as np
 
@@ -193,8 +174,11 @@ def bench_privacy_amplification(options: BenchOptions) -> list[Record]:
         product = np.fft.irfft(spectrum, size)[n - 1 : n - 1 + length]
         return np.round(product).astype(np.int64) % 2
 
-    ours_s, plain_s = _cpu_medians(
-        lambda: privacy_amplify(key, seed, length), plain_fft_toeplitz, rounds
+    ours_s, plain_s = interleaved_medians(
+        lambda: privacy_amplify(key, seed, length),
+        plain_fft_toeplitz,
+        rounds,
+        clock=time.process_time,
     )
     value = n / ours_s / 1e6
     return [

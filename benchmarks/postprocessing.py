@@ -125,6 +125,14 @@ def bench_cascade(options: BenchOptions) -> list[Record]:
         ("n100000", 100_000, 1_000_000 if options.quick else 2_000_000, "frames of 10^5"),
         ("n1000000", 1 << 17, 1_000_000, "frames of 125,000"),
         ("n100000_one_frame", 100_000, 100_000, "one frame of 10^5 alone"),
+        # The workload the link actually produces: the Z-basis key of one 10^9-pulse block at
+        # 10 km (about 5.3e6 bits, docs/simulator.md), cut by the endpoints into 2^17-bit frames.
+        (
+            "pipeline_block",
+            1 << 17,
+            1_000_000 if options.quick else 5_000_000,
+            "frames of 2^17 (one 10^9-pulse block at 10 km)",
+        ),
     ]
     for metric, frame_bits, n, batch in plan_throughput:
         _, _, opt_cpu = _frames(n, runs, "cascade-opt", seed=7, frame_bits=frame_bits)

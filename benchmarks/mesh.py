@@ -59,12 +59,13 @@ def _transports(kind: str) -> dict[str, object]:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
     from qkdlink.channel import ChannelConfig, InMemoryQkdLink
-    from qkdlink.mesh import ChannelMeshTransport, TcpBasePorts, TcpTransport
+    from qkdlink.mesh import ChannelMeshTransport, TcpBasePorts
+    from qkdlink.mesh._link import PlaintextTcpTransport
 
     if kind == "tcp":
         ports = _free_ports(3)
         addresses = {p: ("127.0.0.1", port) for p, port in zip(_PARTIES, ports, strict=True)}
-        return {p: TcpTransport(p, addresses) for p in _PARTIES}
+        return {p: PlaintextTcpTransport(p, addresses) for p in _PARTIES}
     qkd = InMemoryQkdLink()
     private = {p: X25519PrivateKey.generate() for p in _PARTIES}
 

@@ -14,8 +14,6 @@ from qkdlink.mesh._link import (
     MemoryTransport,
     MeshTransport,
     MessageLink,
-    TcpLink,
-    TcpTransport,
 )
 from qkdlink.mesh._mesh import Mesh, PeerStats
 from qkdlink.mesh._tunnel import TunnelConfig, run_tunnel
@@ -32,8 +30,6 @@ __all__ = [
     "MqttBroker",
     "PeerStats",
     "TcpBasePorts",
-    "TcpLink",
-    "TcpTransport",
     "TunnelConfig",
     "run_tunnel",
 ]

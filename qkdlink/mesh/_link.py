@@ -2,9 +2,9 @@
 
 A `MessageLink` is an ordered, reliable, message-preserving pipe to one peer: a qkdlink
 `Channel` is one (quantum-keyed, authenticated, encrypted). `MemoryTransport` (tests) and
-`TcpTransport` (plain length-framed TCP: for tests and as a benchmark baseline only; it is NOT
-encrypted) are the others. A `MeshTransport` listens for lower-ranked peers and dials
-higher-ranked ones, as MPyC does.
+`PlaintextTcpTransport` (length-framed TCP, NOT encrypted: tests and the benchmark baseline
+only, so deliberately not exported from `qkdlink.mesh`) are the others. A `MeshTransport`
+listens for lower-ranked peers and dials higher-ranked ones, as MPyC does.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ __all__ = [
     "MemoryTransport",
     "MeshTransport",
     "MessageLink",
-    "TcpLink",
-    "TcpTransport",
+    "PlaintextTcpLink",
+    "PlaintextTcpTransport",
 ]
 
 _LEN_BYTES = 8
@@ -159,7 +159,7 @@ class MemoryTransport:
 # --- plain TCP (unencrypted: tests and benchmark baseline) --------------------------------------
 
 
-class TcpLink:
+class PlaintextTcpLink:
     """Length-prefixed (u64 big-endian) messages over an asyncio stream. Not encrypted."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -196,7 +196,7 @@ class TcpLink:
             self._writer.transport.abort()
 
 
-class TcpTransport:
+class PlaintextTcpTransport:
     """Plain TCP links between parties on loopback; each party has a (host, port)."""
 
     def __init__(self, party: str, addresses: Mapping[str, tuple[str, int]]) -> None:
@@ -208,7 +208,7 @@ class TcpTransport:
 
     async def listen(self, handler: LinkHandler) -> None:
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await handler(TcpLink(reader, writer))
+            await handler(PlaintextTcpLink(reader, writer))
 
         host, port = self._addresses[self._party]
         try:
@@ -222,7 +222,7 @@ class TcpTransport:
             reader, writer = await asyncio.open_connection(host, port)
         except OSError as exc:
             raise TransportError(f"cannot reach {peer!r} at {host}:{port}") from exc
-        return TcpLink(reader, writer)
+        return PlaintextTcpLink(reader, writer)
 
     async def aclose(self) -> None:
         if self._server is not None:

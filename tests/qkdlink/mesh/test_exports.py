@@ -17,8 +17,6 @@ def test_mesh_exports() -> None:
         "MqttBroker",
         "PeerStats",
         "TcpBasePorts",
-        "TcpLink",
-        "TcpTransport",
         "TunnelConfig",
         "run_tunnel",
     ]

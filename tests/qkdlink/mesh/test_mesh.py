@@ -17,7 +17,8 @@ from qkdlink.errors import (
     RemoteProtocolError,
     UnexpectedMessageError,
 )
-from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, MeshTransport, TcpLink, TcpTransport
+from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, MeshTransport
+from qkdlink.mesh._link import PlaintextTcpLink, PlaintextTcpTransport
 from qkdlink.mesh._wire import Kind, encode_header
 from qkdlink.randomness import InMemoryKeyPool
 from tests.qkdlink.mesh._helpers import free_ports
@@ -35,7 +36,7 @@ def tcp_transports(parties: Sequence[str]) -> dict[str, MeshTransport]:
     addresses = {
         p: ("127.0.0.1", port) for p, port in zip(parties, free_ports(len(parties)), strict=True)
     }
-    return {p: TcpTransport(p, addresses) for p in parties}
+    return {p: PlaintextTcpTransport(p, addresses) for p in parties}
 
 
 async def run_parties(
@@ -226,7 +227,7 @@ def _mesh_b_with_raw_a(records: Sequence[bytes]) -> tuple[Mesh, Coroutine[Any, A
     during the hello, then sends `records` as they are (bypassing its own mesh's checks)."""
     ports = free_ports(2)
     addresses = {"a": ("127.0.0.1", ports[0]), "b": ("127.0.0.1", ports[1])}
-    mesh = Mesh(MeshConfig("b", ("a", "b")), TcpTransport("b", addresses))
+    mesh = Mesh(MeshConfig("b", ("a", "b")), PlaintextTcpTransport("b", addresses))
 
     async def hostile_a() -> None:
         for _ in range(100):
@@ -235,7 +236,7 @@ def _mesh_b_with_raw_a(records: Sequence[bytes]) -> tuple[Mesh, Coroutine[Any, A
                 break
             except OSError:
                 await asyncio.sleep(0.05)
-        link = TcpLink(reader, writer)
+        link = PlaintextTcpLink(reader, writer)
         hello = encode_header(Kind.BYTES, "__hello__", len(_HELLO_FROM_A), inline=_HELLO_FROM_A)
         await link.send(hello)
         await link.recv()
@@ -419,7 +420,7 @@ async def test_peer_that_stops_reading_is_named_within_send_timeout() -> None:
 
     async def stalled_b(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # b answers the hello, then never reads again: a's sends fill the socket buffers.
-        link = TcpLink(reader, writer)
+        link = PlaintextTcpLink(reader, writer)
         await link.recv()
         hello = b'{"mesh": "qkdlink-mesh", "party": "b"}'
         await link.send(encode_header(Kind.BYTES, "__hello__", len(hello), inline=hello))
@@ -429,7 +430,7 @@ async def test_peer_that_stops_reading_is_named_within_send_timeout() -> None:
     server = await asyncio.start_server(stalled_b, *addresses["b"])
     config = MeshConfig("a", ("a", "b"), send_timeout=0.5)
     try:
-        async with Mesh(config, TcpTransport("a", addresses)) as mesh:
+        async with Mesh(config, PlaintextTcpTransport("a", addresses)) as mesh:
             big = np.zeros(8 << 20, dtype=np.uint8)
             with pytest.raises(PartyDisconnectedError) as info:
                 await asyncio.wait_for(mesh.send_array("b", "big/0", big), 10)

@@ -20,7 +20,7 @@ import psycopg.errors
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from qkdlink.errors import KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.errors import KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._config import check_schema_name
@@ -33,6 +33,7 @@ from qkdlink.keystore._stream import (
     check_key_ids,
     check_lengths,
     check_partition,
+    check_reserve,
     check_slaves,
     consume,
     place_blocks,
@@ -368,9 +369,8 @@ class PostgresKeyStore:
         self, conn: Conn, link_id: str, partition: int, lengths: Sequence[int], total: int
     ) -> list[Allocation]:
         consumed, ingested_end = await self._lock_watermark(conn, link_id, partition)
-        if ingested_end - consumed < total:
-            raise KeyExhaustedError("not enough key material in the pool")
-        data = await self._consume(conn, link_id, partition, consumed, consumed + total)
+        end = check_reserve(total, consumed, ingested_end)
+        data = await self._consume(conn, link_id, partition, consumed, end)
         return allocations(data, consumed, lengths)
 
     # --- peer side ------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from qkdlink.errors import ConfigurationError, KeyExhaustedError, KeyIdError, KeyStoreError
+from qkdlink.errors import ConfigurationError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
@@ -38,6 +38,7 @@ from qkdlink.keystore._stream import (
     check_key_ids,
     check_lengths,
     check_partition,
+    check_reserve,
     check_slaves,
     consume,
     place_blocks,
@@ -371,9 +372,8 @@ class SqliteKeyStore:
         total: int,
     ) -> list[Allocation]:
         consumed, ingested_end = self._watermark(conn, link_id, partition)
-        if ingested_end - consumed < total:
-            raise KeyExhaustedError("not enough key material in the pool")
-        data = self._consume(conn, link_id, partition, consumed, consumed + total)
+        end = check_reserve(total, consumed, ingested_end)
+        data = self._consume(conn, link_id, partition, consumed, end)
         return allocations(data, consumed, lengths)
 
     # --- peer side ------------------------------------------------------------------------------

@@ -34,6 +34,17 @@ def check_lengths(lengths: Sequence[int]) -> int:
     return sum(lengths)
 
 
+def check_reserve(total: int, consumed: int, ingested_end: int) -> int:
+    """The watermark after reserving `total` bytes from `consumed`; all or nothing.
+
+    Raises:
+        KeyExhaustedError: the pool holds fewer than `total` bytes.
+    """
+    if ingested_end - consumed < total:
+        raise KeyExhaustedError("not enough key material in the pool")
+    return consumed + total
+
+
 def check_key_ids(key_ids: Sequence[str]) -> None:
     """A request naming a key ID twice would deliver one key twice: refuse it."""
     if len(set(key_ids)) != len(key_ids):

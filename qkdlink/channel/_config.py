@@ -7,8 +7,8 @@ import ssl
 from dataclasses import dataclass, field
 
 from protocols.channel import Cipher, HandshakeConfig, HandshakeMode, RecordConfig
-from qkdlink.channel._keys import QkdKeyProvider
 from qkdlink.errors import ConfigurationError
+from qkdlink.keyprovider import KeyProvider
 
 __all__ = ["ChannelConfig", "TcpEndpoint"]
 
@@ -42,8 +42,8 @@ class ChannelConfig:
     """This node's X25519 static private key (32 bytes)."""
     peer_static_public_key: bytes
     """The peer's X25519 static public key (32 bytes), from the lab configuration."""
-    key_provider: QkdKeyProvider = field(compare=False)
-    """Source of QKD keys (`KmeKeyProvider` in a lab, `InMemoryQkdLink` in tests)."""
+    key_provider: KeyProvider = field(compare=False)
+    """Source of QKD keys (`KmeKeyProvider` in a lab, `InMemoryKeyPool` in tests)."""
     mode: str = "qkd+x25519+mlkem"
     """Hybrid mode: ``qkd+x25519+mlkem`` (default) or ``qkd+x25519``; both ends alike."""
     cipher: Cipher = "AESGCM"
@@ -80,7 +80,7 @@ class ChannelConfig:
             mode = HandshakeMode(self.mode)
         except ValueError:
             raise ConfigurationError(f"unknown channel mode {self.mode!r}") from None
-        if not isinstance(self.key_provider, QkdKeyProvider):
+        if not isinstance(self.key_provider, KeyProvider):
             raise ConfigurationError("key_provider must implement new_key and key_by_id")
         for name in ("handshake_timeout", "receive_buffer"):
             value = getattr(self, name)

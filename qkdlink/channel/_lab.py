@@ -18,8 +18,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from qkdlink.channel._config import ChannelConfig
-from qkdlink.channel._keys import QkdKeyProvider
 from qkdlink.errors import ConfigurationError
+from qkdlink.keyprovider import KeyProvider
 
 __all__ = ["lab_channel_config", "lab_sae_ids", "lab_static_keypair"]
 
@@ -71,7 +71,7 @@ def lab_static_keypair(lab_json: Path | str, node: str) -> tuple[bytes, bytes]:
 
 
 def lab_channel_config(
-    lab_json: Path | str, node: str, peer: str, key_provider: QkdKeyProvider, **options: Any
+    lab_json: Path | str, node: str, peer: str, key_provider: KeyProvider, **options: Any
 ) -> ChannelConfig:
     """The `ChannelConfig` of `node` talking to `peer` in a lab, with their lab static keys.
 

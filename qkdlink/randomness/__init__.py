@@ -3,7 +3,8 @@
 Pure computation (no sockets, no clock): QKD keys become 256-bit seeds (HKDF, RFC 5869), one key
 ID per seed and purpose (`SeedLedger`), and seeds become AES-256-CTR streams written straight into
 numpy arrays over Z_2^32, Z_2^64 and prime fields. `agree_pair_seed`/`agree_group_seed` run the
-key-ID exchange over any `SeedExchange` (the party mesh is one).
+key-ID exchange over any `SeedExchange` (the party mesh is one). `KeyProvider` and
+`InMemoryKeyPool` are aliases of the same names in `qkdlink.keyprovider`, shared with channels.
 """
 
 from qkdlink.randomness._agreement import SeedExchange, agree_group_seed, agree_pair_seed

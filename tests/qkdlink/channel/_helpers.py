@@ -9,7 +9,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from qkdlink.channel import Channel, ChannelConfig, InMemoryQkdLink, QkdKeyProvider, connect, serve
+from qkdlink.channel import Channel, ChannelConfig, connect, serve
+from qkdlink.keyprovider import InMemoryKeyPool, KeyProvider
 from qkdlink.transport import Transport, memory_transport_pair
 
 
@@ -20,15 +21,19 @@ def x25519_keypair() -> tuple[bytes, bytes]:
     )
 
 
+NODES = ("hospital-a", "hospital-b")
+"""The initiator and the responder of `config_pair`."""
+
+
 def config_pair(
-    link: InMemoryQkdLink | None = None,
+    link: InMemoryKeyPool | None = None,
     *,
-    a_provider: QkdKeyProvider | None = None,
-    b_provider: QkdKeyProvider | None = None,
+    a_provider: KeyProvider | None = None,
+    b_provider: KeyProvider | None = None,
     **overrides: Any,
 ) -> tuple[ChannelConfig, ChannelConfig]:
     """Configs for nodes "hospital-a" (initiator) and "hospital-b" (responder)."""
-    link = link or InMemoryQkdLink()
+    link = link or InMemoryKeyPool()
     a_priv, a_pub = x25519_keypair()
     b_priv, b_pub = x25519_keypair()
     a = ChannelConfig(
@@ -60,5 +65,5 @@ async def open_pair(
         return await asyncio.gather(connect(a_config, ta), serve(b_config, tb))
 
 
-def with_provider(config: ChannelConfig, provider: QkdKeyProvider) -> ChannelConfig:
+def with_provider(config: ChannelConfig, provider: KeyProvider) -> ChannelConfig:
     return replace(config, key_provider=provider)

@@ -13,7 +13,7 @@ import pytest
 
 from protocols.channel import DowngradeError
 from protocols.errors import AuthenticationError, RemoteProtocolError
-from qkdlink.channel import Channel, InMemoryQkdLink, QkdKeyProvider, connect, serve
+from qkdlink.channel import Channel, connect, serve
 from qkdlink.errors import (
     BrokenChannelError,
     ChannelClosedError,
@@ -21,8 +21,9 @@ from qkdlink.errors import (
     KeyIdError,
     RekeyError,
 )
+from qkdlink.keyprovider import InMemoryKeyPool, KeyProvider
 from qkdlink.transport import Transport, memory_transport_pair
-from tests.qkdlink.channel._helpers import config_pair, open_pair, x25519_keypair
+from tests.qkdlink.channel._helpers import NODES, config_pair, open_pair, x25519_keypair
 
 
 class Tap:
@@ -132,14 +133,14 @@ async def test_wrong_static_key_fails_the_handshake() -> None:
 
 async def test_unknown_key_id_fails_the_handshake() -> None:
     a_config, b_config = config_pair()
-    other_link = InMemoryQkdLink()  # the initiator's key comes from a link the peer never saw
+    other_link = InMemoryKeyPool()  # the initiator's key comes from a link the peer never saw
     a_config = replace(a_config, key_provider=other_link.provider("hospital-a"))
     error = await _expect_handshake_failure(a_config, b_config)
     assert isinstance(error.__cause__, KeyIdError)
 
 
 async def test_replayed_handshake_fails_because_the_key_was_consumed() -> None:
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     a_config, b_config = config_pair(link)
     ta, tb = memory_transport_pair()
     tap = Tap(ta)
@@ -165,7 +166,7 @@ async def test_downgrade_of_the_hybrid_mode_is_refused() -> None:
 class CountingProvider:
     """A slave-side provider that counts `dec_keys` calls."""
 
-    def __init__(self, inner: QkdKeyProvider) -> None:
+    def __init__(self, inner: KeyProvider) -> None:
         self.inner = inner
         self.key_by_id_calls = 0
 
@@ -178,21 +179,21 @@ class CountingProvider:
 
 
 async def test_downgraded_initiation_is_refused_before_the_responder_fetches_its_key() -> None:
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     counting = CountingProvider(link.provider("hospital-b"))
     a_config, b_config = config_pair(link, b_provider=counting)
     a_config = replace(a_config, mode="qkd+x25519")  # or an attacker rewrote the mode byte
     error = await _expect_handshake_failure(a_config, b_config)
     assert isinstance(error.__cause__, DowngradeError)
     assert counting.key_by_id_calls == 0  # no dec_keys: the QKD key was not consumed
-    assert link.issued == 1
-    assert link.delivered == 0
+    assert link.issued(*NODES) == 1
+    assert link.delivered(*NODES) == 0
 
 
 class HangingProvider:
     """A slave-side provider whose KME never answers for rekey keys."""
 
-    def __init__(self, inner: QkdKeyProvider) -> None:
+    def __init__(self, inner: KeyProvider) -> None:
         self.inner = inner
         self.calls = 0
 
@@ -208,7 +209,7 @@ class HangingProvider:
 
 
 async def test_missed_rekey_ends_the_channel_with_rekey_error() -> None:
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     hanging = HangingProvider(link.provider("hospital-b"))
     a_config, b_config = config_pair(
         link, b_provider=hanging, rekey_interval=0.2, reject_after=5.0, rekey_timeout=0.5

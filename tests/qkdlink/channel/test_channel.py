@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from protocols.errors import LocalProtocolError
-from qkdlink.channel import InMemoryQkdLink, QkdKeyProvider, TcpEndpoint, connect, serve
+from qkdlink.channel import TcpEndpoint, connect, serve
 from qkdlink.errors import (
     BusyError,
     ChannelClosedError,
@@ -17,12 +17,13 @@ from qkdlink.errors import (
     KeyExhaustedError,
     UnexpectedMessageError,
 )
+from qkdlink.keyprovider import InMemoryKeyPool, KeyProvider
 from qkdlink.transport import Transport, memory_transport_pair
-from tests.qkdlink.channel._helpers import config_pair, open_pair
+from tests.qkdlink.channel._helpers import NODES, config_pair, open_pair
 
 
 async def test_messages_keep_boundaries_both_ways_and_stats_count() -> None:
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     a, b = await open_pair(*config_pair(link))
     async with a, b:
         sent = [b"", b"hello", os.urandom(70_000), os.urandom(5 << 20), b"end"]
@@ -34,7 +35,7 @@ async def test_messages_keep_boundaries_both_ways_and_stats_count() -> None:
         assert a.stats.messages_sent == 5
         assert b.stats.bytes_received == sum(map(len, sent))
         assert a.stats.qkd_keys_consumed == b.stats.qkd_keys_consumed == 1
-        assert link.issued == link.delivered == 1
+        assert link.issued(*NODES) == link.delivered(*NODES) == 1
         assert a.mode == "qkd+x25519+mlkem"
         assert a.handshake_hash == b.handshake_hash
 
@@ -137,7 +138,7 @@ async def test_two_senders_at_once_is_busy() -> None:
 
 
 async def test_one_time_pad_messages_and_exhaustion() -> None:
-    link = InMemoryQkdLink(capacity=1 + 8)  # the handshake key, then 8 keys of 32 bytes
+    link = InMemoryKeyPool(capacity=1 + 8)  # the handshake key, then 8 keys of 32 bytes
     a, b = await open_pair(*config_pair(link))
     async with a, b:
         await a.send_otp(b"x" * 64)  # 96 bytes of pad: 3 keys
@@ -154,20 +155,20 @@ async def test_one_time_pad_messages_and_exhaustion() -> None:
 
 
 async def test_otp_message_that_cannot_fit_one_record_keeps_its_keys() -> None:
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     a, b = await open_pair(*config_pair(link, record_size=1024))
     async with a, b:
         with pytest.raises(LocalProtocolError):
             await a.send_otp(b"m" * 900)  # 30 pad keys: their IDs overflow a 1 KiB record
-        issued = link.issued
+        issued = link.issued(*NODES)
         assert issued == 1 + 30
         await a.send_otp(b"small")  # served from the keys already fetched
-        assert link.issued == issued
+        assert link.issued(*NODES) == issued
         assert await b.recv() == b"small"
 
 
 async def test_rekeys_by_message_count_under_traffic() -> None:
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     a, b = await open_pair(*config_pair(link, rekey_messages=40))
     async with a, b:
 
@@ -252,7 +253,7 @@ class _Gate:
 class _SlowKeyById:
     """A slave-side provider whose `dec_keys` takes a while once `slow` is set."""
 
-    def __init__(self, inner: QkdKeyProvider) -> None:
+    def __init__(self, inner: KeyProvider) -> None:
         self.inner = inner
         self.slow = False
 
@@ -272,7 +273,7 @@ async def test_records_behind_an_otp_message_wait_while_its_keys_are_fetched() -
     and 2 MB more arrive while the receiver fetches the pad keys: they must stay in the
     transport until the keys are provided, or the layer would refuse them.
     """
-    link = InMemoryQkdLink()
+    link = InMemoryKeyPool()
     slow = _SlowKeyById(link.provider("hospital-b"))
     a_config, b_config = config_pair(link, b_provider=slow, record_size=1024)
     ta, tb = memory_transport_pair()

@@ -58,7 +58,8 @@ def _transports(kind: str) -> dict[str, object]:
     """Per party: the mesh transport of the given kind ("tcp" plain, "channel" quantum-keyed)."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-    from qkdlink.channel import ChannelConfig, InMemoryQkdLink
+    from qkdlink.channel import ChannelConfig
+    from qkdlink.keyprovider import InMemoryKeyPool
     from qkdlink.mesh import ChannelMeshTransport, TcpBasePorts
     from qkdlink.mesh._link import PlaintextTcpTransport
 
@@ -66,7 +67,7 @@ def _transports(kind: str) -> dict[str, object]:
         ports = _free_ports(3)
         addresses = {p: ("127.0.0.1", port) for p, port in zip(_PARTIES, ports, strict=True)}
         return {p: PlaintextTcpTransport(p, addresses) for p in _PARTIES}
-    qkd = InMemoryQkdLink()
+    qkd = InMemoryKeyPool()
     private = {p: X25519PrivateKey.generate() for p in _PARTIES}
 
     def factory(me: str):  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from qkdlink.channel import QkdKeyProvider
+from qkdlink.keyprovider import KeyProvider
 
 __all__ = ["CountingKeyProvider"]
 
@@ -12,7 +12,7 @@ __all__ = ["CountingKeyProvider"]
 class CountingKeyProvider:
     """Counts keys this hospital's KME delivered (enc_keys / dec_keys) under one purpose."""
 
-    def __init__(self, inner: QkdKeyProvider, purpose: str, counts: Counter[str]) -> None:
+    def __init__(self, inner: KeyProvider, purpose: str, counts: Counter[str]) -> None:
         self._inner = inner
         self._purpose = purpose
         self._counts = counts

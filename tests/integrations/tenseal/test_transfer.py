@@ -77,11 +77,12 @@ async def test_wrong_kind_and_garbage_are_refused() -> None:
 
 
 async def test_context_over_a_quantum_keyed_channel() -> None:
-    from qkdlink.channel import InMemoryQkdLink, connect, serve
+    from qkdlink.channel import connect, serve
+    from qkdlink.keyprovider import InMemoryKeyPool
     from qkdlink.transport import memory_transport_pair
     from tests.qkdlink.mesh._helpers import channel_configs
 
-    configs = channel_configs(("client", "server"), InMemoryQkdLink())
+    configs = channel_configs(("client", "server"), InMemoryKeyPool())
     ctx = make_context()
     end_a, end_b = memory_transport_pair()
 

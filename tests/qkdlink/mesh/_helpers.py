@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from qkdlink.channel import ChannelConfig, InMemoryQkdLink
+from qkdlink.channel import ChannelConfig
+from qkdlink.keyprovider import InMemoryKeyPool
 
 
 def free_ports(n: int, *, spacing: int = 1) -> list[int]:
@@ -38,7 +39,7 @@ def _bindable(port: int) -> bool:
 
 
 def channel_configs(
-    parties: Sequence[str], qkd: InMemoryQkdLink, *, mode: str = "qkd+x25519"
+    parties: Sequence[str], qkd: InMemoryKeyPool, *, mode: str = "qkd+x25519"
 ) -> dict[str, Callable[[str], ChannelConfig]]:
     """Per party: peer -> its ChannelConfig (static keys made here, QKD keys from `qkd`)."""
     private = {p: X25519PrivateKey.generate() for p in parties}

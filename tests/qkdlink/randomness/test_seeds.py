@@ -5,8 +5,8 @@ import secrets
 import pytest
 
 from qkdlink.errors import ConfigurationError, KeyExhaustedError, KeyIdError, RemoteProtocolError
+from qkdlink.keyprovider import InMemoryKeyPool
 from qkdlink.randomness import (
-    InMemoryKeyPool,
     Prg,
     SeedLedger,
     agree_group_seed,

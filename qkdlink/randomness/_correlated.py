@@ -23,9 +23,6 @@ from qkdlink.randomness._prg import Prg
 
 __all__ = ["CommonCoins", "Prss", "Przs", "ReplicatedSeeds"]
 
-_SUB_CHUNK = 1 << 16
-"""Elements per tile: a tile of each stream (512 KiB of uint64 each) stays in L2 while combined."""
-
 _RING_DTYPES: dict[int, type[np.unsignedinteger]] = {32: np.uint32, 64: np.uint64}
 
 
@@ -54,20 +51,6 @@ def _index(parties: Sequence[str], party: str) -> int:
         return list(parties).index(party)
     except ValueError:
         raise ConfigurationError(f"{party!r} is not one of the parties") from None
-
-
-def _fill_difference(
-    out: npt.NDArray[np.unsignedinteger], plus: Prg, minus: Prg
-) -> npt.NDArray[np.unsignedinteger]:
-    """out = plus-stream - minus-stream (mod 2^bits), the minus stream drawn in small tiles."""
-    scratch = np.empty(min(out.size, _SUB_CHUNK), dtype=out.dtype)
-    for start in range(0, out.size, _SUB_CHUNK):
-        tile = out[start : start + _SUB_CHUNK]
-        tmp = scratch[: tile.size]
-        plus.fill(tile)
-        minus.fill(tmp)
-        np.subtract(tile, tmp, out=tile)
-    return out
 
 
 class Przs:
@@ -117,7 +100,8 @@ class Przs:
             if self._sign < 0:
                 np.negative(out, out=out)
             return out
-        return _fill_difference(out, self._next, self._prev)
+        self._next.fill_difference(out, self._prev)
+        return out
 
     def zero_share_field(self, count: int, modulus: int) -> npt.NDArray[np.uint64]:
         """This party's share of `count` zeros in Z_p (2 <= p < 2^63)."""
@@ -182,7 +166,8 @@ class ReplicatedSeeds:
     ) -> npt.NDArray[np.unsignedinteger]:
         """This party's alpha_i = r_i - r_{i+1} of a 3-out-of-3 sharing of zeros."""
         out = _output(out, count, bits)
-        return _fill_difference(out, self._own, self._next)
+        self._own.fill_difference(out, self._next)
+        return out
 
 
 class Prss:

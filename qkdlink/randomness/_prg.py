@@ -6,8 +6,11 @@ indistinguishable from random as long as AES is a PRP, for far more than any run
 with `expand` from a seed and a label, and always starts at counter block 0: two streams with
 different labels therefore never share a (key, counter) pair, and so never overlap.
 
-Speed: zeros are encrypted chunk by chunk from one small reused buffer (cache resident) into the
-output array with `update_into`, so the only full-size write is the keystream itself.
+Speed: zeros are encrypted chunk by chunk from one reused buffer (cache resident) into the output
+array with `update_into`, so the only full-size write is the keystream itself. CTR is a stream
+mode (OpenSSL block size 1), so `update_into` writes exactly len(input) bytes and needs no slack
+after the output. `fill_difference` draws two streams tile by tile so that the subtraction of a
+PRZS share reads both operands from cache.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from qkdlink.randomness._kdf import SEED_BYTES, encode_label, expand
 
 __all__ = ["CHUNK_BYTES", "Prg"]
 
-CHUNK_BYTES: Final = 1 << 16
-"""Zeros encrypted per `update_into` call: large enough to amortise the call, small for cache."""
+CHUNK_BYTES: Final = 1 << 18
+"""Zeros encrypted per `update_into` call. A call costs under 1 us of Python and binding overhead
+against about 50 us of AES-NI work at this size; a chunk plus a scratch tile (512 KiB) stays in a
+2 MiB L2. Measured best of 64 KiB to 1 MiB, for raw keystream and for PRZS alike."""
 
 _ZEROS: Final = bytes(CHUNK_BYTES)
+_ZEROS_VIEW: Final = memoryview(_ZEROS)
 _AES_BLOCK: Final = 16
 
 UIntArray = npt.NDArray[np.unsignedinteger]
@@ -57,21 +63,48 @@ class Prg:
         self.fill_bytes(out.reshape(-1).view(np.uint8).data)
 
     def fill_bytes(self, view: memoryview) -> None:
-        """Overwrite a writable byte memoryview with the next keystream bytes."""
-        total = len(view)
-        offset = 0
+        """Overwrite a writable 1-d byte memoryview with the next len(view) keystream bytes."""
         update_into = self._encryptor.update_into
-        # update_into wants room for one extra block minus one byte beyond the input; CTR writes
-        # exactly len(input) bytes, so the last partial chunk goes through a small scratch buffer.
-        while total - offset >= CHUNK_BYTES + _AES_BLOCK - 1:
-            update_into(_ZEROS, view[offset : offset + CHUNK_BYTES + _AES_BLOCK - 1])
-            offset += CHUNK_BYTES
-        while offset < total:
-            rest = min(total - offset, CHUNK_BYTES)
-            scratch = bytearray(rest + _AES_BLOCK - 1)
-            update_into(_ZEROS[:rest], scratch)
-            view[offset : offset + rest] = memoryview(scratch)[:rest]
-            offset += rest
+        total = len(view)
+        whole = total - total % CHUNK_BYTES
+        for offset in range(0, whole, CHUNK_BYTES):
+            update_into(_ZEROS, view[offset : offset + CHUNK_BYTES])
+        if whole < total:
+            update_into(_ZEROS_VIEW[: total - whole], view[whole:])
+
+    def fill_difference(self, out: UIntArray, subtrahend: Prg) -> None:
+        """Overwrite the C-contiguous unsigned array `out` with this stream minus `subtrahend`'s.
+
+        The difference is taken elementwise in Z_2^bits of out's dtype, and both streams advance
+        by out.nbytes, exactly as `fill` on each stream and then `out -= other` would. Tile by
+        tile, this stream goes straight into `out` and the other into one scratch tile, and the
+        tile is subtracted while both are still in L2: the only full-size memory traffic is one
+        write of `out`.
+        """
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise LocalProtocolError("the output array must be C-contiguous and writeable")
+        if subtrahend is self:
+            raise LocalProtocolError("a stream minus itself is not a difference of two streams")
+        flat = out.reshape(-1)
+        data = flat.view(np.uint8).data
+        tile_size = CHUNK_BYTES // flat.itemsize
+        whole = flat.size - flat.size % tile_size
+        scratch = np.empty(min(flat.size, tile_size), dtype=flat.dtype)
+        scratch_bytes = scratch.view(np.uint8).data
+        plus_into = self._encryptor.update_into
+        minus_into = subtrahend._encryptor.update_into
+        subtract = np.subtract
+        tiles = flat[:whole].reshape(-1, tile_size)
+        for offset, tile in zip(range(0, tiles.nbytes, CHUNK_BYTES), tiles, strict=True):
+            plus_into(_ZEROS, data[offset : offset + CHUNK_BYTES])
+            minus_into(_ZEROS, scratch_bytes)
+            subtract(tile, scratch, out=tile)
+        if whole < flat.size:
+            tile = flat[whole:]
+            rest = tile.nbytes
+            plus_into(_ZEROS_VIEW[:rest], data[-rest:])
+            minus_into(_ZEROS_VIEW[:rest], scratch_bytes[:rest])
+            subtract(tile, scratch[: tile.size], out=tile)
 
     def random_bytes(self, n: int) -> bytes:
         """The next `n` keystream bytes."""

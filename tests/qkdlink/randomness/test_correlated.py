@@ -51,6 +51,27 @@ def test_przs_field_sums_to_zero(n: int) -> None:
     assert all(int(s.max()) < p for s in shares)
 
 
+@pytest.mark.parametrize("bits", [32, 64])
+def test_przs_share_is_next_stream_minus_previous_stream(bits: int) -> None:
+    # CrypTen's PRZS written out with plain streams: party i's share is
+    # G(s_{i,i+1}) - G(s_{i-1,i}) under the pair labels, over several tiles and a partial tile.
+    parties = ["a", "b", "c", "d"]
+    seeds = pair_seeds(parties)
+    count = 3 * (1 << 16) + 5
+    share = Przs("b", parties, seeds_of("b", parties, seeds), "pin").zero_share(count, bits)
+    nxt = Prg(seeds[frozenset("bc")], "przs", "pin", "b", "c").ring(count, bits)
+    prv = Prg(seeds[frozenset("ab")], "przs", "pin", "a", "b").ring(count, bits)
+    assert share.tolist() == (nxt - prv).tolist()
+
+
+def test_przs_two_parties_share_one_stream_with_opposite_signs() -> None:
+    seed = secrets.token_bytes(32)
+    a = Przs("a", ["a", "b"], {"b": seed}, "two").zero_share(1000)
+    b = Przs("b", ["a", "b"], {"a": seed}, "two").zero_share(1000)
+    assert a.tolist() == Prg(seed, "przs", "two", "a", "b").uint64(1000).tolist()
+    assert not (a + b).any()
+
+
 def test_przs_needs_neighbour_seeds() -> None:
     with pytest.raises(ConfigurationError):
         Przs("a", ["a", "b", "c"], {"b": bytes(32)}, "t")

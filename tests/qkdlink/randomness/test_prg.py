@@ -58,6 +58,37 @@ def test_ring_dtypes_and_multidim_fill() -> None:
         prg.fill(np.zeros((4, 4), dtype=np.uint32)[:, ::2])
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+@pytest.mark.parametrize(
+    "nbytes", [0, 8, CHUNK_BYTES - 8, CHUNK_BYTES, CHUNK_BYTES + 8, 2 * CHUNK_BYTES + 24]
+)
+def test_fill_difference_is_the_difference_of_the_streams(
+    dtype: type[np.unsignedinteger], nbytes: int
+) -> None:
+    plus, minus = Prg(SEED, "plus"), Prg(SEED, "minus")
+    out = np.full(nbytes // np.dtype(dtype).itemsize, 7, dtype=dtype)
+    plus.fill_difference(out, minus)
+    plus_ref = reference_stream(SEED, nbytes + 16, "plus")
+    minus_ref = reference_stream(SEED, nbytes + 16, "minus")
+    expected = np.frombuffer(plus_ref[:nbytes], dtype) - np.frombuffer(minus_ref[:nbytes], dtype)
+    assert out.tolist() == expected.tolist()
+    # Both streams advanced by exactly out.nbytes.
+    assert plus.random_bytes(16) == plus_ref[nbytes:]
+    assert minus.random_bytes(16) == minus_ref[nbytes:]
+
+
+def test_fill_difference_fills_a_contiguous_grid_and_checks_its_arguments() -> None:
+    grid = np.zeros((3, CHUNK_BYTES // 8 + 1), dtype=np.uint64)
+    Prg(SEED, "a").fill_difference(grid, Prg(SEED, "b"))
+    flat = Prg(SEED, "a").uint64(grid.size) - Prg(SEED, "b").uint64(grid.size)
+    assert grid.reshape(-1).tolist() == flat.tolist()
+    prg = Prg(SEED, "a")
+    with pytest.raises(LocalProtocolError):
+        prg.fill_difference(grid[:, ::2], Prg(SEED, "b"))
+    with pytest.raises(LocalProtocolError):
+        prg.fill_difference(grid, prg)
+
+
 def test_seed_length_is_checked() -> None:
     with pytest.raises(LocalProtocolError):
         Prg(bytes(16), "x")

@@ -73,6 +73,7 @@ class Endpoint(abc.ABC):
         self._inbox = bytearray()
         self._outbox = bytearray()
         self._events: deque[KeyDistilled] = deque()
+        self._abort_reason: str | None = None
         self.bytes_sent = 0
         """Classical bytes this end has queued for sending."""
         self.messages_sent = 0
@@ -82,6 +83,11 @@ class Endpoint(abc.ABC):
     def state(self) -> State:
         """Where the exchange stands."""
         return self._machine.state
+
+    @property
+    def abort_reason(self) -> str | None:
+        """Why the block ended without key (ours, or the peer's as "peer aborted: ..."), or None."""
+        return self._abort_reason
 
     def data_to_send(self) -> bytes:
         """Bytes to hand to the transport (and forget)."""
@@ -114,8 +120,9 @@ class Endpoint(abc.ABC):
         except (RemoteProtocolError, AuthenticationError):
             self._machine.fail()
             raise
-        except PostProcessingAbortedError:
+        except PostProcessingAbortedError as exc:
             self._machine.abort()
+            self._abort_reason = exc.reason
             raise
 
     def _handle_frame(self) -> bool:

@@ -13,6 +13,8 @@ from protocols.errors import LocalProtocolError, PostProcessingAbortedError
 
 __all__ = ["TransferResult", "run_in_memory"]
 
+_FINISHED = frozenset({State.ABORTED, State.ERROR, State.DONE})
+
 
 @dataclass(frozen=True, slots=True)
 class TransferResult:
@@ -78,11 +80,15 @@ def run_in_memory(
             raise LocalProtocolError("exchange exceeded max_messages")
     except PostProcessingAbortedError as exc:
         reason = exc.reason
-        # Deliver the authenticated Abort so both ends end in ABORTED.
-        pending = alice.data_to_send()
-        if pending and bob.state not in (State.ABORTED, State.ERROR, State.DONE):
-            with contextlib.suppress(PostProcessingAbortedError):
-                bob.receive_data(pending)
+        # Whichever end aborted queued an authenticated Abort: deliver it (and anything queued
+        # before it) so the other end learns the reason over the byte channel and ends in
+        # ABORTED too. An abort without an Abort (the pool could not pay for a tag) reaches
+        # no one: that end has nothing authenticated to say.
+        for sender, receiver in ((alice, bob), (bob, alice)):
+            pending = sender.data_to_send()
+            if pending and receiver.state not in _FINISHED:
+                with contextlib.suppress(PostProcessingAbortedError):
+                    receiver.receive_data(pending)
         alice_event = bob_event = None
     return TransferResult(
         alice=alice_event,

@@ -86,6 +86,8 @@ def test_intercept_resend_on_every_pulse_aborts() -> None:
     assert "QBER 0.2" in result.abort_reason
     assert alice.state is State.ABORTED
     assert bob.state is State.ABORTED
+    assert alice.abort_reason == result.abort_reason
+    assert bob.abort_reason == f"peer aborted: {result.abort_reason!r}"
 
 
 def test_phase_error_bound_aborts_below_the_qber_limit() -> None:
@@ -110,3 +112,21 @@ def test_exhausted_auth_pool_aborts(pool_bytes: int) -> None:
     alice, bob = endpoints(*lab_block(), lab_config(), auth_key=bytes(pool_bytes))
     result = run_in_memory(alice, bob)
     assert result.abort_reason == "authentication key pool exhausted"
+
+
+def test_bob_abort_reaches_alice_over_the_byte_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bob discards the block (an LDPC frame that does not decode): his authenticated Abort is
+    delivered, so Alice ends ABORTED too instead of waiting for a reply that never comes."""
+    monkeypatch.setattr("protocols.bb84._alice.design_qber", lambda q, n: 0.001)
+    monkeypatch.setattr("protocols.bb84._ldpc.MAX_STEPS", 2)
+    alice, bob = endpoints(*lab_block(qber=0.03), lab_config(reconciliation="ldpc"))
+    result = run_in_memory(alice, bob)
+    assert result.abort_reason is not None
+    assert result.abort_reason.startswith("LDPC frame error")
+    assert bob.state is State.ABORTED
+    assert alice.state is State.ABORTED
+    assert bob.abort_reason == result.abort_reason
+    assert alice.abort_reason == f"peer aborted: {result.abort_reason!r}"
+    assert bob.data_to_send() == b""  # nothing left undelivered
+    assert result.alice is None
+    assert result.bob is None

@@ -22,7 +22,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from qkdlink.errors import KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
-from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
+from qkdlink.keystore._base import Allocation, KeyAssignment
+from qkdlink.keystore._checked import CheckedKeyStore
 from qkdlink.keystore._config import check_schema_name
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
@@ -30,11 +31,7 @@ from qkdlink.keystore._stream import (
     PARTITIONS,
     allocations,
     check_assignments,
-    check_key_ids,
-    check_lengths,
-    check_partition,
     check_reserve,
-    check_slaves,
     consume,
     place_blocks,
 )
@@ -99,7 +96,7 @@ async def _cpu(items: int, fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
-class PostgresKeyStore:
+class PostgresKeyStore(CheckedKeyStore):
     """A `KeyStore` in a PostgreSQL schema; safe for several replicas (instances) at once."""
 
     def __init__(
@@ -124,13 +121,6 @@ class PostgresKeyStore:
     def __repr__(self) -> str:
         # The DSN may carry a password: show the schema only.
         return f"PostgresKeyStore(schema={self._schema!r})"
-
-    async def __aenter__(self) -> PostgresKeyStore:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -229,14 +219,8 @@ class PostgresKeyStore:
 
     # --- raw blocks -----------------------------------------------------------------------------
 
-    async def ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
-        """Durably add raw blocks of a link; a block_id already ingested is ignored.
-
-        Raises:
-            KeyStoreError: a gap in block IDs, or the backend failed; nothing applied.
-        """
-        if blocks:
-            await self._tx(self._ingest_tx, link_id, blocks)
+    async def _ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
+        await self._tx(self._ingest_tx, link_id, blocks)
 
     async def _ingest_tx(self, conn: Conn, link_id: str, blocks: Sequence[KeyBlock]) -> None:
         await conn.execute(
@@ -289,22 +273,11 @@ class PostgresKeyStore:
                 (ends[partition], link_id, partition),
             )
 
-    async def next_block_id(self, link_id: str) -> int:
-        """The block_id to resume the link's `KeySource` from (one past the highest ingested).
-
-        Raises:
-            KeyStoreError: the backend failed.
-        """
+    async def _next_block_id(self, link_id: str) -> int:
         query = "SELECT next_block_id FROM qkd_links WHERE link_id = %s"
         return await self._scalar(query, (link_id,))
 
-    async def pool_bytes(self, link_id: str, partition: int) -> int:
-        """Bytes of the partition ingested and not yet consumed.
-
-        Raises:
-            KeyStoreError: the backend failed.
-        """
-        check_partition(partition)
+    async def _pool_bytes(self, link_id: str, partition: int) -> int:
         query = (
             "SELECT ingested_end - consumed FROM qkd_partitions"
             " WHERE link_id = %s AND partition = %s"
@@ -350,19 +323,9 @@ class PostgresKeyStore:
 
     # --- master side ----------------------------------------------------------------------------
 
-    async def reserve(
-        self, link_id: str, partition: int, lengths: Sequence[int]
+    async def _reserve(
+        self, link_id: str, partition: int, lengths: Sequence[int], total: int
     ) -> list[Allocation]:
-        """Consume the next `sum(lengths)` bytes of the partition, one allocation per length.
-
-        Raises:
-            KeyExhaustedError: the pool holds fewer bytes; nothing consumed.
-            KeyStoreError: the backend failed or stored material failed authentication.
-        """
-        check_partition(partition)
-        total = check_lengths(lengths)
-        if total == 0:
-            return []
         return await self._tx(self._reserve_tx, link_id, partition, lengths, total)
 
     async def _reserve_tx(
@@ -375,7 +338,7 @@ class PostgresKeyStore:
 
     # --- peer side ------------------------------------------------------------------------------
 
-    async def assign(
+    async def _assign(
         self,
         link_id: str,
         partition: int,
@@ -383,24 +346,12 @@ class PostgresKeyStore:
         master_sae_id: str,
         slave_sae_ids: Sequence[str],
     ) -> None:
-        """Turn exact ranges of the partition into keys deliverable once to each slave.
-
-        Raises:
-            KeyExhaustedError: the ranges are not ingested yet; nothing consumed.
-            KeyIdError: a key ID already stored or repeated, or a range overlapping consumed
-                material; nothing consumed.
-            KeyStoreError: the backend failed.
-        """
-        check_partition(partition)
-        check_slaves(slave_sae_ids)
-        if not assignments:
-            return
         try:
             await self._tx(
                 self._assign_tx, link_id, partition, assignments, master_sae_id, slave_sae_ids
             )
         except KeyStoreError as exc:
-            # Another replica inserted one of these key IDs first: the same answer as above.
+            # Another replica inserted one of these key IDs first: as for a known ID.
             if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
                 raise KeyIdError("key ID already assigned") from None
             raise
@@ -457,23 +408,10 @@ class PostgresKeyStore:
             ),
         )
 
-    async def take(
+    async def _take(
         self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
-    ) -> list[StoredKey]:
-        """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
-
-        Raises:
-            KeyIdError: an ID is unknown, repeated or already delivered to this slave;
-                nothing delivered.
-            KeyNotEntitledError: every ID is known but one was assigned for another
-                master/slave pair; nothing delivered.
-            KeyStoreError: the backend failed or stored material failed authentication.
-        """
-        check_key_ids(key_ids)
-        if not key_ids:
-            return []
-        taken = await self._tx(self._take_tx, master_sae_id, slave_sae_id, key_ids)
-        return [StoredKey(key_id, material) for key_id, material in taken]
+    ) -> list[tuple[str, bytes]]:
+        return await self._tx(self._take_tx, master_sae_id, slave_sae_id, key_ids)
 
     async def _take_tx(
         self, conn: Conn, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
@@ -533,12 +471,7 @@ class PostgresKeyStore:
             )
         return result.delivered
 
-    async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
-        """Keys assigned for this pair and not yet delivered to the slave.
-
-        Raises:
-            KeyStoreError: the backend failed.
-        """
+    async def _stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
         query = (
             "SELECT sum(remaining) FROM qkd_key_batches"
             " WHERE slave_sae_id = %s AND master_sae_id = %s"

@@ -27,7 +27,8 @@ from typing import TypeVar
 
 from qkdlink.errors import ConfigurationError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
-from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
+from qkdlink.keystore._base import Allocation, KeyAssignment
+from qkdlink.keystore._checked import CheckedKeyStore
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
 from qkdlink.keystore._sqlite_worker import SqliteWorker
@@ -35,11 +36,7 @@ from qkdlink.keystore._stream import (
     PARTITIONS,
     allocations,
     check_assignments,
-    check_key_ids,
-    check_lengths,
-    check_partition,
     check_reserve,
-    check_slaves,
     consume,
     place_blocks,
 )
@@ -90,7 +87,7 @@ CREATE TABLE qkd_keys (
 """
 
 
-class SqliteKeyStore:
+class SqliteKeyStore(CheckedKeyStore):
     """A `KeyStore` in one SQLite file; key material sealed with AES-256-GCM (see `_sealing`)."""
 
     def __init__(
@@ -114,13 +111,6 @@ class SqliteKeyStore:
 
     def __repr__(self) -> str:
         return f"SqliteKeyStore({str(self._path)!r})"
-
-    async def __aenter__(self) -> SqliteKeyStore:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -251,14 +241,8 @@ class SqliteKeyStore:
 
     # --- raw blocks -----------------------------------------------------------------------------
 
-    async def ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
-        """Durably add raw blocks of a link; a block_id already ingested is ignored.
-
-        Raises:
-            KeyStoreError: a gap in block IDs, or the backend failed; nothing applied.
-        """
-        if blocks:
-            await self._transact(self._ingest_tx, link_id, blocks)
+    async def _ingest(self, link_id: str, blocks: Sequence[KeyBlock]) -> None:
+        await self._transact(self._ingest_tx, link_id, blocks)
 
     def _ingest_tx(
         self, conn: sqlite3.Connection, link_id: str, blocks: Sequence[KeyBlock]
@@ -292,22 +276,11 @@ class SqliteKeyStore:
             [(link_id, p, ends[p]) for p in PARTITIONS],
         )
 
-    async def next_block_id(self, link_id: str) -> int:
-        """The block_id to resume the link's `KeySource` from (one past the highest ingested).
-
-        Raises:
-            KeyStoreError: the backend failed.
-        """
+    async def _next_block_id(self, link_id: str) -> int:
         sql = "SELECT next_block_id FROM qkd_links WHERE link_id = ?"
         return await self._run(self._read, sql, (link_id,))
 
-    async def pool_bytes(self, link_id: str, partition: int) -> int:
-        """Bytes of the partition ingested and not yet consumed.
-
-        Raises:
-            KeyStoreError: the backend failed.
-        """
-        check_partition(partition)
+    async def _pool_bytes(self, link_id: str, partition: int) -> int:
         sql = (
             "SELECT ingested_end - consumed FROM qkd_partitions WHERE link_id = ? AND partition = ?"
         )
@@ -348,19 +321,9 @@ class SqliteKeyStore:
 
     # --- master side ----------------------------------------------------------------------------
 
-    async def reserve(
-        self, link_id: str, partition: int, lengths: Sequence[int]
+    async def _reserve(
+        self, link_id: str, partition: int, lengths: Sequence[int], total: int
     ) -> list[Allocation]:
-        """Consume the next `sum(lengths)` bytes of the partition, one allocation per length.
-
-        Raises:
-            KeyExhaustedError: the pool holds fewer bytes; nothing consumed.
-            KeyStoreError: the backend failed or stored material failed authentication.
-        """
-        check_partition(partition)
-        total = check_lengths(lengths)
-        if total == 0:
-            return []
         return await self._transact(self._reserve_tx, link_id, partition, lengths, total)
 
     def _reserve_tx(
@@ -378,7 +341,7 @@ class SqliteKeyStore:
 
     # --- peer side ------------------------------------------------------------------------------
 
-    async def assign(
+    async def _assign(
         self,
         link_id: str,
         partition: int,
@@ -386,25 +349,8 @@ class SqliteKeyStore:
         master_sae_id: str,
         slave_sae_ids: Sequence[str],
     ) -> None:
-        """Turn exact ranges of the partition into keys deliverable once to each slave.
-
-        Raises:
-            KeyExhaustedError: the ranges are not ingested yet; nothing consumed.
-            KeyIdError: a key ID already stored or repeated, or a range overlapping consumed
-                material; nothing consumed.
-            KeyStoreError: the backend failed.
-        """
-        check_partition(partition)
-        check_slaves(slave_sae_ids)
-        if not assignments:
-            return
         await self._transact(
-            self._assign_tx,
-            link_id,
-            partition,
-            assignments,
-            master_sae_id,
-            slave_sae_ids,
+            self._assign_tx, link_id, partition, assignments, master_sae_id, slave_sae_ids
         )
 
     def _assign_tx(
@@ -446,23 +392,10 @@ class SqliteKeyStore:
         ).fetchone()
         return row is not None
 
-    async def take(
+    async def _take(
         self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
-    ) -> list[StoredKey]:
-        """Deliver keys to a slave once and delete its copy; all or nothing, in request order.
-
-        Raises:
-            KeyIdError: an ID is unknown, repeated or already delivered to this slave;
-                nothing delivered.
-            KeyNotEntitledError: every ID is known but one was assigned for another
-                master/slave pair; nothing delivered.
-            KeyStoreError: the backend failed or stored material failed authentication.
-        """
-        check_key_ids(key_ids)
-        if not key_ids:
-            return []
-        taken = await self._transact(self._take_tx, master_sae_id, slave_sae_id, key_ids)
-        return [StoredKey(key_id, material) for key_id, material in taken]
+    ) -> list[tuple[str, bytes]]:
+        return await self._transact(self._take_tx, master_sae_id, slave_sae_id, key_ids)
 
     def _take_tx(
         self,
@@ -516,12 +449,7 @@ class SqliteKeyStore:
             )
         return result.delivered
 
-    async def stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
-        """Keys assigned for this pair and not yet delivered to the slave.
-
-        Raises:
-            KeyStoreError: the backend failed.
-        """
+    async def _stored_key_count(self, master_sae_id: str, slave_sae_id: str) -> int:
         sql = (
             "SELECT sum(remaining) FROM qkd_key_batches"
             " WHERE slave_sae_id = ? AND master_sae_id = ?"

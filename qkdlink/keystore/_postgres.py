@@ -96,6 +96,11 @@ async def _cpu(items: int, fn: Callable[..., T], *args: Any) -> T:
     return fn(*args)
 
 
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> tuple[list[Any], ...]:
+    """The rows as `width` column lists: the parameters of an `unnest(...)` bulk statement."""
+    return tuple([row[i] for row in rows] for i in range(width))
+
+
 class PostgresKeyStore(CheckedKeyStore):
     """A `KeyStore` in a PostgreSQL schema; safe for several replicas (instances) at once."""
 
@@ -389,23 +394,12 @@ class PostgresKeyStore(CheckedKeyStore):
         await conn.execute(
             "INSERT INTO qkd_keys (key_id, slave_sae_id, master_sae_id, batch_id)"
             " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])",
-            (
-                [r[0] for r in index],
-                [r[1] for r in index],
-                [r[2] for r in index],
-                [r[3] for r in index],
-            ),
+            _columns(index, 4),
         )
         await conn.execute(
             "INSERT INTO qkd_key_batches (batch_id, slave_sae_id, master_sae_id, remaining, sealed)"
             " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::bytea[])",
-            (
-                [b[0] for b in batches],
-                [b[1] for b in batches],
-                [b[2] for b in batches],
-                [b[3] for b in batches],
-                [b[4] for b in batches],
-            ),
+            _columns(batches, 5),
         )
 
     async def _take(
@@ -463,11 +457,7 @@ class PostgresKeyStore(CheckedKeyStore):
                 "UPDATE qkd_key_batches AS b SET remaining = u.remaining, sealed = u.sealed"
                 " FROM unnest(%s::text[], %s::int[], %s::bytea[]) AS u(batch_id, remaining, sealed)"
                 " WHERE b.batch_id = u.batch_id",
-                (
-                    [r[0] for r in result.resealed],
-                    [r[1] for r in result.resealed],
-                    [r[2] for r in result.resealed],
-                ),
+                _columns(result.resealed, 3),
             )
         return result.delivered
 

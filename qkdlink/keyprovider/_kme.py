@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -69,14 +70,20 @@ class KmeKeyProvider:
             raise KmeResponseError(f"the KME returned a key of {bits} bits, not {self._size}")
 
     async def key_by_id(self, peer: str, key_id: str) -> bytes:
+        # The ID came from the peer: a malformed one is the peer's error (KeyIdError, as any
+        # unknown ID), not a local misuse of the client; nor is it echoed.
         try:
-            container = await self._client.get_key_with_ids(self._sae(peer), [key_id])
+            wanted = uuid.UUID(key_id)
+        except ValueError:
+            raise KeyIdError("the key ID is not a UUID (ETSI GS QKD 014)") from None
+        try:
+            container = await self._client.get_key_with_ids(self._sae(peer), [wanted])
         except KmeBadRequestError as exc:  # ETSI 014: 400 "keys not found" for unknown IDs
-            raise KeyIdError(f"the KME refused key ID {key_id}: {exc.message}") from exc
+            raise KeyIdError(f"the KME refused key ID {wanted}: {exc.message}") from exc
         if len(container.keys) != 1:
             raise KmeResponseError(f"asked for 1 key, the KME returned {len(container.keys)}")
         key = container.keys[0]
-        if str(key.key_id) != key_id.lower():
+        if key.key_id != wanted:
             raise KmeResponseError("the KME returned another key ID than requested")
         self._check_size(key.size)
         return key.key

@@ -47,7 +47,9 @@ class _HostileKme:
     async def get_key(self, slave_sae_id: str, *, number: int, size: int | None) -> KeyContainer:
         return self.container
 
-    async def get_key_with_ids(self, master_sae_id: str, key_ids: Iterable[str]) -> KeyContainer:
+    async def get_key_with_ids(
+        self, master_sae_id: str, key_ids: Iterable[uuid.UUID | str]
+    ) -> KeyContainer:
         return self.container
 
 
@@ -87,6 +89,23 @@ async def test_kme_provider_refuses_an_enc_keys_answer_other_than_asked(
     provider = KmeKeyProvider(cast(KmeClient, _HostileKme(container)), batch=2, size=256)
     with pytest.raises(KmeResponseError):
         await provider.new_key("peer")
+
+
+class _UncalledKme:
+    """A `KmeClient` stand-in that fails the test if the provider asks its KME anything."""
+
+    async def get_key_with_ids(
+        self, master_sae_id: str, key_ids: Iterable[uuid.UUID | str]
+    ) -> KeyContainer:
+        raise AssertionError("a malformed key ID reached the KME")
+
+
+@pytest.mark.parametrize("key_id", ["not-a-uuid", "", "\n[forged log line]"])
+async def test_kme_provider_refuses_a_malformed_key_id_from_the_peer(key_id: str) -> None:
+    provider = KmeKeyProvider(cast(KmeClient, _UncalledKme()))
+    with pytest.raises(KeyIdError) as caught:
+        await provider.key_by_id("peer", key_id)
+    assert "forged" not in str(caught.value)  # the peer's text is not echoed
 
 
 def test_kme_provider_size_must_be_whole_bytes() -> None:

@@ -95,12 +95,12 @@ class Przs:
         overwritten and returned (reusing buffers avoids page faults on large draws).
         """
         out = _output(out, count, bits)
-        if self._sign:
+        if self._sign > 0:
             self._single.fill(out)
-            if self._sign < 0:
-                np.negative(out, out=out)
-            return out
-        self._next.fill_difference(out, self._prev)
+        elif self._sign < 0:
+            self._single.fill_negated(out)
+        else:
+            self._next.fill_difference(out, self._prev)
         return out
 
     def zero_share_field(self, count: int, modulus: int) -> npt.NDArray[np.uint64]:

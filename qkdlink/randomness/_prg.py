@@ -106,6 +106,26 @@ class Prg:
             minus_into(_ZEROS_VIEW[:rest], scratch_bytes[:rest])
             subtract(tile, scratch[: tile.size], out=tile)
 
+    def fill_negated(self, out: UIntArray) -> None:
+        """Overwrite the C-contiguous unsigned array `out` with the negated next keystream.
+
+        The same as `fill` and then `np.negative(out, out=out)` (negation in Z_2^bits), but each
+        tile is negated while still in L2: `out` is written to memory once, not written, read back
+        and written again.
+        """
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise LocalProtocolError("the output array must be C-contiguous and writeable")
+        flat = out.reshape(-1)
+        data = flat.view(np.uint8).data
+        tile_size = CHUNK_BYTES // flat.itemsize
+        update_into = self._encryptor.update_into
+        negative = np.negative
+        for start in range(0, flat.size, tile_size):
+            tile = flat[start : start + tile_size]
+            offset = start * flat.itemsize
+            update_into(_ZEROS_VIEW[: tile.nbytes], data[offset : offset + tile.nbytes])
+            negative(tile, out=tile)
+
     def random_bytes(self, n: int) -> bytes:
         """The next `n` keystream bytes."""
         buf = bytearray(n)

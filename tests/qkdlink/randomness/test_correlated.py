@@ -66,9 +66,10 @@ def test_przs_share_is_next_stream_minus_previous_stream(bits: int) -> None:
 
 def test_przs_two_parties_share_one_stream_with_opposite_signs() -> None:
     seed = secrets.token_bytes(32)
-    a = Przs("a", ["a", "b"], {"b": seed}, "two").zero_share(1000)
-    b = Przs("b", ["a", "b"], {"a": seed}, "two").zero_share(1000)
-    assert a.tolist() == Prg(seed, "przs", "two", "a", "b").uint64(1000).tolist()
+    count = 70001  # two whole tiles and a partial one
+    a = Przs("a", ["a", "b"], {"b": seed}, "two").zero_share(count)
+    b = Przs("b", ["a", "b"], {"a": seed}, "two").zero_share(count)
+    assert a.tolist() == Prg(seed, "przs", "two", "a", "b").uint64(count).tolist()
     assert not (a + b).any()
 
 

@@ -89,6 +89,19 @@ def test_fill_difference_fills_a_contiguous_grid_and_checks_its_arguments() -> N
         prg.fill_difference(grid, prg)
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.uint64])
+def test_fill_negated_is_the_negated_stream(dtype: type[np.unsignedinteger]) -> None:
+    nbytes = 2 * CHUNK_BYTES + 24
+    prg = Prg(SEED, "neg")
+    out = np.full(nbytes // np.dtype(dtype).itemsize, 7, dtype=dtype)
+    prg.fill_negated(out)
+    ref = reference_stream(SEED, nbytes + 16, "neg")
+    assert out.tolist() == (-np.frombuffer(ref[:nbytes], dtype)).tolist()
+    assert prg.random_bytes(16) == ref[nbytes:]
+    with pytest.raises(LocalProtocolError):
+        prg.fill_negated(out[::2])
+
+
 def test_seed_length_is_checked() -> None:
     with pytest.raises(LocalProtocolError):
         Prg(bytes(16), "x")

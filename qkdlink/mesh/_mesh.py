@@ -36,13 +36,13 @@ from qkdlink.errors import (
     TransportError,
     UnexpectedMessageError,
 )
+from qkdlink.keyprovider import KeyProvider
 from qkdlink.mesh._config import MeshConfig
 from qkdlink.mesh._link import MeshTransport, MessageLink
 from qkdlink.mesh._wire import Header, Kind, WireError, check_dtype, decode_header, encode_header
 from qkdlink.randomness import (
     CommonCoins,
     GroupSeed,
-    KeyProvider,
     PairSeed,
     Prss,
     Przs,

@@ -7,10 +7,10 @@ key-ID exchange over any `SeedExchange` (the party mesh is one). `KeyProvider` a
 `InMemoryKeyPool` are aliases of the same names in `qkdlink.keyprovider`, shared with channels.
 """
 
+from qkdlink.keyprovider import InMemoryKeyPool, KeyProvider  # aliases, shared with channels
 from qkdlink.randomness._agreement import SeedExchange, agree_group_seed, agree_pair_seed
 from qkdlink.randomness._correlated import CommonCoins, Prss, Przs, ReplicatedSeeds
 from qkdlink.randomness._kdf import LABEL_VERSION, SEED_BYTES, encode_label
-from qkdlink.randomness._keys import InMemoryKeyPool, KeyProvider
 from qkdlink.randomness._ledger import SeedLedger, SeedRecord
 from qkdlink.randomness._prg import Prg
 from qkdlink.randomness._seeds import (

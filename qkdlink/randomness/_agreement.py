@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from qkdlink.errors import ConfigurationError, KeyExhaustedError, KmeUnavailableError
-from qkdlink.randomness._keys import KeyProvider
+from qkdlink.keyprovider import KeyProvider
 from qkdlink.randomness._ledger import SeedLedger
 from qkdlink.randomness._seeds import (
     GroupSeed,

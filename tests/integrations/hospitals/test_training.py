@@ -18,8 +18,8 @@ from integrations.hospitals._training import (
     secure_sum,
     train_jointly,
 )
+from qkdlink.keyprovider import InMemoryKeyPool
 from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig
-from qkdlink.randomness import InMemoryKeyPool
 
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=20))

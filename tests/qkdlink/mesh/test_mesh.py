@@ -17,10 +17,10 @@ from qkdlink.errors import (
     RemoteProtocolError,
     UnexpectedMessageError,
 )
+from qkdlink.keyprovider import InMemoryKeyPool
 from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, MeshTransport
 from qkdlink.mesh._link import PlaintextTcpLink, PlaintextTcpTransport
 from qkdlink.mesh._wire import Kind, encode_header
-from qkdlink.randomness import InMemoryKeyPool
 from tests.qkdlink.mesh._helpers import free_ports
 
 PARTIES = ("a", "b", "c")

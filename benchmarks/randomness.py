@@ -1,18 +1,32 @@
 """`randomness`: PRZS and replicated-sharing streams into numpy beside raw AES-256-CTR keystream.
 
-The baseline is the fastest raw keystream we know how to make with `cryptography` (zeros
-encrypted chunk-wise with `update_into` into a preallocated buffer), measured alternately with
-each candidate in the same run. Throughput counts output bytes: a PRZS share of n uint64 values
-is 8n bytes although it costs two keystreams (one per ring neighbour); a replicated pair is 16n.
+The baseline is the fastest raw keystream we know how to make with `cryptography`: zeros
+encrypted with `update_into` straight into a preallocated numpy buffer (the candidates' output
+allocator and huge-page advice; a bytearray measured 5-10% slower), in chunks of the PRG's
+`CHUNK_BYTES` (256 KiB: the fastest of 64 KiB to 1 MiB within noise, 64 KiB about 5% slower;
+encrypting into a cached scratch and copying out is slower still). It is measured alternately
+with each candidate in the same run, in CPU seconds of this process (the targets are per core;
+wall time on a shared machine mostly measures the other tenants). Throughput counts output
+bytes: a PRZS share of n uint64 values is 8n bytes although it costs two keystreams (one per
+ring neighbour); a replicated pair is 16n.
+
+Raw keystream written to a large buffer is slower than the cipher alone (every output cache
+line goes to memory), while PRZS writes only one of its two streams to memory and keeps the
+other in a cache-resident tile. So the PRZS ratio against the raw baseline can exceed 0.5; the
+informative `przs_keystream_consumed` record compares with the cipher alone (keystream into a
+cache-resident buffer), against which 1.0 is a true bound.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 
 from benchmarks._harness import BenchOptions, Record, compare, interleaved_medians
 
 _TARGET = ">= 1 GB/s and ratio >= 0.5"
+_BASELINE = "raw AES-256-CTR keystream into memory, same run (CPU time)"
 
 
 def bench_randomness(options: BenchOptions) -> list[Record]:
@@ -32,61 +46,77 @@ def bench_randomness(options: BenchOptions) -> list[Record]:
     # Every side writes into buffers allocated once, so no side pays page faults in the loop.
     out_a = np.empty(count, dtype=np.uint64)
     out_b = np.empty(count, dtype=np.uint64)
-    raw_out = bytearray(count * 8 + 16)
-    raw_view = memoryview(raw_out)
+    raw_view = np.empty(count * 16, dtype=np.uint8).data
+    cached_view = np.empty(CHUNK_BYTES, dtype=np.uint8).data
     zeros = bytes(CHUNK_BYTES)
     encryptor = Cipher(algorithms.AES(secrets.token_bytes(32)), modes.CTR(bytes(16))).encryptor()
 
     def raw_keystream(nbytes: int) -> None:
+        # CTR writes exactly len(zeros) bytes, so each chunk's view is exactly its size.
+        update_into = encryptor.update_into
         for off in range(0, nbytes, CHUNK_BYTES):
-            encryptor.update_into(zeros, raw_view[off : off + CHUNK_BYTES + 15])
+            update_into(zeros, raw_view[off : off + CHUNK_BYTES])
+
+    def cipher_only(nbytes: int) -> None:
+        # The same keystream, each chunk overwriting one cache-resident buffer: the cipher's rate.
+        update_into = encryptor.update_into
+        for _ in range(0, nbytes, CHUNK_BYTES):
+            update_into(zeros, cached_view)
+
+    def interleaved(
+        candidate: Callable[[], object], baseline: Callable[[], object], nbytes: int
+    ) -> tuple[float, float]:
+        """GB/s of candidate and baseline, each producing `nbytes`, from CPU-time medians."""
+        cand_s, base_s = interleaved_medians(candidate, baseline, rounds, clock=time.process_time)
+        return nbytes / cand_s / 1e9, nbytes / base_s / 1e9
 
     records: list[Record] = []
-    przs_s, raw_s = interleaved_medians(
-        lambda: przs.zero_share(count, out=out_a), lambda: raw_keystream(count * 8), rounds
+    nbytes = count * 8
+    gbps, raw_gbps = interleaved(
+        lambda: przs.zero_share(count, out=out_a), lambda: raw_keystream(nbytes), nbytes
     )
-    gbps, raw_gbps = count * 8 / przs_s / 1e9, count * 8 / raw_s / 1e9
     records.append(
         compare(
             "randomness",
             "przs_zero_share_uint64",
             gbps,
             "GB/s",
-            baseline="raw AES-256-CTR keystream, same run",
+            baseline=_BASELINE,
             baseline_value=raw_gbps,
             target=_TARGET,
             met=gbps >= 1 and gbps / raw_gbps >= 0.5,
         )
     )
-    # The same PRZS run counted in keystream bytes (two streams per output byte): shows how close
-    # the construction gets to its bound of 0.5x raw keystream in output bytes.
+    # PRZS counted in keystream bytes (two streams per output byte) against the cipher alone:
+    # how much of the cipher's rate the construction turns into shares.
+    gbps, cipher_gbps = interleaved(
+        lambda: przs.zero_share(count, out=out_a), lambda: cipher_only(nbytes), nbytes
+    )
     records.append(
         compare(
             "randomness",
             "przs_keystream_consumed",
             2 * gbps,
             "GB/s",
-            baseline="raw AES-256-CTR keystream, same run",
-            baseline_value=raw_gbps,
+            baseline="AES-256-CTR keystream into a cache-resident buffer, same run (CPU time)",
+            baseline_value=cipher_gbps,
             target="informative (bound: ratio 1.0)",
             met=None,
         )
     )
-    raw_out = bytearray(count * 16 + 16)
-    raw_view = memoryview(raw_out)
-    rep_s, raw2_s = interleaved_medians(
+    nbytes = count * 16
+    gbps, raw_gbps = interleaved(
         lambda: replicated.random_pair(count, out=(out_a, out_b)),
-        lambda: raw_keystream(count * 16),
-        rounds,
+        lambda: raw_keystream(nbytes),
+        nbytes,
     )
-    gbps, raw_gbps = count * 16 / rep_s / 1e9, count * 16 / raw2_s / 1e9
     records.append(
         compare(
             "randomness",
             "replicated_random_pair_uint64",
             gbps,
             "GB/s",
-            baseline="raw AES-256-CTR keystream, same run",
+            baseline=_BASELINE,
             baseline_value=raw_gbps,
             target=_TARGET,
             met=gbps >= 1 and gbps / raw_gbps >= 0.5,

@@ -10,11 +10,26 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Self
+from typing import NamedTuple, Self
 
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._stream import check_key_ids, check_lengths, check_partition, check_slaves
+
+
+class AssignRequest(NamedTuple):
+    """A checked, non-empty `assign` call, as the backend's `_assign` hook receives it."""
+
+    link_id: str
+    """The QKD link."""
+    partition: int
+    """The peer's partition (0 or 1) the ranges are in."""
+    assignments: Sequence[KeyAssignment]
+    """The master's key IDs and ranges, at least one."""
+    master_sae_id: str
+    """The SAE that asked the master KME for the keys."""
+    slave_sae_ids: Sequence[str]
+    """The SAEs each key is deliverable to once, at least one, distinct."""
 
 
 class CheckedKeyStore(ABC):
@@ -108,7 +123,9 @@ class CheckedKeyStore(ABC):
         check_slaves(slave_sae_ids)
         if not assignments:
             return
-        await self._assign(link_id, partition, assignments, master_sae_id, slave_sae_ids)
+        await self._assign(
+            AssignRequest(link_id, partition, assignments, master_sae_id, slave_sae_ids)
+        )
 
     async def take(
         self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
@@ -157,15 +174,8 @@ class CheckedKeyStore(ABC):
         """Consume `total` (> 0, the sum of `lengths`) bytes at the partition's watermark."""
 
     @abstractmethod
-    async def _assign(
-        self,
-        link_id: str,
-        partition: int,
-        assignments: Sequence[KeyAssignment],
-        master_sae_id: str,
-        slave_sae_ids: Sequence[str],
-    ) -> None:
-        """Consume the ranges and store their keys, sealed, for each slave."""
+    async def _assign(self, request: AssignRequest) -> None:
+        """Consume the request's ranges and store their keys, sealed, for each slave."""
 
     @abstractmethod
     async def _take(

@@ -22,8 +22,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from qkdlink.errors import KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
-from qkdlink.keystore._base import Allocation, KeyAssignment
-from qkdlink.keystore._checked import CheckedKeyStore
+from qkdlink.keystore._base import Allocation
+from qkdlink.keystore._checked import AssignRequest, CheckedKeyStore
 from qkdlink.keystore._config import check_schema_name
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
@@ -343,33 +343,17 @@ class PostgresKeyStore(CheckedKeyStore):
 
     # --- peer side ------------------------------------------------------------------------------
 
-    async def _assign(
-        self,
-        link_id: str,
-        partition: int,
-        assignments: Sequence[KeyAssignment],
-        master_sae_id: str,
-        slave_sae_ids: Sequence[str],
-    ) -> None:
+    async def _assign(self, request: AssignRequest) -> None:
         try:
-            await self._tx(
-                self._assign_tx, link_id, partition, assignments, master_sae_id, slave_sae_ids
-            )
+            await self._tx(self._assign_tx, request)
         except KeyStoreError as exc:
             # Another replica inserted one of these key IDs first: as for a known ID.
             if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
                 raise KeyIdError("key ID already assigned") from None
             raise
 
-    async def _assign_tx(
-        self,
-        conn: Conn,
-        link_id: str,
-        partition: int,
-        assignments: Sequence[KeyAssignment],
-        master_sae_id: str,
-        slave_sae_ids: Sequence[str],
-    ) -> None:
+    async def _assign_tx(self, conn: Conn, request: AssignRequest) -> None:
+        link_id, partition, assignments, master_sae_id, slave_sae_ids = request
         consumed, ingested_end = await self._lock_watermark(conn, link_id, partition)
         end = check_assignments(assignments, consumed, ingested_end)
         known = await (

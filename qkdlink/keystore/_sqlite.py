@@ -27,8 +27,8 @@ from typing import TypeVar
 
 from qkdlink.errors import ConfigurationError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
-from qkdlink.keystore._base import Allocation, KeyAssignment
-from qkdlink.keystore._checked import CheckedKeyStore
+from qkdlink.keystore._base import Allocation
+from qkdlink.keystore._checked import AssignRequest, CheckedKeyStore
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
 from qkdlink.keystore._sqlite_worker import SqliteWorker
@@ -341,27 +341,11 @@ class SqliteKeyStore(CheckedKeyStore):
 
     # --- peer side ------------------------------------------------------------------------------
 
-    async def _assign(
-        self,
-        link_id: str,
-        partition: int,
-        assignments: Sequence[KeyAssignment],
-        master_sae_id: str,
-        slave_sae_ids: Sequence[str],
-    ) -> None:
-        await self._transact(
-            self._assign_tx, link_id, partition, assignments, master_sae_id, slave_sae_ids
-        )
+    async def _assign(self, request: AssignRequest) -> None:
+        await self._transact(self._assign_tx, request)
 
-    def _assign_tx(
-        self,
-        conn: sqlite3.Connection,
-        link_id: str,
-        partition: int,
-        assignments: Sequence[KeyAssignment],
-        master_sae_id: str,
-        slave_sae_ids: Sequence[str],
-    ) -> None:
+    def _assign_tx(self, conn: sqlite3.Connection, request: AssignRequest) -> None:
+        link_id, partition, assignments, master_sae_id, slave_sae_ids = request
         consumed, ingested_end = self._watermark(conn, link_id, partition)
         end = check_assignments(assignments, consumed, ingested_end)
         if self._any_known(conn, [a.key_id for a in assignments]):

@@ -9,7 +9,7 @@ import pytest
 from qkdlink.errors import KeyIdError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore import Allocation, KeyAssignment, StoredKey
-from qkdlink.keystore._checked import CheckedKeyStore
+from qkdlink.keystore._checked import AssignRequest, CheckedKeyStore
 
 LINK = "a--b"
 
@@ -43,15 +43,8 @@ class RecordingStore(CheckedKeyStore):
         self.calls.append(f"reserve {total}")
         return []
 
-    async def _assign(
-        self,
-        link_id: str,
-        partition: int,
-        assignments: Sequence[KeyAssignment],
-        master_sae_id: str,
-        slave_sae_ids: Sequence[str],
-    ) -> None:
-        self.calls.append("assign")
+    async def _assign(self, request: AssignRequest) -> None:
+        self.calls.append(f"assign {request.partition} {len(request.assignments)}")
 
     async def _take(
         self, master_sae_id: str, slave_sae_id: str, key_ids: Sequence[str]
@@ -107,7 +100,7 @@ async def test_checked_requests_reach_their_hook() -> None:
         "next_block_id",
         "pool_bytes",
         "reserve 32",
-        "assign",
+        "assign 0 1",
         "take",
         "stored_key_count",
         "aclose",

@@ -18,8 +18,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from qkdlink.errors import (
     KeyExhaustedError,
     KeyStoreError,
@@ -27,13 +25,12 @@ from qkdlink.errors import (
 )
 from qkdlink.keystore import Allocation, KeyAssignment, KeyStore, StoredKey
 from qkdlink.kme._bulk import new_key_ids
+from qkdlink.kme._peer_http import PeerHttpConnection, PeerHttpError
 from qkdlink.kme._peer_wire import AssignGroup, AssignMessage, encode_assign
 
 __all__ = ["MasterSync", "PeerClient"]
 
 _log = logging.getLogger("qkdlink.kme.sync")
-
-_JSON = {"Content-Type": "application/json"}
 
 _RESERVE_AHEAD = 8 * 1024
 """Bytes reserved ahead of demand (256 keys of 256 bits); at most this much burns in a crash."""
@@ -77,17 +74,9 @@ class PeerClient:
     def __init__(
         self, base_url: str, peer_kme_id: str, ssl_context: ssl.SSLContext, timeout_s: float
     ) -> None:
-        self._base_url = base_url.rstrip("/")
         self._peer_kme_id = peer_kme_id
-        self._ssl = ssl_context
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=8)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        return self._session
+        self._http = PeerHttpConnection(base_url, ssl_context)
+        self._timeout_s = timeout_s
 
     async def post(self, path: str, body: bytes) -> dict[str, object]:
         """POST a JSON body to the peer and return its JSON answer.
@@ -95,24 +84,21 @@ class PeerClient:
         Raises:
             PeerKmeError: unreachable, timed out, wrong KME identity, or a non-200 answer.
         """
-        session = self._get_session()
         try:
-            async with session.post(self._base_url + path, data=body, headers=_JSON) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    # Status only: the peer's body is peer-controlled text (log injection).
-                    raise PeerKmeError(f"peer KME {self._peer_kme_id} answered {resp.status}")
-                answer = json.loads(body)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            async with asyncio.timeout(self._timeout_s):
+                status, answer_body = await self._http.post(path, body)
+            if status != 200:
+                # Status only: the peer's body is peer-controlled text (log injection).
+                raise PeerKmeError(f"peer KME {self._peer_kme_id} answered {status}")
+            answer = json.loads(answer_body)
+        except (OSError, PeerHttpError, TimeoutError, ValueError) as exc:
             raise PeerKmeError(f"peer KME {self._peer_kme_id}: {type(exc).__name__}") from exc
         if not isinstance(answer, dict):
             raise PeerKmeError("peer KME answered a non-object")
         return answer
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.aclose()
 
 
 class MasterSync:

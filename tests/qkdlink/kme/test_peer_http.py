@@ -1,0 +1,209 @@
+"""The peer link's HTTP/1.1 client: keep-alive reuse, reconnection, and strict answer parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from qkdlink.errors import ConfigurationError, PeerKmeError
+from qkdlink.kme._config import TlsConfig
+from qkdlink.kme._peer_http import MAX_ANSWER_BYTES, PeerHttpConnection, PeerHttpError
+from qkdlink.kme._sync import PeerClient
+from qkdlink.kme._tls import client_ssl_context, server_ssl_context
+from qkdlink.pki import LabCA
+
+_OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
+_OK_BODY = b'{"assigned":1}'
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Callable[[str], TlsConfig]:
+    ca = LabCA.create(tmp_path)
+
+    def tls_for(kme_id: str) -> TlsConfig:
+        paths = ca.issue_kme_cert(kme_id, tmp_path / kme_id)
+        return TlsConfig(cert=paths.cert, key=paths.key, ca=ca.cert_path)
+
+    return tls_for
+
+
+@dataclass
+class _RawPeer:
+    """A TLS server that reads one request head and body, then writes the canned answer."""
+
+    answer: bytes
+    close_after: bool = False
+    url: str = ""
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+
+async def _read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + await reader.readexactly(length)
+
+
+@asynccontextmanager
+async def _raw_peer(tls: TlsConfig, peer: _RawPeer) -> AsyncIterator[_RawPeer]:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer.connections += 1
+        try:
+            while True:
+                peer.requests.append(await _read_request(reader))
+                writer.write(peer.answer)
+                await writer.drain()
+                if peer.close_after:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ssl_context(tls))
+    peer.url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        yield peer
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def _connection(
+    pki: Callable[[str], TlsConfig], peer: _RawPeer
+) -> AsyncIterator[PeerHttpConnection]:
+    async with _raw_peer(pki("KME_b"), peer):
+        connection = PeerHttpConnection(peer.url, client_ssl_context(pki("KME_a"), "KME_b"))
+        try:
+            yield connection
+        finally:
+            await connection.aclose()
+
+
+async def test_posts_reuse_one_connection(pki: Callable[[str], TlsConfig]) -> None:
+    peer = _RawPeer(_OK + _OK_BODY)
+    async with _connection(pki, peer) as connection:
+        for _ in range(3):
+            assert await connection.post("/peer/v1/links/l/assign", b"{}") == (200, _OK_BODY)
+    assert peer.connections == 1
+    assert peer.requests[0].startswith(b"POST /peer/v1/links/l/assign HTTP/1.1\r\n")
+    assert peer.requests[0].endswith(b"Content-Length: 2\r\n\r\n{}")
+
+
+async def test_a_connection_the_peer_closed_is_replaced(pki: Callable[[str], TlsConfig]) -> None:
+    peer = _RawPeer(_OK + _OK_BODY, close_after=True)
+    async with _connection(pki, peer) as connection:
+        assert await connection.post("/a", b"{}") == (200, _OK_BODY)
+        await asyncio.sleep(0.05)  # the peer's close reaches the client
+        assert await connection.post("/a", b"{}") == (200, _OK_BODY)
+    assert peer.connections == 2
+
+
+async def test_connection_close_answer_is_not_reused(pki: Callable[[str], TlsConfig]) -> None:
+    closing = _OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    peer = _RawPeer(closing + _OK_BODY)
+    async with _connection(pki, peer) as connection:
+        assert await connection.post("/a", b"{}") == (200, _OK_BODY)
+        assert await connection.post("/a", b"{}") == (200, _OK_BODY)
+    assert peer.connections == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", id="http-1.0"),
+        pytest.param(b"HTTP/1.1 2x0 OK\r\nContent-Length: 2\r\n\r\n{}", id="bad-status"),
+        pytest.param(b"HTTP/1.1 200 OK\r\n\r\n{}", id="no-content-length"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}", id="negative-length"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+            id="repeated-length",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            id="chunked",
+        ),
+        pytest.param(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", id="malformed-header"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (MAX_ANSWER_BYTES + 1),
+            id="too-large",
+        ),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", id="truncated"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nX: " + b"a" * 20_000 + b"\r\n\r\n", id="huge-head"),
+    ],
+)
+async def test_answers_outside_the_subset_are_refused_and_the_connection_dropped(
+    pki: Callable[[str], TlsConfig], answer: bytes
+) -> None:
+    # Only a truncated answer needs the peer to close; otherwise the peer keeps the connection
+    # open, so the second connection shows that the client dropped the first.
+    peer = _RawPeer(answer, close_after=b"Content-Length: 10\r\n" in answer)
+    async with _connection(pki, peer) as connection:
+        with pytest.raises(PeerHttpError):
+            await connection.post("/a", b"{}")
+        peer.answer = _OK + _OK_BODY
+        peer.close_after = False
+        assert await connection.post("/a", b"{}") == (200, _OK_BODY)
+    assert peer.connections == 2
+
+
+async def test_a_timed_out_exchange_leaves_no_stale_answer(
+    pki: Callable[[str], TlsConfig],
+) -> None:
+    """After a timeout the late answer must not be read as the next request's answer."""
+    late = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                body = (await _read_request(reader)).split(b"\r\n\r\n", 1)[1]
+                if body == b'"slow"':
+                    await late.wait()
+                answer = b'{"assigned":%s}' % (b"1" if body == b'"slow"' else b"2")
+                writer.write(_OK + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ssl_context(pki("KME_b")))
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    client = PeerClient(url, "KME_b", client_ssl_context(pki("KME_a"), "KME_b"), 0.2)
+    try:
+        assert await client.post("/a", b'"fast"') == {"assigned": 2}
+        with pytest.raises(PeerKmeError):
+            await client.post("/a", b'"slow"')
+        late.set()
+        assert await client.post("/a", b'"fast"') == {"assigned": 2}
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_unreachable_peer_is_a_peer_kme_error(pki: Callable[[str], TlsConfig]) -> None:
+    async with _raw_peer(pki("KME_b"), _RawPeer(b"")) as peer:
+        url = peer.url
+    client = PeerClient(url, "KME_b", client_ssl_context(pki("KME_a"), "KME_b"), 5.0)
+    try:
+        with pytest.raises(PeerKmeError):
+            await client.post("/a", b"{}")
+    finally:
+        await client.aclose()
+
+
+def test_the_peer_url_must_be_https() -> None:
+    with pytest.raises(ConfigurationError):
+        PeerHttpConnection("http://127.0.0.1:1", ssl.create_default_context())

@@ -43,6 +43,9 @@ def server_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
         ConfigurationError: the certificate, key or CA file cannot be loaded.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # No TLS 1.2 renegotiation (TLS 1.3 has none): a connection keeps the client certificate
+    # of its handshake, which the HTTP layer reads once per connection.
+    context.options |= ssl.OP_NO_RENEGOTIATION
     return _load(context, tls)
 
 

@@ -7,14 +7,27 @@ seeds via dual universal hash function", IEEE Trans. Inf. Theory 62 (2016): k = 
 x = (x_A | x_B), |x_A| = ℓ, T of size ℓ x (n - ℓ) — still universal_2, with an (n - 1)-bit seed
 and a convolution of length n - 1 instead of n + ℓ - 1.
 
-T x is the middle part of the integer convolution s * x, reduced mod 2. Computed in float64 with
-a real FFT of a 5-smooth length: each output is a sum of at most n products of 0/1, so for
-n <= 2^24 the rounding error of the FFT (~1e-16 · n · log n) stays far below 1/2 and `rint` is
-exact (checked against the direct product in the tests). A few rows (verification tags) are
-computed directly on bit-packed words instead, which is an order of magnitude cheaper.
+T x is the middle part of the integer convolution s * x, reduced mod 2. It is computed as a
+float64 cyclic convolution of 5-smooth length L via real FFTs. Each output is a sum of at most
+n <= 2^24 products of 0/1, and the FFT's rounding error is about 1e-16 · L · log2 L, so at these
+lengths (L ≈ n for privacy amplification) it stays far below 1/2 and rounding to the nearest
+integer is exact (checked against the direct product in the tests; at n = 10^6 the outputs are
+within 3e-11 of integers). Long transforms use Bailey's four-step method (D. H. Bailey,
+"FFTs in external or hierarchical memory", J. Supercomputing 4 (1990)): L = N1 · N2 is split
+into N2 transforms of length N1 and N1 / 2 + 1 of length N2 with a twiddle multiplication in
+between, all batched along one axis of a 2-D array (which numpy runs vectorised across lines).
+Each pass works on cache-sized pieces instead of striding over the whole array: 1.5-1.9x
+faster than one 1-D transform on the shared test machine for L = 3 · 10^4 .. 5.6 · 10^6. The
+twiddles are computed from reduced exponents, as products of two directly evaluated tables,
+so they are within a few ulp of exact and do not change the error bound. A few rows
+(verification tags) are computed directly on bit-packed words instead, which is an order of
+magnitude cheaper.
 """
 
 from __future__ import annotations
+
+import math
+import sys
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +38,12 @@ __all__ = ["MAX_TOEPLITZ_BITS", "fast_length", "privacy_amplify", "toeplitz_mult
 
 MAX_TOEPLITZ_BITS = 1 << 24
 _PACKED_ROWS = 256
+# Below this length a 1-D transform fits in cache and the four-step bookkeeping does not pay.
+_FOUR_STEP_MIN = 1 << 14
+# x + 1.5 · 2^52 rounds x to an integer in [2^52, 2^53), where the last mantissa bit has
+# weight 1 (the constant is even): that bit is the parity of the nearest integer, |x| < 2^51.
+_ROUNDING_MAGIC = 1.5 * 2.0**52
+_LOW_BYTE = 0 if sys.byteorder == "little" else 7
 
 
 def fast_length(minimum: int) -> int:
@@ -59,10 +78,88 @@ def toeplitz_multiply(
         return _packed_rows(seed, x, rows)
     # A cyclic convolution of length >= len(seed) has no wrap-around in outputs n-1 .. n+rows-2.
     size = fast_length(n + rows - 1)
-    spectrum = np.fft.rfft(x, size)
-    spectrum *= np.fft.rfft(seed, size)
-    conv = np.fft.irfft(spectrum, size)[n - 1 : n - 1 + rows]
-    return ((conv + 0.5).astype(np.int64) & 1).astype(np.uint8)
+    conv = _cyclic_convolution(x, seed, size)[n - 1 : n - 1 + rows]
+    conv += _ROUNDING_MAGIC
+    parity = np.empty(rows, dtype=np.uint8)
+    np.bitwise_and(conv.view(np.uint8)[_LOW_BYTE::8], 1, out=parity)
+    return parity
+
+
+def _cyclic_convolution(
+    a: NDArray[np.uint8], b: NDArray[np.uint8], size: int
+) -> NDArray[np.float64]:
+    """a ⊛ b, cyclic of length `size` (>= len(a), len(b)), in float64 (not yet rounded)."""
+    if size < _FOUR_STEP_MIN:
+        spectrum = np.fft.rfft(a, size)
+        spectrum *= np.fft.rfft(b, size)
+        return np.fft.irfft(spectrum, size)
+    n1 = _row_count(size)
+    return _four_step_convolution(a, b, n1, size // n1)
+
+
+def _row_count(size: int) -> int:
+    """The largest divisor of `size` not above sqrt(size): N1 of the four-step split.
+
+    Measured at L = 10^5 .. 5.6 · 10^6, near-square splits are as fast as any (N1 from 200 to
+    2,500 within noise) and clearly faster than very flat ones (N1 <= 128).
+    """
+    best = 1
+    for divisor in range(1, math.isqrt(size) + 1):
+        if size % divisor == 0:
+            best = divisor
+    return best
+
+
+def _four_step_convolution(
+    a: NDArray[np.uint8], b: NDArray[np.uint8], n1: int, n2: int
+) -> NDArray[np.float64]:
+    """a ⊛ b, cyclic of length L = n1 · n2 (>= len(a), len(b)), by four-step real transforms.
+
+    With n = n2 · j1 + j2 and k = k1 + n1 · k2, the DFT is X[k] = Σ_j2 ω_{n2}^{j2 k2} ·
+    (ω_L^{j2 k1} · Σ_j1 x[n] ω_{n1}^{j1 k1}): a real transform down each column of the
+    n1 x n2 array, a twiddle, a complex transform along each row. Rows k1 <= n1 / 2 hold the
+    whole spectrum of a real signal. The inverse retraces the steps: after the conjugate
+    twiddle each column is the half spectrum of a real column, so irfft along the columns
+    returns the convolution in the same layout.
+    """
+    length = n1 * n2
+    twiddle = _twiddles(n1, n2)
+    buffer = np.zeros(length)
+    buffer[: a.shape[0]] = a
+    spectrum = _forward(buffer.reshape(n1, n2), twiddle)
+    buffer[: b.shape[0]] = b
+    buffer[b.shape[0] :] = 0.0
+    spectrum *= _forward(buffer.reshape(n1, n2), twiddle)
+    np.fft.ifft(spectrum, axis=1, out=spectrum)
+    spectrum *= np.conjugate(twiddle, out=twiddle)
+    return np.fft.irfft(spectrum, n=n1, axis=0, out=buffer.reshape(n1, n2)).reshape(length)
+
+
+def _forward(
+    signal: NDArray[np.float64], twiddle: NDArray[np.complex128]
+) -> NDArray[np.complex128]:
+    """Row k1 (<= n1 / 2) of the result holds X[k1 + n1 · k2] for k2 = 0 .. n2 - 1."""
+    spectrum = np.fft.rfft(signal, axis=0)
+    spectrum *= twiddle
+    return np.fft.fft(spectrum, axis=1, out=spectrum)
+
+
+def _twiddles(n1: int, n2: int) -> NDArray[np.complex128]:
+    """ω_L^{k1 · j2} (L = n1 · n2, k1 <= n1 / 2, j2 < n2) as coarse ⊗ fine tables.
+
+    k1 = step · h + r, so the table is ω^{step · h · j2} · ω^{r · j2}: two tables of about
+    sqrt(n1 / 2) rows each evaluated with exp() on exponents reduced mod L (exact integers),
+    and one product per entry, instead of n1 / 2 + 1 rows of exp().
+    """
+    length = n1 * n2
+    rows = n1 // 2 + 1
+    step = math.isqrt(rows - 1) + 1
+    columns = np.arange(n2, dtype=np.int64)
+    angle = -2.0 * np.pi / length
+    coarse = np.exp(1j * angle * ((np.arange(0, rows, step)[:, None] * columns) % length))
+    fine = np.exp(1j * angle * ((np.arange(step)[:, None] * columns) % length))
+    table: NDArray[np.complex128] = coarse[:, None, :] * fine[None, :, :]
+    return table.reshape(-1, n2)[:rows]
 
 
 def _packed_rows(seed: NDArray[np.uint8], x: NDArray[np.uint8], rows: int) -> NDArray[np.uint8]:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.bb84._toeplitz import fast_length, privacy_amplify, toeplitz_multiply
+from protocols.bb84._toeplitz import (
+    _FOUR_STEP_MIN,
+    _four_step_convolution,
+    _row_count,
+    fast_length,
+    privacy_amplify,
+    toeplitz_multiply,
+)
 from protocols.errors import LocalProtocolError
 
 
@@ -19,6 +28,19 @@ def direct(seed: np.ndarray, x: np.ndarray, rows: int) -> np.ndarray:
         [[seed[i - j + n - 1] for j in range(n)] for i in range(rows)], dtype=np.int64
     )
     return (matrix @ x.astype(np.int64) % 2).astype(np.uint8)
+
+
+def direct_convolution(seed: np.ndarray, x: np.ndarray, rows: int) -> np.ndarray:
+    """T x by the direct O(n * rows) integer convolution (np.convolve does not use an FFT)."""
+    n = x.shape[0]
+    full = np.convolve(seed.astype(np.int64), x.astype(np.int64))  # T x = (seed * x)[n - 1 ...]
+    return (full[n - 1 : n - 1 + rows] & 1).astype(np.uint8)
+
+
+def shake_bits(label: bytes, n: int) -> np.ndarray:
+    """n deterministic pseudo-random bits, independent of numpy's generators."""
+    data = hashlib.shake_256(label).digest((n + 7) // 8)
+    return np.unpackbits(np.frombuffer(data, np.uint8))[:n]
 
 
 @settings(max_examples=60, deadline=None)
@@ -84,3 +106,69 @@ def test_packed_and_fft_paths_agree(rows: int) -> None:
     y = toeplitz_multiply(s, x, rows)
     for i in {0, rows // 2, rows - 1}:
         assert y[i] == int(np.dot(s[i : i + n][::-1].astype(np.int64), x)) & 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.data())
+def test_four_step_is_the_exact_cyclic_convolution(n1: int, n2: int, data: st.DataObject) -> None:
+    # Any split, square or not, odd or even n1 (irfft length), n2 = 1 or n1 = 1 included.
+    size = n1 * n2
+    len_a = data.draw(st.integers(1, size))
+    len_b = data.draw(st.integers(1, size))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a = rng.integers(0, 2, len_a, dtype=np.uint8)
+    b = rng.integers(0, 2, len_b, dtype=np.uint8)
+    linear = np.convolve(a.astype(np.int64), b.astype(np.int64))
+    cyclic = np.zeros(size, np.int64)
+    np.add.at(cyclic, np.arange(linear.shape[0]) % size, linear)
+    result = _four_step_convolution(a, b, n1, n2)
+    assert result.shape == (size,)
+    assert np.abs(result - cyclic).max() < 1e-9
+
+
+@pytest.mark.parametrize(
+    ("size", "n1"),
+    [
+        (1 << 15, 128),  # power of two, n2 = 2 n1
+        (20_000, 125),  # odd n1, n2 = 160
+        (16_875, 125),  # odd length: 3^3 5^4 = 125 x 135
+        (30_000, 150),  # 2^4 3 5^4, non-square: 150 x 200
+    ],
+)
+def test_four_step_path_matches_direct_product(size: int, n1: int) -> None:
+    assert size >= _FOUR_STEP_MIN
+    assert fast_length(size) == size
+    assert _row_count(size) == n1
+    rng = np.random.default_rng(size)
+    n = 7_001
+    rows = size - n + 1  # the convolution length toeplitz_multiply picks is exactly `size`
+    x = rng.integers(0, 2, n, dtype=np.uint8)
+    s = rng.integers(0, 2, n + rows - 1, dtype=np.uint8)
+    assert np.array_equal(toeplitz_multiply(s, x, rows), direct_convolution(s, x, rows))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(_FOUR_STEP_MIN // 4, 30_000), st.integers(257, 20_000), st.integers(0, 2**32 - 1)
+)
+def test_large_products_match_direct_convolution(n: int, rows: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, n, dtype=np.uint8)
+    s = rng.integers(0, 2, n + rows - 1, dtype=np.uint8)
+    assert np.array_equal(toeplitz_multiply(s, x, rows), direct_convolution(s, x, rows))
+
+
+@pytest.mark.parametrize(
+    ("n", "length", "digest"),
+    [
+        (1_000_000, 500_000, "d6696d41bdb7bb091123d6950a1b3f0b1a991b2e57ee2405a449d3b2c7bb9ab4"),
+        (300_007, 123_456, "b59e1739eca167bc6437a8f91d3a424ccb0ea68d59ec1dfc2f692126b3e94ae8"),
+        (20_000, 9_999, "69f3d68a71b1452d42d032863cde616eaacf4715e64c6e166943a4e239eb835d"),
+    ],
+)
+def test_privacy_amplification_vectors(n: int, length: int, digest: str) -> None:
+    # SHA-256 of the packed output, recorded with the earlier one-dimensional FFT implementation.
+    key = shake_bits(b"key", n)
+    seed = shake_bits(b"seed", n - 1)
+    out = privacy_amplify(key, seed, length)
+    assert hashlib.sha256(np.packbits(out).tobytes()).hexdigest() == digest

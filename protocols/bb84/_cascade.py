@@ -490,6 +490,20 @@ class _Halves:
 
 
 _LANES = np.uint64(0x0101010101010101)
+_SORTED_TOGGLE = 1 << 14
+
+
+def _toggle(flags: NDArray[np.uint8], at: NDArray[np.int64]) -> None:
+    """flags[i] ^= 1 once per occurrence of i in `at` (repeats cancel in pairs)."""
+    if at.shape[0] < _SORTED_TOGGLE:
+        np.bitwise_xor.at(flags, at, np.uint8(1))
+        return
+    # Many scattered indices: sorting first and toggling each index with an odd count once
+    # is several times faster than ufunc.at's unordered read-modify-writes.
+    ordered = np.sort(at)
+    first = np.flatnonzero(np.diff(ordered, prepend=-1))
+    runs = np.diff(first, append=ordered.shape[0])
+    flags[ordered[first[(runs & 1) == 1]]] ^= 1
 
 
 def _prefix_parity(chunk: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -684,8 +698,13 @@ class CascadeBob:
         self._frame_start = layouts[0].starts[
             np.cumsum(layouts[0].frame_blocks) - np.asarray(layouts[0].frame_blocks)
         ]
-        self._levels = np.arange(int(index.pass_depth.max()) + 2, dtype=_I64)
         self._span_mask = (2 * index.pass_width - 1)[:, None]
+        # Passes grouped by tree depth (few distinct depths): a flipped leaf's path to the root
+        # has depth + 1 nodes, so each group toggles only its own levels.
+        self._depth_groups = [
+            (np.flatnonzero(index.pass_depth == d), np.arange(int(d) + 1, dtype=_I64))
+            for d in np.unique(index.pass_depth)
+        ]
         # With reuse, Alice's parity of the left child of every node whose children she has
         # disclosed (2 | parity; 0: unknown), indexed by left child id // 2 (left ids are
         # even). Children are always learnt together and the parent's parity is known to any
@@ -901,8 +920,13 @@ class CascadeBob:
         if started_halves:
             leaf[started_halves] = halves.leaves(len(started_halves), positions, frame, self._index)
         local = leaf & self._span_mask[: self._started]
-        path = (leaf - local)[..., None] + (local[..., None] >> self._levels)
-        np.bitwise_xor.at(self._flips, path.reshape(-1), np.uint8(1))
+        root = leaf - local
+        paths = []
+        for passes, levels in self._depth_groups:
+            passes = passes[passes < self._started]
+            if passes.shape[0]:
+                paths.append((root[passes, :, None] + (local[passes, :, None] >> levels)).ravel())
+        _toggle(self._flips, np.concatenate(paths))
         started = self._started
         index = self._index
         gb = (leaf - self._pass_first_node[:started]) >> (index.pass_depth[:started, None] + 1)

@@ -128,6 +128,7 @@ class PeerHttpConnection:
             try:
                 reader, writer = await self._connected()
                 writer.write(request)
+                await writer.drain()
                 head = await reader.readuntil(b"\r\n\r\n")
                 status, length, close = _parse_head(head)
                 answer = await reader.readexactly(length)

@@ -96,6 +96,9 @@ class KmeService:
         self._links = links
         self._local = frozenset(config.sae_ids)
         self._link_of_sae = {sae: links[p.link_id] for p in config.peers for sae in p.sae_ids}
+        self._limits_of_pair: dict[tuple[str, str], Status] = {}
+        """Status without a pool count per (master, slave), for validating enc_keys requests:
+        built from the config alone, so once per pair (both IDs come from the config)."""
 
     # --- SAE API ----------------------------------------------------------------------------
 
@@ -152,7 +155,10 @@ class KmeService:
         """
         link = self._master_link(caller, slave_sae_id)
         # Validation reads only the limits; the pool is checked by the reservation itself.
-        status = await self._status_for(caller, slave_sae_id, link, count=False)
+        status = self._limits_of_pair.get((caller.id, slave_sae_id))
+        if status is None:
+            status = await self._status_for(caller, slave_sae_id, link, count=False)
+            self._limits_of_pair[caller.id, slave_sae_id] = status
         valid = validate_key_request(request, status)
         for extra in valid.additional_slave_sae_ids:
             if self._link_of_sae.get(extra) is not link:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -96,3 +97,9 @@ async def test_the_peer_answer_text_reaches_neither_errors_nor_logs(
     assert "400" in str(caught.value)
     assert "forged" not in str(caught.value)
     assert all("forged" not in record.getMessage() for record in caplog.records)
+
+
+def test_the_server_refuses_renegotiation(pki: Callable[[str], TlsConfig]) -> None:
+    """The HTTP layer reads a client's identity once per connection, so the certificate of the
+    handshake must stay the connection's certificate (TLS 1.2 renegotiation could replace it)."""
+    assert server_ssl_context(pki("KME_b")).options & ssl.OP_NO_RENEGOTIATION

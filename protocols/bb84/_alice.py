@@ -87,7 +87,11 @@ class AlicePostProcessing(Endpoint):
     def _on_sift(self, message: Sift) -> None:
         index = self._record.pulse_index
         if np.array_equal(index, message.pulse_index):
-            pos = np.arange(index.shape[0], dtype=np.int64)  # records already aligned
+            # Records already aligned: positions are the mask indices, no gathers needed.
+            bases = self._record.bases
+            match = bases == message.bases
+            self._key_pos = np.flatnonzero(match & (bases == BASIS_Z))
+            self._test_pos = np.flatnonzero(match & (bases == BASIS_X))
         else:
             pos = np.searchsorted(index, message.pulse_index)
             if message.pulse_index.size and (
@@ -95,12 +99,12 @@ class AlicePostProcessing(Endpoint):
                 or np.any(index[np.minimum(pos, index.shape[0] - 1)] != message.pulse_index)
             ):
                 raise DecodeError("Bob announced a pulse Alice has no record of")
-        bases = self._record.bases[pos]
-        match = bases == message.bases
-        self._detections = int(pos.shape[0])
-        self._sifted = int(match.sum())
-        self._key_pos = pos[match & (bases == BASIS_Z)]
-        self._test_pos = pos[match & (bases == BASIS_X)]
+            bases = self._record.bases[pos]
+            match = bases == message.bases
+            self._key_pos = pos[match & (bases == BASIS_Z)]
+            self._test_pos = pos[match & (bases == BASIS_X)]
+        self._detections = int(message.pulse_index.shape[0])
+        self._sifted = int(np.count_nonzero(match))
         self._key = self._record.bits[self._key_pos]
         self._send(SiftReply(bases))
 

@@ -67,28 +67,38 @@ UNTAGGED = frozenset({MessageType.PARITY_QUERY, MessageType.PARITY_REPLY})
 authenticates them together with itself (see `_auth`)."""
 
 
+_U8 = struct.Struct(">B")
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_F64 = struct.Struct(">d")
+
+
 class Buffer:
-    """A write or read cursor over bytes; every pull checks it stays inside the data."""
+    """A write or read cursor over bytes; every pull checks it stays inside the data.
+
+    Pulls read in place (`unpack_from`, `np.frombuffer` at an offset): one copy per field at
+    most, so a payload may be a memoryview of the receive buffer.
+    """
 
     __slots__ = ("_data", "_out", "_pos")
 
-    def __init__(self, data: bytes = b"") -> None:
+    def __init__(self, data: bytes | memoryview = b"") -> None:
         self._data = data
         self._pos = 0
-        self._out: list[bytes] = []
+        self._out: list[bytes | memoryview] = []
 
     # -- push ---------------------------------------------------------------------------------
     def push_u8(self, value: int) -> None:
-        self._out.append(struct.pack(">B", value))
+        self._out.append(_U8.pack(value))
 
     def push_u32(self, value: int) -> None:
-        self._out.append(struct.pack(">I", value))
+        self._out.append(_U32.pack(value))
 
     def push_u64(self, value: int) -> None:
-        self._out.append(struct.pack(">Q", value))
+        self._out.append(_U64.pack(value))
 
     def push_f64(self, value: float) -> None:
-        self._out.append(struct.pack(">d", value))
+        self._out.append(_F64.pack(value))
 
     def push_bytes(self, value: bytes) -> None:
         self.push_u32(len(value))
@@ -100,46 +110,51 @@ class Buffer:
 
     def push_array(self, values: NDArray[np.generic], dtype: str) -> None:
         self.push_u32(int(values.shape[0]))
-        self._out.append(np.ascontiguousarray(values, dtype=dtype).tobytes())
+        # A view of the array: `getvalue` joins it from its buffer (no intermediate bytes copy).
+        self._out.append(np.ascontiguousarray(values, dtype=dtype).data)
 
     def getvalue(self) -> bytes:
         return b"".join(self._out)
 
     # -- pull ---------------------------------------------------------------------------------
-    def _take(self, size: int) -> bytes:
-        end = self._pos + size
+    def _advance(self, size: int) -> int:
+        """Claim the next `size` bytes; return where they start."""
+        start = self._pos
+        end = start + size
         if size < 0 or end > len(self._data):
             raise DecodeError("truncated message")
-        chunk = self._data[self._pos : end]
         self._pos = end
-        return chunk
+        return start
 
     def pull_u8(self) -> int:
-        return int(self._take(1)[0])
+        value: int = _U8.unpack_from(self._data, self._advance(1))[0]
+        return value
 
     def pull_u32(self) -> int:
-        value: int = struct.unpack(">I", self._take(4))[0]
+        value: int = _U32.unpack_from(self._data, self._advance(4))[0]
         return value
 
     def pull_u64(self) -> int:
-        value: int = struct.unpack(">Q", self._take(8))[0]
+        value: int = _U64.unpack_from(self._data, self._advance(8))[0]
         return value
 
     def pull_f64(self) -> float:
-        value: float = struct.unpack(">d", self._take(8))[0]
+        value: float = _F64.unpack_from(self._data, self._advance(8))[0]
         return value
 
     def pull_bytes(self, cap: int) -> bytes:
         size = self.pull_u32()
         if size > cap:
             raise DecodeError("field exceeds its cap")
-        return self._take(size)
+        start = self._advance(size)
+        return bytes(self._data[start : start + size])
 
     def pull_bits(self, cap: int) -> NDArray[np.uint8]:
         size = self.pull_u32()
         if size > cap:
             raise DecodeError("bit field exceeds its cap")
-        raw = np.frombuffer(self._take((size + 7) // 8), dtype=np.uint8)
+        count = (size + 7) // 8
+        raw = np.frombuffer(self._data, dtype=np.uint8, count=count, offset=self._advance(count))
         bits = np.unpackbits(raw, count=size)
         # Padding bits must be zero: one encoding per value, so tags cannot be malleated.
         if size % 8 and raw[-1] & ((1 << (8 - size % 8)) - 1):
@@ -147,11 +162,18 @@ class Buffer:
         return bits
 
     def pull_array(self, dtype: str, cap: int) -> NDArray[np.generic]:
+        """`size` values of wire type `dtype`, copied into the same type in native byte order."""
+        values = self.pull_array_view(dtype, cap)
+        return values.astype(values.dtype.newbyteorder("="))
+
+    def pull_array_view(self, dtype: str, cap: int) -> NDArray[np.generic]:
+        """Like `pull_array`, but a read-only view of the data (copy it out before it goes)."""
         size = self.pull_u32()
         if size > cap:
             raise DecodeError("array exceeds its cap")
-        item = np.dtype(dtype).itemsize
-        return np.frombuffer(self._take(size * item), dtype=dtype).copy()
+        wire = np.dtype(dtype)
+        start = self._advance(size * wire.itemsize)
+        return np.frombuffer(self._data, dtype=wire, count=size, offset=start)
 
     def finish(self) -> None:
         """Raise unless every byte was consumed."""
@@ -341,7 +363,7 @@ def encode_payload(message: Message) -> bytes:
     return buf.getvalue()
 
 
-def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
+def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
     """Parse a payload of wire type `kind`; `cap` bounds every count (bits or entries).
 
     Raises:
@@ -362,18 +384,26 @@ def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
             width = buf.pull_u8()
             if width not in (4, 8):
                 raise DecodeError("gap width must be 4 or 8 bytes")
-            raw_gaps = buf.pull_array(">u4" if width == 4 else ">u8", cap)
-            if raw_gaps.size and int(raw_gaps.max()) >= 1 << 62:
+            raw_gaps = buf.pull_array_view(">u4" if width == 4 else ">u8", cap)
+            # Gaps are widened straight into the index array, which is then summed in place:
+            # three passes over the data instead of seven.
+            index = np.empty(raw_gaps.shape[0] + 1, dtype=np.int64)
+            index[0] = first
+            gaps = index[1:]
+            gaps[:] = raw_gaps  # u8 gaps >= 2^63 wrap negative: caught as out of range below
+            if width == 8 and gaps.size and (int(gaps.max()) >= 1 << 62 or int(gaps.min()) < 0):
                 raise DecodeError("pulse index out of range")
-            gaps = raw_gaps.astype(np.int64)
             if gaps.shape[0] != count - 1 or (gaps.size and gaps.min() == 0):
                 raise DecodeError("pulse indices must be strictly increasing")
-            if first >= 1 << 62 or first + int(gaps.sum(dtype=np.float64)) >= 1 << 62:
+            # u4 gaps: fewer than 2^30 fit in a frame (u32 length), so first + their sum stays
+            # below 2^63 and the in-place sum cannot overflow; u8 ones are bounded in floats.
+            if first >= 1 << 62 or (
+                width == 8 and first + int(gaps.sum(dtype=np.float64)) >= 1 << 62
+            ):
                 raise DecodeError("pulse index out of range")
-            index = np.empty(count, dtype=np.int64)
-            index[0] = first
-            np.cumsum(gaps, out=index[1:])
-            index[1:] += first
+            np.cumsum(index, out=index)
+            if int(index[-1]) >= 1 << 62:
+                raise DecodeError("pulse index out of range")
         else:
             index = np.zeros(0, dtype=np.int64)
         bases = buf.pull_bits(cap)
@@ -401,8 +431,8 @@ def decode_payload(kind: int, payload: bytes, cap: int) -> Message:
             qber, values[1], per_class, values[2], values[3], values[4], seed, parities
         )
     elif mtype is MessageType.PARITY_QUERY:
-        passes = buf.pull_array("u1", cap).astype(np.uint8)
-        nodes = buf.pull_array(">u4", cap).astype(np.uint32)
+        passes = buf.pull_array("u1", cap).astype(np.uint8, copy=False)
+        nodes = buf.pull_array(">u4", cap).astype(np.uint32, copy=False)
         if passes.shape != nodes.shape:
             raise DecodeError("one pass per node")
         message = ParityQuery(passes, nodes)

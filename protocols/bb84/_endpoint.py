@@ -140,13 +140,17 @@ class Endpoint(abc.ABC):
         total = FRAME_HEADER_BYTES + length + tag_len
         if len(self._inbox) < total:
             return False
-        frame = bytes(self._inbox[: FRAME_HEADER_BYTES + length])
-        tag = bytes(self._inbox[FRAME_HEADER_BYTES + length : total])
+        # One copy out of the inbox (a bytearray slice, then bytes(), would be two); the view
+        # is released before the inbox shrinks.
+        with memoryview(self._inbox) as view:
+            frame = bytes(view[: FRAME_HEADER_BYTES + length])
+            tag = bytes(view[FRAME_HEADER_BYTES + length : total])
         del self._inbox[:total]
         # Authenticate before parsing: hostile bytes reach the parser only if untagged, and
         # untagged frames are covered by the next tag anyway.
         self._auth.open(frame, tag, tagged=bool(tag_len))
-        message = decode_payload(kind, frame[FRAME_HEADER_BYTES:], self._bit_cap())
+        payload = memoryview(frame)[FRAME_HEADER_BYTES:]  # parsed in place, not copied
+        message = decode_payload(kind, payload, self._bit_cap())
         self._machine.on_receive(mtype)
         if isinstance(message, Abort):
             self._inbox.clear()

@@ -271,6 +271,7 @@ class _Index:
         "pass_blocks",
         "pass_depth",
         "pass_of",
+        "pass_table",
         "pass_width",
         "size",
         "start",
@@ -303,6 +304,11 @@ class _Index:
         """Per global block: its offset in its pass order."""
         self.pass_of = np.repeat(np.arange(len(layouts), dtype=np.uint8), counts)
         """Per global block: its pass."""
+        self.pass_table = np.stack(
+            (self.pass_depth + 1, counts, self.pass_width, self.first_block)
+        ).astype(_I64)
+        """Per pass, by rows: depth + 1 (log2 of a block's node span), blocks, K, first global
+        block (one gather serves all four)."""
 
     def block_end(self, passes: int) -> int:
         """Global blocks of the first `passes` passes."""
@@ -586,9 +592,11 @@ class _Parities:
         if size is None:
             size = index.size[gb]
         # Both ends of every range at once (row 0: lo, row 1: hi), clipped to the real bits.
-        ends = np.minimum(np.stack((lo, hi)), size)
+        ends = np.empty((2, gb.shape[0]), dtype=_I64)
+        np.minimum(lo, size, out=ends[0])
+        np.minimum(hi, size, out=ends[1])
         halves = self._halves.member[gb]
-        if halves.any():
+        if np.count_nonzero(halves):
             pick = np.flatnonzero(halves)
             g, s = gb[pick], size[pick]
             ends[:, pick] = self._halves.coordinates(
@@ -636,19 +644,19 @@ class CascadeAlice:
         index = self._index
         if int(passes.max()) >= len(self._layouts):
             raise CascadeQueryError("no such pass")
-        p = passes.astype(np.intp)
+        # The four per-pass constants of every query in one gather.
+        span, count, full, first = index.pass_table[:, passes]
         node = nodes.astype(_I64)
-        depth = index.pass_depth[p]
-        block = node >> (depth + 1)
-        local = node & ((2 << depth) - 1)
-        if bool((block >= index.pass_blocks[p]).any()) or not local.all():
+        block = node >> span
+        local = node - (block << span)
+        # count_nonzero: a direct C call (ndarray.any/all go through Python wrappers).
+        if np.count_nonzero(block >= count) or np.count_nonzero(local) != local.shape[0]:
             raise CascadeQueryError("no such node")
         # Node h at level L (2^L <= h < 2^(L+1)) covers [h w - K, h w - K + w), w = K / 2^L.
-        full = index.pass_width[p]
         width = np.right_shift(full, np.frexp(local)[1] - 1)
         lo = local * width - full
         self.disclosed += int(passes.shape[0])
-        return self._parities.blocks(index, index.first_block[p] + block, lo, lo + width)
+        return self._parities.blocks(index, first + block, lo, lo + width)
 
 
 # Rows of Bob's search table (one column per open binary search): global block, heap node,
@@ -837,7 +845,7 @@ class CascadeBob:
         rows[_APAR] = np.where(go_right, right_par, left_par)
         rows[_WIDTH] = half
         leaf = half == 1
-        if leaf.any():
+        if np.count_nonzero(leaf):
             found = self._positions(rows[_GB, leaf], rows[_LO, leaf])
             self._rows = rows[:, ~leaf]
             if found.shape[0]:
@@ -898,7 +906,7 @@ class CascadeBob:
     def _apply_flips(self, positions: NDArray[np.int64]) -> None:
         # With Alice's true parities every located bit is a real error, so none is found twice;
         # a repeat means forged or corrupted replies (and guarantees termination).
-        if self._flipped[positions].any():
+        if np.count_nonzero(self._flipped[positions]):
             raise CascadeQueryError("inconsistent parities: a bit was located twice")
         self._flipped[positions] = True
         self.bits[positions] ^= 1
@@ -941,5 +949,5 @@ class CascadeBob:
             lo = rows[_LO]
             nodes = rows[_BASE] + rows[_NODE]
             keep = self._bob_parity(rows, lo, lo + rows[_WIDTH], nodes) != rows[_APAR]
-            if not keep.all():
+            if np.count_nonzero(keep) != keep.shape[0]:
                 self._rows = rows[:, keep]

@@ -70,8 +70,10 @@ def toeplitz_multiply(
     `seed` must hold len(x) + rows - 1 bits.
     """
     n = int(x.shape[0])
-    if rows < 0 or seed.shape[0] != n + rows - 1 or n > MAX_TOEPLITZ_BITS:
-        raise LocalProtocolError("seed must have len(x) + rows - 1 bits (and len(x) <= 2^24)")
+    # Both bounds keep the transform length L = n + rows - 1 <= 2^25, where the rounding-error
+    # argument of the module docstring holds.
+    if rows < 0 or seed.shape[0] != n + rows - 1 or max(n, rows) > MAX_TOEPLITZ_BITS:
+        raise LocalProtocolError("seed must have len(x) + rows - 1 bits (and len(x), rows <= 2^24)")
     if rows == 0 or n == 0:
         return np.zeros(rows, dtype=np.uint8)
     if rows <= _PACKED_ROWS:

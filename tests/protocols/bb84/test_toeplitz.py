@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from protocols.bb84._toeplitz import (
     _FOUR_STEP_MIN,
+    MAX_TOEPLITZ_BITS,
     _four_step_convolution,
     _row_count,
     fast_length,
@@ -80,6 +81,13 @@ def test_bad_sizes_are_local_errors() -> None:
         toeplitz_multiply(np.zeros(5, np.uint8), np.zeros(4, np.uint8), 3)
     with pytest.raises(LocalProtocolError):
         privacy_amplify(np.zeros(10, np.uint8), np.zeros(9, np.uint8), 10)
+
+
+def test_too_many_rows_are_refused() -> None:
+    # rows > 2^24 would push the transform past the length its exactness argument covers.
+    rows = MAX_TOEPLITZ_BITS + 1
+    with pytest.raises(LocalProtocolError, match="rows"):
+        toeplitz_multiply(np.zeros(rows + 1, np.uint8), np.zeros(2, np.uint8), rows)
 
 
 def test_fast_length() -> None:

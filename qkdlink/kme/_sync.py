@@ -4,6 +4,8 @@ Per link, one task drains every pending enc_keys reservation at once (group comm
 transaction reserves all their bytes from this KME's own partition, one mutual-TLS request tells
 the peer KME the key IDs and ranges, and only when the peer has confirmed do the waiting SAE
 requests get their keys. One sync is in flight per link, so the peer sees offsets in order.
+A request that finds nothing queued or in flight, and enough bytes already reserved, sends its
+own sync from its own task instead (same order, same messages, no hand-offs between tasks).
 Whatever goes wrong after the reservation burns the bytes: they are never handed out or reused,
 because the peer may or may not have applied them (docs/kme.md, "Sync protocol").
 """
@@ -120,6 +122,14 @@ class MasterSync:
         self._spare_offset = 0
         self._spare = b""
         self._wakeup = asyncio.Event()
+        self._prepared: asyncio.Queue[_Prepared] | None = None
+        """Set while `run` runs: prepared batches waiting for `_send_loop`."""
+        self._preparing = False
+        """True from taking a batch off `_pending` until it is queued in `_prepared`."""
+        self._sending = asyncio.Lock()
+        """Held while a sync message is with the peer: one in flight per link."""
+        self._in_send = 0
+        """Batches holding or waiting for `_sending`."""
 
     async def reserve(
         self, master_sae_id: str, slave_sae_ids: Sequence[str], lengths: Sequence[int]
@@ -131,9 +141,45 @@ class MasterSync:
             PeerKmeError: the peer did not confirm (the reserved bytes are burned).
         """
         future: asyncio.Future[list[StoredKey]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(master_sae_id, tuple(slave_sae_ids), tuple(lengths), future))
-        self._wakeup.set()
+        item = _Pending(master_sae_id, tuple(slave_sae_ids), tuple(lengths), future)
+        if self._idle() and len(self._spare) >= sum(item.lengths):
+            await self._send_now(item)
+        else:
+            self._pending.append(item)
+            self._wakeup.set()
         return await future
+
+    def _idle(self) -> bool:
+        """Nothing waits, is being prepared, is queued or is with the peer."""
+        prepared = self._prepared
+        return (
+            prepared is not None
+            and prepared.empty()
+            and not self._pending
+            and not self._preparing
+            and not self._in_send
+        )
+
+    async def _send_now(self, item: _Pending) -> None:
+        """Send one request's sync from its own task, when the pipeline is idle and the spare
+        range covers it: the same steps as `_prepare` and `_send`, without the two task
+        switches through the stages (about 40 us of a round trip). Offsets stay in order:
+        every later request takes its bytes after these and waits for `_sending`."""
+        item.allocations = self._cut(item.lengths)
+        ready = self._encode([item])
+        try:
+            await self._send_in_turn(ready)
+        except Exception as exc:
+            self._failed(ready.items, exc)
+
+    async def _send_in_turn(self, ready: _Prepared) -> None:
+        """`_send` once no other sync message is with the peer (FIFO among waiters)."""
+        self._in_send += 1
+        try:
+            async with self._sending:
+                await self._send(ready)
+        finally:
+            self._in_send -= 1
 
     async def run(self) -> None:
         """Drain pending reservations until cancelled, one sync in flight.
@@ -144,11 +190,13 @@ class MasterSync:
         reach the peer in order.
         """
         prepared: asyncio.Queue[_Prepared] = asyncio.Queue(maxsize=1)
+        self._prepared = prepared
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._prepare_loop(prepared), name=f"prepare:{self._link_id}")
                 group.create_task(self._send_loop(prepared), name=f"send:{self._link_id}")
         finally:
+            self._prepared = None
             shutdown = PeerKmeError("KME shut down during synchronisation")
             while not prepared.empty():
                 for item in prepared.get_nowait().items:
@@ -181,19 +229,21 @@ class MasterSync:
             self._wakeup.clear()
             while self._pending:
                 batch = self._next_batch()
+                self._preparing = True
                 try:
                     ready = await self._prepare(batch)
+                    if ready is not None:
+                        await prepared.put(ready)
                 except Exception as exc:
                     self._failed(batch, exc)
-                    continue
-                if ready is not None:
-                    await prepared.put(ready)
+                finally:
+                    self._preparing = False
 
     async def _send_loop(self, prepared: asyncio.Queue[_Prepared]) -> None:
         while True:
             ready = await prepared.get()
             try:
-                await self._send(ready)
+                await self._send_in_turn(ready)
             except asyncio.CancelledError:
                 for item in ready.items:
                     _fail(item, PeerKmeError("KME shut down during synchronisation"))
@@ -262,6 +312,10 @@ class MasterSync:
         reserved = await self._reserve_batch(batch)
         if not reserved:
             return None
+        return self._encode(reserved)
+
+    def _encode(self, reserved: list[_Pending]) -> _Prepared:
+        """Give reserved requests their key IDs and encode their sync message."""
         groups = []
         for item in reserved:
             item.key_ids = new_key_ids(len(item.allocations))

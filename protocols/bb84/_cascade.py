@@ -174,7 +174,9 @@ def _frames_pass(
     order: NDArray[np.int32] | None = None
     if not halves and any(kind != "identity" for kind in kinds):
         order = np.empty(total, dtype=_IDX)
-    mask = np.empty(total, dtype=bool) if halves else None
+    # Passes of halves only: the packed mask of the whole key, each frame's random bytes
+    # shifted to its bit offset (one spare byte for the shift's carry).
+    packed = np.zeros((total + 7) // 8 + 1, dtype=np.uint8) if halves else None
     starts: list[NDArray[np.int64]] = []
     sizes: list[NDArray[np.int64]] = []
     frame_blocks: list[int] = []
@@ -186,12 +188,14 @@ def _frames_pass(
             # Two random halves: a public random mask, stably partitioned (cheaper than a
             # shuffle).
             rng = _pass_rng(seed, index, first_frame + frame)
-            raw = np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8)
-            half = np.unpackbits(raw, count=n).view(bool)
-            if mask is not None:
-                mask[offset : offset + n] = half
-            n0 = n - int(np.count_nonzero(half))
+            raw = np.frombuffer(bytearray(rng.bytes((n + 7) // 8)), dtype=np.uint8)
+            if n % 8:
+                raw[-1] &= (0xFF << (8 - n % 8)) & 0xFF  # bits past the frame are not drawn
+            n0 = n - int(np.bitwise_count(raw).sum())
+            if packed is not None:
+                _or_at_bit(packed, raw, offset)
             if chunk is not None:
+                half = np.unpackbits(raw, count=n).view(bool)
                 chunk[:n0] = np.flatnonzero(~half)
                 chunk[n0:] = np.flatnonzero(half)
                 chunk += offset
@@ -220,8 +224,18 @@ def _frames_pass(
         np.concatenate(sizes),
         depth,
         tuple(frame_blocks),
-        None if mask is None else np.packbits(mask),
+        None if packed is None else packed[: (total + 7) // 8],
     )
+
+
+def _or_at_bit(packed: NDArray[np.uint8], raw: NDArray[np.uint8], bit: int) -> None:
+    """OR the packed bits `raw` (MSB first, zero padding) into `packed` from bit `bit` on."""
+    byte, shift = divmod(bit, 8)
+    if not shift:
+        packed[byte : byte + raw.shape[0]] |= raw
+        return
+    packed[byte : byte + raw.shape[0]] |= raw >> shift
+    packed[byte + 1 : byte + 1 + raw.shape[0]] |= raw << (8 - shift)  # uint8: high bits drop
 
 
 def split_frames(n: int, frame_bits: int) -> list[int]:

@@ -577,12 +577,19 @@ class _Parities:
         words[:-1] = chunk
         words |= _prefix_parity(chunk).astype(np.uint16) << 8
 
-    def fill(self, p: int, layout: PassLayout, bits: NDArray[np.uint8]) -> None:
-        """Take pass p's parities from `bits` (until filled, that pass reads as all zeros)."""
+    def fill(
+        self,
+        p: int,
+        layout: PassLayout,
+        bits: NDArray[np.uint8],
+        packed: NDArray[np.uint8] | None = None,
+    ) -> None:
+        """Take pass p's parities from `bits` (until filled, that pass reads as all zeros);
+        `packed`: `np.packbits(bits)`, if the caller has it (passes of halves use it)."""
         if layout.halves is None:
             self._write(p, np.packbits(layout.gather(bits)))
             return
-        key = np.packbits(bits)
+        key = np.packbits(bits) if packed is None else packed
         mask = layout.halves
         self._write(p, key & ~mask)
         self._write(self._passes + self._halves.passes.index(p), key & mask)
@@ -629,8 +636,9 @@ class CascadeAlice:
         self._layouts = layouts
         self._index = _Index(layouts)
         self._parities = _Parities(int(bits.shape[0]), self._index, layouts)
+        packed = np.packbits(bits)  # Alice's key never changes: packed once for every pass
         for p, layout in enumerate(layouts):
-            self._parities.fill(p, layout, bits)
+            self._parities.fill(p, layout, bits, packed)
         self.disclosed = 0
         """Parity bits disclosed so far (λ_EC)."""
 
@@ -737,6 +745,8 @@ class CascadeBob:
         self._started = 0
         self._pending: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]] | None = None
         self._flipped = np.zeros(bits.shape[0], dtype=bool)
+        self._packed: tuple[int, NDArray[np.uint8]] | None = None
+        """Bob's key packed, and the correction count it was packed at."""
         self.errors_corrected = 0
         self.queries = 0
         self.round_trips = 0
@@ -907,7 +917,10 @@ class CascadeBob:
     def _start_pass(self, p: int) -> None:
         layout = self._layouts[p]
         index = self._index
-        self._parities.fill(p, layout, self.bits)
+        # Bob's key changes only by flips: the packed copy is reused until one happens.
+        if self._packed is None or self._packed[0] != self.errors_corrected:
+            self._packed = (self.errors_corrected, np.packbits(self.bits))
+        self._parities.fill(p, layout, self.bits, self._packed[1])
         if layout.halves is None and layout.order is not None:
             self._place_leaves(p, layout)
         blocks = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)

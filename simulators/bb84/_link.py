@@ -136,12 +136,17 @@ def _concat(parts: list[DetectionRecord], pulses: int) -> DetectionRecord:
     def flag(name: str) -> npt.NDArray[np.bool_]:
         return np.concatenate([getattr(p, name) for p in parts]).astype(np.bool_, copy=False)
 
+    # Slots shifted in place, chunk by chunk, after one concatenation (no temporary per chunk).
+    slot = np.concatenate([p.slot for p in parts])
+    ends = np.cumsum([p.slot.shape[0] for p in parts])
+    for off, lo, hi in zip(offsets[1:], ends[:-1], ends[1:], strict=True):
+        slot[lo:hi] += off
     return DetectionRecord(
         pulses=pulses,
         class_names=parts[0].class_names,
         intensities=parts[0].intensities,
         emitted_per_class=np.sum([p.emitted_per_class for p in parts], axis=0).astype(np.int64),
-        slot=np.concatenate([p.slot + off for p, off in zip(parts, offsets, strict=True)]),
+        slot=slot,
         pulse_class=u8("pulse_class"),
         alice_basis=u8("alice_basis"),
         alice_bit=u8("alice_bit"),

@@ -26,8 +26,9 @@ MAX_ANSWER_BYTES = 64 * 1024
 _MAX_HEAD_BYTES = 16 * 1024
 """Cap on a peer's status line and headers (aiohttp sends about 200 bytes)."""
 _IDLE_REUSE_S = 30.0
-"""A connection idle longer than this is replaced rather than reused: aiohttp servers close
-idle connections after 75 s, and a request written into a closing connection would fail."""
+"""A connection idle longer than this is replaced rather than reused: servers and middleboxes
+drop idle connections (aiohttp after its keepalive_timeout, 3630 s by default in 3.14),
+and a request written into a connection the peer is closing would fail."""
 
 
 class PeerHttpError(Exception):

@@ -1,4 +1,5 @@
-"""The peer link's HTTP/1.1 client: keep-alive reuse, reconnection, and strict answer parsing."""
+"""The peer link's HTTP/1.1 client: keep-alive reuse, reconnection, strict answer checks on top
+of llhttp (httptools), and a request line no configured URL can break."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class _RawPeer:
 
     answer: bytes
     close_after: bool = False
+    byte_at_a_time: bool = False
     url: str = ""
     connections: int = 0
     requests: list[bytes] = field(default_factory=list)
@@ -61,8 +63,13 @@ async def _raw_peer(tls: TlsConfig, peer: _RawPeer) -> AsyncIterator[_RawPeer]:
         try:
             while True:
                 peer.requests.append(await _read_request(reader))
-                writer.write(peer.answer)
-                await writer.drain()
+                if peer.byte_at_a_time:
+                    for i in range(len(peer.answer)):
+                        writer.write(peer.answer[i : i + 1])
+                        await writer.drain()  # one TLS record, so one read, per byte
+                else:
+                    writer.write(peer.answer)
+                    await writer.drain()
                 if peer.close_after:
                     break
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -101,6 +108,14 @@ async def test_posts_reuse_one_connection(pki: Callable[[str], TlsConfig]) -> No
     assert peer.requests[0].endswith(b"Content-Length: 2\r\n\r\n{}")
 
 
+async def test_an_answer_arriving_byte_by_byte_is_read(pki: Callable[[str], TlsConfig]) -> None:
+    peer = _RawPeer(_OK + _OK_BODY, byte_at_a_time=True)
+    async with _connection(pki, peer) as connection:
+        for _ in range(2):
+            assert await connection.post("/a", b"{}") == (200, _OK_BODY)
+    assert peer.connections == 1
+
+
 async def test_a_connection_the_peer_closed_is_replaced(pki: Callable[[str], TlsConfig]) -> None:
     peer = _RawPeer(_OK + _OK_BODY, close_after=True)
     async with _connection(pki, peer) as connection:
@@ -135,6 +150,20 @@ async def test_connection_close_answer_is_not_reused(pki: Callable[[str], TlsCon
             id="chunked",
         ),
         pytest.param(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", id="malformed-header"),
+        pytest.param(b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}", id="bare-lf"),
+        pytest.param(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+            id="interim-answer",
+        ),
+        pytest.param(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+            b"Content-Length: 0\r\n\r\n",
+            id="upgrade",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200 OK\r\n",
+            id="bytes-after-the-answer",
+        ),
         pytest.param(
             b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (MAX_ANSWER_BYTES + 1),
             id="too-large",
@@ -204,6 +233,30 @@ async def test_unreachable_peer_is_a_peer_kme_error(pki: Callable[[str], TlsConf
         await client.aclose()
 
 
-def test_the_peer_url_must_be_https() -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:1",
+        "https://user@127.0.0.1:1",
+        "https://127.0.0.1:1/a b",
+        "https://127.0.0.1:1/a\x00",
+        "https://127.0.0.1:1/a?q=1",
+        "https://127.0.0.1:99999",
+        "https://hôte:1",
+    ],
+)
+def test_the_peer_url_must_be_plain_https(url: str) -> None:
     with pytest.raises(ConfigurationError):
-        PeerHttpConnection("http://127.0.0.1:1", ssl.create_default_context())
+        PeerHttpConnection(url, ssl.create_default_context())
+
+
+@pytest.mark.parametrize("path", ["a", "/a b", "/a\r\nX-Injected: 1", "/a\x7f"])
+async def test_a_request_path_that_could_break_the_request_line_is_refused(path: str) -> None:
+    connection = PeerHttpConnection("https://127.0.0.1:1", ssl.create_default_context())
+    with pytest.raises(ValueError, match="path"):
+        await connection.post(path, b"{}")
+
+
+def test_a_refused_answer_is_a_peer_kme_error() -> None:
+    """PeerHttpError belongs to the family enc_keys answers with 503 (peer KME unavailable)."""
+    assert issubclass(PeerHttpError, PeerKmeError)

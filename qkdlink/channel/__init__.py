@@ -9,8 +9,8 @@ from qkdlink.channel._channel import Channel, ChannelStats
 from qkdlink.channel._config import ChannelConfig, TcpEndpoint
 from qkdlink.channel._lab import lab_channel_config, lab_sae_ids, lab_static_keypair
 from qkdlink.channel._open import ChannelOpener, TransportSpec, connect, serve
-from qkdlink.keyprovider import InMemoryKeyPool as InMemoryQkdLink  # alias, kept for existing users
-from qkdlink.keyprovider import KeyProvider as QkdKeyProvider  # alias, kept for existing users
+from qkdlink.keyprovider import InMemoryKeyPool as InMemoryQkdLink  # alias (see docs/channel.md)
+from qkdlink.keyprovider import KeyProvider as QkdKeyProvider  # alias (see docs/channel.md)
 from qkdlink.keyprovider import KmeKeyProvider
 
 __all__ = [

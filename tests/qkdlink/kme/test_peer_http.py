@@ -17,7 +17,7 @@ from qkdlink.kme._config import TlsConfig
 from qkdlink.kme._peer_http import MAX_ANSWER_BYTES, PeerHttpConnection, PeerHttpError
 from qkdlink.kme._sync import PeerClient
 from qkdlink.kme._tls import client_ssl_context, server_ssl_context
-from qkdlink.pki import LabCA
+from tests.qkdlink.kme._pki import lab_tls
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n"
 _OK_BODY = b'{"assigned":1}'
@@ -25,13 +25,7 @@ _OK_BODY = b'{"assigned":1}'
 
 @pytest.fixture
 def pki(tmp_path: Path) -> Callable[[str], TlsConfig]:
-    ca = LabCA.create(tmp_path)
-
-    def tls_for(kme_id: str) -> TlsConfig:
-        paths = ca.issue_kme_cert(kme_id, tmp_path / kme_id)
-        return TlsConfig(cert=paths.cert, key=paths.key, ca=ca.cert_path)
-
-    return tls_for
+    return lab_tls(tmp_path)
 
 
 @dataclass

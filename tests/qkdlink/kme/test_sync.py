@@ -16,7 +16,7 @@ from qkdlink.errors import PeerKmeError
 from qkdlink.kme._config import TlsConfig
 from qkdlink.kme._sync import PeerClient
 from qkdlink.kme._tls import client_ssl_context, server_ssl_context
-from qkdlink.pki import LabCA
+from tests.qkdlink.kme._pki import lab_tls
 
 _ASSIGN = "/peer/v1/links/l/assign"
 _FORGED = "\r\n2026-01-01 CRITICAL qkdlink.kme forged entry"
@@ -32,13 +32,7 @@ class _Peer:
 
 @pytest.fixture
 def pki(tmp_path: Path) -> Callable[[str], TlsConfig]:
-    ca = LabCA.create(tmp_path)
-
-    def tls_for(kme_id: str) -> TlsConfig:
-        paths = ca.issue_kme_cert(kme_id, tmp_path / kme_id)
-        return TlsConfig(cert=paths.cert, key=paths.key, ca=ca.cert_path)
-
-    return tls_for
+    return lab_tls(tmp_path)
 
 
 @asynccontextmanager

@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from qkdlink.errors import ConfigurationError, PeerKmeError
+from qkdlink.errors import ConfigurationError, LocalProtocolError, PeerKmeError
 
-__all__ = ["MAX_ANSWER_BYTES", "PeerHttpConnection", "PeerHttpError"]
+__all__ = ["MAX_ANSWER_BYTES", "PeerHttpConnection", "PeerHttpError", "is_request_path"]
 
 MAX_ANSWER_BYTES = 64 * 1024
 """Cap on a peer's answer body (it answers {"assigned": n} or a short Error body)."""
@@ -41,6 +41,11 @@ _PATH = re.compile(r"(?:/[A-Za-z0-9\-._~!$&'()*+,;=:@%]*)*")
 the request line or start a header (request smuggling through a configured URL)."""
 _AUTHORITY = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?::[0-9]{1,5})?")
 """host[:port] with an ASCII host name, IPv4 or bracketed IPv6 address (RFC 3986 3.2.2)."""
+
+
+def is_request_path(path: str) -> bool:
+    """`path` is an absolute URL path that cannot break the request line (see `_PATH`)."""
+    return path.startswith("/") and _PATH.fullmatch(path) is not None
 
 
 class PeerHttpError(PeerKmeError):
@@ -208,9 +213,12 @@ class PeerHttpConnection:
     def __init__(self, base_url: str, ssl_context: ssl.SSLContext) -> None:
         parts = urlsplit(base_url)
         try:
-            port = parts.port or 443
+            port = 443 if parts.port is None else parts.port
         except ValueError as exc:
             raise ConfigurationError(f"peer KME URL has a bad port: {base_url!r}") from exc
+        if port == 0:
+            # Port 0 asks the OS for any port when binding; as a destination it is meaningless.
+            raise ConfigurationError(f"peer KME URL has port 0: {base_url!r}")
         if (
             parts.scheme != "https"
             or not parts.hostname
@@ -255,12 +263,13 @@ class PeerHttpConnection:
         """POST `body` (JSON) to `path` under the base URL; return the status and the body.
 
         Raises:
-            ValueError: `path` is not an absolute path of URL characters.
+            LocalProtocolError: `path` is not an absolute path of URL characters (a bug of the
+                caller, not a peer failure: callers check fixed paths with `is_request_path`).
             OSError: the connection or the TLS handshake failed (`ssl.SSLError` included).
             PeerHttpError: the answer is malformed, truncated or too large.
         """
-        if not path.startswith("/") or not _PATH.fullmatch(path):
-            raise ValueError("peer request path must be an absolute URL path")
+        if not is_request_path(path):
+            raise LocalProtocolError("peer request path must be an absolute URL path")
         request = b"%s%s%s%d\r\n\r\n%s" % (
             self._request_start,
             path.encode("ascii"),

@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from qkdlink.errors import (
+    ConfigurationError,
     KeyExhaustedError,
     KeyStoreError,
     PeerKmeError,
 )
 from qkdlink.keystore import Allocation, KeyAssignment, KeyStore, StoredKey
 from qkdlink.kme._bulk import new_key_ids
-from qkdlink.kme._peer_http import PeerHttpConnection, PeerHttpError
+from qkdlink.kme._peer_http import PeerHttpConnection, PeerHttpError, is_request_path
 from qkdlink.kme._peer_wire import AssignGroup, AssignMessage, encode_assign
 
 __all__ = ["MasterSync", "PeerClient"]
@@ -84,7 +85,9 @@ class PeerClient:
         """POST a JSON body to the peer and return its JSON answer.
 
         Raises:
-            PeerKmeError: unreachable, timed out, wrong KME identity, or a non-200 answer.
+            PeerKmeError: unreachable, timed out, wrong KME identity, a non-200 answer or one
+                that is not JSON.
+            LocalProtocolError: `path` is not a URL path (our bug, never a peer failure).
         """
         try:
             async with asyncio.timeout(self._timeout_s):
@@ -92,8 +95,17 @@ class PeerClient:
             if status != 200:
                 # Status only: the peer's body is peer-controlled text (log injection).
                 raise PeerKmeError(f"peer KME {self._peer_kme_id} answered {status}")
+            # Peer bytes: not UTF-8 (UnicodeDecodeError), not JSON, or nested deeper than the
+            # parser's recursion limit. Only these; a ValueError from our side is no peer failure.
             answer = json.loads(answer_body)
-        except (OSError, PeerHttpError, TimeoutError, ValueError) as exc:
+        except (
+            OSError,
+            PeerHttpError,
+            TimeoutError,
+            json.JSONDecodeError,
+            UnicodeDecodeError,
+            RecursionError,
+        ) as exc:
             raise PeerKmeError(f"peer KME {self._peer_kme_id}: {type(exc).__name__}") from exc
         if not isinstance(answer, dict):
             raise PeerKmeError("peer KME answered a non-object")
@@ -115,6 +127,10 @@ class MasterSync:
         peer: PeerClient,
     ) -> None:
         self._link_id = link_id
+        self._assign_path = f"/peer/v1/links/{link_id}/assign"
+        if not is_request_path(self._assign_path):
+            # Checked once here, so a bad ID fails at start-up rather than every sync.
+            raise ConfigurationError(f"link ID does not fit in a URL path: {link_id!r}")
         self._partition = partition
         self._store = store
         self._peer = peer
@@ -164,7 +180,11 @@ class MasterSync:
         """Send one request's sync from its own task, when the pipeline is idle and the spare
         range covers it: the same steps as `_prepare` and `_send`, without the two task
         switches through the stages (about 40 us of a round trip). Offsets stay in order:
-        every later request takes its bytes after these and waits for `_sending`."""
+        every later request takes its bytes after these and waits for `_sending`.
+
+        Cancelling the SAE request mid-send (aiohttp cancels handlers at shutdown) burns the
+        cut bytes like any failed sync: nothing was acknowledged, `_in_send` and `_sending` are
+        released on the way out, and later syncs take higher offsets (test_master_sync.py)."""
         item.allocations = self._cut(item.lengths)
         ready = self._encode([item])
         try:
@@ -332,7 +352,7 @@ class MasterSync:
         reserved = ready.items
         sent = sum(len(item.allocations) for item in reserved)
         try:
-            answer = await self._peer.post(f"/peer/v1/links/{self._link_id}/assign", ready.message)
+            answer = await self._peer.post(self._assign_path, ready.message)
             if answer.get("assigned") != sent:
                 raise PeerKmeError("peer KME confirmed another number of keys")
         except PeerKmeError as exc:

@@ -12,9 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from qkdlink.errors import ConfigurationError, PeerKmeError
+from qkdlink.errors import ConfigurationError, LocalProtocolError, PeerKmeError
 from qkdlink.kme._config import TlsConfig
-from qkdlink.kme._peer_http import MAX_ANSWER_BYTES, PeerHttpConnection, PeerHttpError
+from qkdlink.kme._peer_http import (
+    MAX_ANSWER_BYTES,
+    PeerHttpConnection,
+    PeerHttpError,
+    is_request_path,
+)
 from qkdlink.kme._sync import PeerClient
 from qkdlink.kme._tls import client_ssl_context, server_ssl_context
 from tests.qkdlink.kme._pki import lab_tls
@@ -114,9 +119,18 @@ async def test_a_connection_the_peer_closed_is_replaced(pki: Callable[[str], Tls
     peer = _RawPeer(_OK + _OK_BODY, close_after=True)
     async with _connection(pki, peer) as connection:
         assert await connection.post("/a", b"{}") == (200, _OK_BODY)
-        await asyncio.sleep(0.05)  # the peer's close reaches the client
+        await _until_closing(connection)
         assert await connection.post("/a", b"{}") == (200, _OK_BODY)
     assert peer.connections == 2
+
+
+async def _until_closing(connection: PeerHttpConnection) -> None:
+    """Wait until the client has seen the peer close its connection (connection_lost)."""
+    reader = connection._connection
+    assert reader is not None
+    async with asyncio.timeout(10):  # a bound on a hang, not a measurement
+        await asyncio.shield(reader._closed)  # shielded: aclose awaits the same future
+    assert reader.is_closing()
 
 
 async def test_connection_close_answer_is_not_reused(pki: Callable[[str], TlsConfig]) -> None:
@@ -203,7 +217,9 @@ async def test_a_timed_out_exchange_leaves_no_stale_answer(
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_ssl_context(pki("KME_b")))
     url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    client = PeerClient(url, "KME_b", client_ssl_context(pki("KME_a"), "KME_b"), 0.2)
+    # The slow answer waits for `late`, so only this timeout ends it; it also covers the fast
+    # requests' TLS handshakes, hence seconds rather than a tight bound.
+    client = PeerClient(url, "KME_b", client_ssl_context(pki("KME_a"), "KME_b"), 2.0)
     try:
         assert await client.post("/a", b'"fast"') == {"assigned": 2}
         with pytest.raises(PeerKmeError):
@@ -236,6 +252,7 @@ async def test_unreachable_peer_is_a_peer_kme_error(pki: Callable[[str], TlsConf
         "https://127.0.0.1:1/a\x00",
         "https://127.0.0.1:1/a?q=1",
         "https://127.0.0.1:99999",
+        "https://127.0.0.1:0",
         "https://hôte:1",
     ],
 )
@@ -244,11 +261,52 @@ def test_the_peer_url_must_be_plain_https(url: str) -> None:
         PeerHttpConnection(url, ssl.create_default_context())
 
 
-@pytest.mark.parametrize("path", ["a", "/a b", "/a\r\nX-Injected: 1", "/a\x7f"])
+def test_no_port_means_443_and_an_explicit_port_is_kept() -> None:
+    context = ssl.create_default_context()
+    assert PeerHttpConnection("https://kme.example", context)._port == 443
+    assert PeerHttpConnection("https://kme.example:1", context)._port == 1
+
+
+_BAD_PATHS = ["a", "/a b", "/a\r\nX-Injected: 1", "/a\x7f"]
+
+
+@pytest.mark.parametrize("path", _BAD_PATHS)
 async def test_a_request_path_that_could_break_the_request_line_is_refused(path: str) -> None:
+    assert not is_request_path(path)
     connection = PeerHttpConnection("https://127.0.0.1:1", ssl.create_default_context())
-    with pytest.raises(ValueError, match="path"):
+    with pytest.raises(LocalProtocolError, match="path"):
         await connection.post(path, b"{}")
+
+
+async def test_a_bad_request_path_is_a_local_bug_not_an_unavailable_peer() -> None:
+    """PeerClient must not turn our own misuse into PeerKmeError (503, "peer unavailable")."""
+    client = PeerClient("https://127.0.0.1:1", "KME_b", ssl.create_default_context(), 5.0)
+    try:
+        with pytest.raises(LocalProtocolError):
+            await client.post(_BAD_PATHS[-1], b"{}")
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"not json", id="not-json"),
+        pytest.param(b"\xff\xfe", id="not-utf-8"),
+        pytest.param(b"[" * 60_000, id="nested-past-the-recursion-limit"),
+    ],
+)
+async def test_an_answer_that_is_not_json_is_a_peer_kme_error(
+    pki: Callable[[str], TlsConfig], body: bytes
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    async with _raw_peer(pki("KME_b"), _RawPeer(answer)) as peer:
+        client = PeerClient(peer.url, "KME_b", client_ssl_context(pki("KME_a"), "KME_b"), 5.0)
+        try:
+            with pytest.raises(PeerKmeError):
+                await client.post("/a", b"{}")
+        finally:
+            await client.aclose()
 
 
 def test_a_refused_answer_is_a_peer_kme_error() -> None:

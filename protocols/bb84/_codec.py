@@ -388,7 +388,6 @@ def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
             # Gaps are widened straight into the index array, which is then summed in place:
             # three passes over the data instead of seven.
             index = np.empty(raw_gaps.shape[0] + 1, dtype=np.int64)
-            index[0] = first
             gaps = index[1:]
             gaps[:] = raw_gaps  # u8 gaps >= 2^63 wrap negative: caught as out of range below
             if width == 8 and gaps.size and (int(gaps.max()) >= 1 << 62 or int(gaps.min()) < 0):
@@ -401,6 +400,7 @@ def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
                 width == 8 and first + int(gaps.sum(dtype=np.float64)) >= 1 << 62
             ):
                 raise DecodeError("pulse index out of range")
+            index[0] = first  # only now: a first index >= 2^63 would not fit the int64 array
             np.cumsum(index, out=index)
             if int(index[-1]) >= 1 << 62:
                 raise DecodeError("pulse index out of range")

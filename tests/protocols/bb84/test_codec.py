@@ -92,6 +92,24 @@ def test_caps_and_invalid_fields() -> None:
         decode_payload(MessageType.SIFT, bad_sift + b"\x00\x00\x00\x02\x00", CAP)
     with pytest.raises(DecodeError, match="UTF-8"):
         decode_payload(MessageType.ABORT, b"\x00\x00\x00\x01\xff", CAP)
+    # Pulse indices that do not fit below 2^62 (first index, or a u8 gap >= 2^63 that would wrap
+    # negative in int64) are out of range, never a raw OverflowError.
+    for count, first, width, gaps in (
+        (1, 2**64 - 1, 4, b""),
+        (2, 2**63, 4, (1).to_bytes(4, "big")),
+        (2, 5, 8, (2**63).to_bytes(8, "big")),
+    ):
+        sift = (
+            count.to_bytes(4, "big")
+            + first.to_bytes(8, "big")
+            + bytes([width])
+            + (len(gaps) // width).to_bytes(4, "big")
+            + gaps
+            + count.to_bytes(4, "big")
+            + b"\x00"
+        )
+        with pytest.raises(DecodeError, match="out of range"):
+            decode_payload(MessageType.SIFT, sift, CAP)
     seedless = encode_payload(Estimate(0.02, 0.0, (), 0.0, 0.0, 0.0, b"s" * 15, BITS))
     with pytest.raises(DecodeError, match="seed"):
         decode_payload(MessageType.ESTIMATE, seedless, CAP)

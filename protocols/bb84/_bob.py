@@ -34,6 +34,7 @@ from protocols.bb84._ldpc import LdpcBob, LdpcFrameError
 from protocols.bb84._records import BASIS_X, BASIS_Z, BobRecord
 from protocols.bb84._state import Role
 from protocols.bb84._toeplitz import privacy_amplify, toeplitz_multiply
+from protocols.errors import PostProcessingAbortedError
 
 __all__ = ["BobPostProcessing"]
 
@@ -64,8 +65,16 @@ class BobPostProcessing(Endpoint):
         self._pending_queries = 0
 
     def start(self) -> None:
-        """Queue the sifting announcement (Bob speaks first)."""
-        self._send(Sift(self._record.pulse_index, self._record.bases))
+        """Queue the sifting announcement (Bob speaks first).
+
+        Raises:
+            PostProcessingAbortedError: the block cannot start (e.g. no authentication key left).
+        """
+        try:
+            self._send(Sift(self._record.pulse_index, self._record.bases))
+        except PostProcessingAbortedError as exc:
+            self._record_abort(exc)
+            raise
 
     def _on_message(self, message: Message) -> None:
         if isinstance(message, SiftReply):

@@ -938,8 +938,8 @@ class CascadeBob:
         self._flipped[positions] = True
         self.bits[positions] ^= 1
         self.errors_corrected += int(positions.shape[0])
-        # Every pass: toggle the path from the flipped leaf to its block's root. Levels past a
-        # pass's root land on node 0 of the block, which is never read.
+        # Every pass: toggle the path from the flipped leaf to its block's root (passes are
+        # grouped by depth, so each toggles exactly its own depth + 1 levels).
         frame = np.searchsorted(self._frame_start, positions, side="right") - 1
         leaf = np.empty((self._started, positions.shape[0]), dtype=_I64)
         halves = self._parities.halves

@@ -121,9 +121,13 @@ class Endpoint(abc.ABC):
             self._machine.fail()
             raise
         except PostProcessingAbortedError as exc:
-            self._machine.abort()
-            self._abort_reason = exc.reason
+            self._record_abort(exc)
             raise
+
+    def _record_abort(self, exc: PostProcessingAbortedError) -> None:
+        """Enter ABORTED and keep the reason (whichever call of this end learned it)."""
+        self._machine.abort()
+        self._abort_reason = exc.reason
 
     def _handle_frame(self) -> bool:
         """Process one complete frame from the inbox; False if none is complete yet."""

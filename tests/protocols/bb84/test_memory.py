@@ -112,6 +112,11 @@ def test_exhausted_auth_pool_aborts(pool_bytes: int) -> None:
     alice, bob = endpoints(*lab_block(), lab_config(), auth_key=bytes(pool_bytes))
     result = run_in_memory(alice, bob)
     assert result.abort_reason == "authentication key pool exhausted"
+    # Whichever call ran out (Bob's start() for an empty pool, a later message otherwise), the
+    # end that ran out is ABORTED and keeps the reason.
+    aborted = bob if bob.abort_reason is not None else alice
+    assert aborted.state is State.ABORTED
+    assert aborted.abort_reason == "authentication key pool exhausted"
 
 
 def test_bob_abort_reaches_alice_over_the_byte_channel(monkeypatch: pytest.MonkeyPatch) -> None:

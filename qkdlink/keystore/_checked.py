@@ -16,6 +16,9 @@ from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._stream import check_key_ids, check_lengths, check_partition, check_slaves
 
+ALREADY_ASSIGNED = "key ID already assigned"
+"""The `KeyIdError` message both backends give when an assigned key ID is assigned again."""
+
 
 class AssignRequest(NamedTuple):
     """A checked, non-empty `assign` call, as the backend's `_assign` hook receives it."""

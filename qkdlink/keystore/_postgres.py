@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from qkdlink.errors import KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation
-from qkdlink.keystore._checked import AssignRequest, CheckedKeyStore
+from qkdlink.keystore._checked import ALREADY_ASSIGNED, AssignRequest, CheckedKeyStore
 from qkdlink.keystore._config import check_schema_name
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
@@ -349,7 +349,7 @@ class PostgresKeyStore(CheckedKeyStore):
         except KeyStoreError as exc:
             # Another replica inserted one of these key IDs first: as for a known ID.
             if isinstance(exc.__cause__, psycopg.errors.UniqueViolation):
-                raise KeyIdError("key ID already assigned") from None
+                raise KeyIdError(ALREADY_ASSIGNED) from None
             raise
 
     async def _assign_tx(self, conn: Conn, request: AssignRequest) -> None:
@@ -363,7 +363,7 @@ class PostgresKeyStore(CheckedKeyStore):
             )
         ).fetchone()
         if known is not None:
-            raise KeyIdError("key ID already assigned")
+            raise KeyIdError(ALREADY_ASSIGNED)
         data = await self._consume(conn, link_id, partition, consumed, end)
         index, batches = await _cpu(
             len(assignments) * len(slave_sae_ids),

@@ -28,7 +28,7 @@ from typing import TypeVar
 from qkdlink.errors import ConfigurationError, KeyIdError, KeyStoreError
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation
-from qkdlink.keystore._checked import AssignRequest, CheckedKeyStore
+from qkdlink.keystore._checked import ALREADY_ASSIGNED, AssignRequest, CheckedKeyStore
 from qkdlink.keystore._key_batch import check_take, open_take, seal_key_batches
 from qkdlink.keystore._sealing import Sealer, check_canary, make_canary
 from qkdlink.keystore._sqlite_worker import SqliteWorker
@@ -349,7 +349,7 @@ class SqliteKeyStore(CheckedKeyStore):
         consumed, ingested_end = self._watermark(conn, link_id, partition)
         end = check_assignments(assignments, consumed, ingested_end)
         if self._any_known(conn, [a.key_id for a in assignments]):
-            raise KeyIdError("key ID already assigned")
+            raise KeyIdError(ALREADY_ASSIGNED)
         data = self._consume(conn, link_id, partition, consumed, end)
         index, batches = seal_key_batches(
             self._sealer.batch(), data, consumed, assignments, master_sae_id, slave_sae_ids
@@ -361,7 +361,7 @@ class SqliteKeyStore(CheckedKeyStore):
                 index,
             )
         except sqlite3.IntegrityError as exc:
-            raise KeyIdError("key ID already assigned") from exc
+            raise KeyIdError(ALREADY_ASSIGNED) from exc
         conn.executemany(
             "INSERT INTO qkd_key_batches (batch_id, slave_sae_id, master_sae_id, remaining, sealed)"
             " VALUES (?, ?, ?, ?, ?)",

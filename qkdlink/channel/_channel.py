@@ -16,7 +16,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, NoReturn, Self, cast
+from typing import Any, NoReturn, Protocol, Self, cast, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +73,15 @@ class ChannelStats:
     qkd_keys_consumed: int
     """QKD keys this end used: the handshake's, each rekey's, and every OTP pad key."""
     otp_key_bytes: int
+
+
+@runtime_checkable
+class _LendingTransport(Protocol):
+    """A transport that can lend received bytes without copying them (`TcpTransport`)."""
+
+    async def receive_view(self) -> memoryview:
+        """The next bytes, as `receive`, valid only until the next call."""
+        ...
 
 
 class Channel:
@@ -360,11 +369,19 @@ class Channel:
                 self._layer.receive_data(self._leftover, self._now())
                 self._leftover = b""
                 await self._process_events()
+            # The record layer keeps no reference to the bytes it is fed (whole records are
+            # decrypted from them in place, a partial tail is copied), so a lent view will do.
+            transport = self._transport
+            receive = (
+                transport.receive_view
+                if isinstance(transport, _LendingTransport)
+                else transport.receive
+            )
             while True:
                 while self._inbox_bytes > self._config.receive_buffer:
                     self._space.clear()
                     await self._space.wait()
-                data = await self._transport.receive()
+                data = await receive()
                 if not data:
                     self._layer.receive_eof()
                     return

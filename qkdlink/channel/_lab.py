@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -58,16 +59,34 @@ def lab_static_keypair(lab_json: Path | str, node: str) -> tuple[bytes, bytes]:
     directory = path.parent / _KEY_DIR
     directory.mkdir(mode=0o700, exist_ok=True)
     key_file = directory / f"{node}.x25519"
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(X25519PrivateKey.generate().private_bytes_raw().hex() + "\n")
+    if not key_file.exists():
+        _create_key_file(key_file)
     try:
         private = bytes.fromhex(key_file.read_text().strip())
         public = X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"unreadable static key file {key_file}") from exc
     return private, public
+
+
+def _create_key_file(key_file: Path) -> None:
+    """Write a fresh static key to `key_file` unless another process already has.
+
+    The key is written to a private temporary file first and then hard-linked into place
+    (link(2) fails if the name exists), so a concurrent reader never sees a partly written file
+    and two processes starting at once agree on one key.
+    """
+    tmp = key_file.with_name(f".{key_file.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(X25519PrivateKey.generate().private_bytes_raw().hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, key_file)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def lab_channel_config(

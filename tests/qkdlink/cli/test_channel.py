@@ -6,6 +6,8 @@ import asyncio
 import os
 import re
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,25 @@ def test_static_keys_are_created_once_with_private_permissions(tmp_path: Path) -
     assert lab_sae_ids(lab_json)["hospital-b"].endswith("hospital-b")
     with pytest.raises(ConfigurationError):
         lab_static_keypair(lab_json, "../etc")
+
+
+def test_static_key_created_concurrently_is_one_whole_key(tmp_path: Path) -> None:
+    """Two processes (here threads) starting at once: neither may read a half-written key file,
+    and both must end up with the same key (was: ConfigurationError 'unreadable static key')."""
+    workers = 8
+    for attempt in range(20):
+        spec = create_lab(tmp_path / f"lab{attempt}", nodes=("hospital-a", "hospital-b"))
+        lab_json = spec.directory / "lab.json"
+        start = threading.Barrier(workers)
+
+        def one(lab_json: Path = lab_json, start: threading.Barrier = start) -> tuple[bytes, bytes]:
+            start.wait()
+            return lab_static_keypair(lab_json, "hospital-a")
+
+        with ThreadPoolExecutor(workers) as pool:
+            keys = [f.result() for f in [pool.submit(one) for _ in range(workers)]]
+        assert len(set(keys)) == 1
+        assert not [p for p in (spec.directory / "channel-keys").iterdir() if p.suffix == ".tmp"]
 
 
 @pytest.mark.network

@@ -128,15 +128,9 @@ def sim_bb84(args: argparse.Namespace) -> int:
 
 def _model_curves(config: LinkConfig) -> dict[str, tuple[list[float], list[float]]]:
     """Asymptotic key-rate curves for this link's devices (the three decoy methods)."""
-    from simulators.keyrate import DecoyMethod, DeviceParameters, optimal_key_rate
+    from simulators.keyrate import DecoyMethod, optimal_key_rate
 
-    device = DeviceParameters(
-        fiber_loss_db_per_km=config.fiber_loss_db_per_km,
-        detector_efficiency=config.detector_efficiency,
-        dark_count_prob=config.dark_count_prob,
-        misalignment=config.misalignment,
-        decoy_intensity=config.decoy_intensity,
-    )
+    device = config.device_parameters()
     stop = max(150.0, config.distance_km + 10.0)
     distances = [2.0 * i for i in range(int(stop / 2.0) + 1)]
     return {

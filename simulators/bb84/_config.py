@@ -5,9 +5,12 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qkdlink.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from simulators.keyrate import DeviceParameters
 
 __all__ = ["DecoyScheme", "LinkConfig", "PulseClass"]
 
@@ -112,6 +115,18 @@ class LinkConfig:
             PulseClass("signal", self.signal_intensity, p_signal),
             PulseClass("decoy", self.decoy_intensity, self.decoy_probability),
             PulseClass("vacuum", 0.0, self.vacuum_probability),
+        )
+
+    def device_parameters(self) -> DeviceParameters:
+        """This link's devices as the asymptotic key-rate model (`simulators.keyrate`) wants."""
+        from simulators.keyrate import DeviceParameters  # scipy: loaded only when the model is used
+
+        return DeviceParameters(
+            fiber_loss_db_per_km=self.fiber_loss_db_per_km,
+            detector_efficiency=self.detector_efficiency,
+            dark_count_prob=self.dark_count_prob,
+            misalignment=self.misalignment,
+            decoy_intensity=self.decoy_intensity,
         )
 
     def with_(self, **changes: Any) -> LinkConfig:

@@ -26,7 +26,7 @@ from qkdlink.errors import ConfigurationError
 from qkdlink.keysource import KeyBlock, KeySource
 from simulators.bb84._config import DecoyScheme, LinkConfig
 from simulators.bb84._link import BlockResult, auth_material, block_rng, run_block
-from simulators.keyrate import DecoyMethod, DeviceParameters, key_rate
+from simulators.keyrate import DecoyMethod, key_rate
 
 __all__ = ["SimulatedLinkKeySource", "default_block_pulses", "make_key_source"]
 
@@ -145,13 +145,7 @@ def make_key_source(
         config = LinkConfig(distance_km=float(distance_km), seed=int(seed), **params)
     except TypeError as exc:
         raise ConfigurationError(f"bad bb84 key source parameter: {exc}") from exc
-    device = DeviceParameters(
-        fiber_loss_db_per_km=config.fiber_loss_db_per_km,
-        detector_efficiency=config.detector_efficiency,
-        dark_count_prob=config.dark_count_prob,
-        misalignment=config.misalignment,
-        decoy_intensity=config.decoy_intensity,
-    )
+    device = config.device_parameters()
     method = (
         DecoyMethod.VACUUM_WEAK if config.decoy is DecoyScheme.VACUUM_WEAK else DecoyMethod.NONE
     )

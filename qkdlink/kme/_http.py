@@ -12,6 +12,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -28,6 +29,8 @@ from qkdlink.kme._bulk import key_container_json
 from qkdlink.kme._peer_wire import PEER_MAX_BODY_BYTES, PeerWireError, decode_assign
 from qkdlink.kme._service import KmeReplyError, KmeService
 from qkdlink.pki import Identity, identity_from_peercert
+
+_Parsed = TypeVar("_Parsed", KeyRequest, KeyIds)
 
 __all__ = ["build_app"]
 
@@ -105,27 +108,22 @@ class _Routes:
         status = await self._service.status(caller, request.match_info["sae_id"])
         return _json_response(status.to_json())
 
+    async def _parsed(self, request: web.Request, model: type[_Parsed]) -> _Parsed:
+        """The request's `model` from its query (GET) or JSON body (POST, no query allowed)."""
+        if request.method == "GET":
+            return model.from_query(request.query_string)
+        _no_query(request)
+        return model.from_json(await _body(request, self._max_body), max_bytes=self._max_body)
+
     async def enc_keys(self, request: web.Request) -> web.Response:
         caller = self._caller(request)
-        if request.method == "GET":
-            key_request = KeyRequest.from_query(request.query_string)
-        else:
-            _no_query(request)
-            key_request = KeyRequest.from_json(
-                await _body(request, self._max_body), max_bytes=self._max_body
-            )
+        key_request = await self._parsed(request, KeyRequest)
         keys = await self._service.enc_keys(caller, request.match_info["sae_id"], key_request)
         return _json_response(key_container_json(keys))  # StoredKey is a (key_id, material) tuple
 
     async def dec_keys(self, request: web.Request) -> web.Response:
         caller = self._caller(request)
-        if request.method == "GET":
-            key_ids = KeyIds.from_query(request.query_string)
-        else:
-            _no_query(request)
-            key_ids = KeyIds.from_json(
-                await _body(request, self._max_body), max_bytes=self._max_body
-            )
+        key_ids = await self._parsed(request, KeyIds)
         keys = await self._service.dec_keys(caller, request.match_info["sae_id"], key_ids)
         return _json_response(key_container_json(keys))  # StoredKey is a (key_id, material) tuple
 

@@ -15,7 +15,6 @@ import contextlib
 import math
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, NoReturn, Protocol, Self, cast, runtime_checkable
 
 import numpy as np
@@ -32,6 +31,7 @@ from protocols.channel.events import (
     RekeyNeeded,
 )
 from protocols.errors import LocalProtocolError
+from qkdlink._aclose import AsyncClosing
 from qkdlink.channel._config import ChannelConfig
 from qkdlink.errors import (
     BrokenChannelError,
@@ -84,7 +84,7 @@ class _LendingTransport(Protocol):
         ...
 
 
-class Channel:
+class Channel(AsyncClosing):
     """An authenticated, encrypted, QKD-keyed message channel. Build with `connect`/`serve`.
 
     Messages keep their boundaries; `send` and `recv` carry bytes, `send_array`/`recv_array`
@@ -322,17 +322,6 @@ class Channel:
             await self._transport.aclose()
         self._readable.set()
         self._space.set()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ------------------------------------------------------------------ receiving
 

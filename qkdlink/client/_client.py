@@ -20,7 +20,6 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Self, TypeVar
 
 import aiohttp
@@ -36,6 +35,7 @@ from protocols.etsi014 import (
     ParseError,
     Status,
 )
+from qkdlink._aclose import AsyncClosing
 from qkdlink.client._config import KmeClientConfig
 from qkdlink.client._tls import client_ssl_context
 from qkdlink.errors import (
@@ -81,7 +81,7 @@ def _key_ids_of(ids: Iterable[uuid.UUID | str]) -> KeyIds:
         raise LocalProtocolError(f"malformed key ID: {exc}") from None
 
 
-class KmeClient:
+class KmeClient(AsyncClosing):
     """An SAE's async client for its KME: `status`, `get_key` (enc_keys), `get_key_with_ids`
     (dec_keys). Use as `async with KmeClient(config) as kme: ...`.
 
@@ -147,14 +147,6 @@ class KmeClient:
     async def __aenter__(self) -> Self:
         await self.open()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- API methods (clause 5, Table 2) -------------------------------------------------------
 

@@ -11,11 +11,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
+from qkdlink._aclose import AsyncClosing
 from qkdlink.errors import ConfigurationError
 from qkdlink.keysource import KeySource
 from qkdlink.keystore import KeyStore
@@ -33,7 +33,7 @@ __all__ = ["KmeServer"]
 _log = logging.getLogger("qkdlink.kme")
 
 
-class KmeServer:
+class KmeServer(AsyncClosing):
     """One KME process's runtime (see module docstring); `aclose()` stops everything."""
 
     def __init__(self, config: KmeConfig, *, store: KeyStore | None = None) -> None:
@@ -162,14 +162,6 @@ class KmeServer:
             await self._store.aclose()
             self._store = None
 
-    async def __aenter__(self) -> KmeServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

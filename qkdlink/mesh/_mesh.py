@@ -19,12 +19,12 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 
+from qkdlink._aclose import AsyncClosing
 from qkdlink.errors import (
     ChannelClosedError,
     ChannelError,
@@ -119,7 +119,7 @@ class _Peer:
     reader: asyncio.Task[None] | None = None
 
 
-class Mesh:
+class Mesh(AsyncClosing):
     """One party's end of a full mesh; use as `async with Mesh(config, transport) as mesh`."""
 
     def __init__(
@@ -169,14 +169,6 @@ class Mesh:
     async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> None:
         """Listen for lower-ranked peers, dial higher-ranked ones (with retry), say hello.

@@ -28,13 +28,13 @@ import struct
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Self
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from qkdlink._aclose import AsyncClosing
 from qkdlink.errors import ChannelClosedError, ConfigurationError, TransportError
 
 __all__ = ["MqttTransport", "MqttTransportConfig"]
@@ -96,7 +96,7 @@ class MqttTransportConfig:
         return f"{self.topic_prefix}/{self.peer_id}/{self.local_id}"
 
 
-class MqttTransport:
+class MqttTransport(AsyncClosing):
     """A `Transport` through an MQTT broker; use as ``async with MqttTransport(config) as t``."""
 
     def __init__(self, config: MqttTransportConfig) -> None:
@@ -141,14 +141,6 @@ class MqttTransport:
                 f"cannot reach the MQTT broker at {self._config.host}:{self._config.port}"
             ) from self._failed
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self, linger: float = 2.0) -> None:
         """Send FIN, wait up to `linger` seconds for everything to be acknowledged, disconnect."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from types import TracebackType
-from typing import Self, cast
+from typing import cast
 
+from qkdlink._aclose import AsyncClosing
 from qkdlink.errors import BusyError, ChannelClosedError, TransportError
 
 __all__ = ["TcpListener", "TcpTransport", "tcp_connect", "tcp_listen"]
@@ -228,7 +228,7 @@ async def tcp_connect(
     return TcpTransport(protocol)
 
 
-class TcpListener:
+class TcpListener(AsyncClosing):
     """Accepts TCP connections; `async with` closes the listening socket."""
 
     def __init__(self) -> None:
@@ -255,17 +255,6 @@ class TcpListener:
             self._server = None
         while not self._accepted.empty():
             await self._accepted.get_nowait().aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 async def tcp_listen(

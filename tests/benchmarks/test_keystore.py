@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from benchmarks import BenchOptions
 from benchmarks.keystore import BENCHMARKS
+from tests.benchmarks._records import assert_positive_ratio, run_quick
 
 METRICS = {
     "keys_per_s_reserve_assign_take",
@@ -21,18 +19,12 @@ METRICS = {
     "name", ["keystore", pytest.param("keystore-postgres", marks=pytest.mark.network)]
 )
 def test_keystore_quick_records_are_well_formed(name: str) -> None:
-    records = BENCHMARKS[name](BenchOptions(quick=True))
+    records = run_quick(BENCHMARKS, name)
     expected = METRICS | (
         {"single_key_reserves_per_s_16_concurrent"} if name == "keystore" else set()
     )
     assert {r.metric for r in records} == expected
     for r in records:
-        assert r.benchmark == name
-        assert math.isfinite(r.value)
-        assert r.value > 0
+        assert_positive_ratio(r, name)
         assert r.baseline
-        assert r.baseline_value is not None
-        assert r.baseline_value > 0
-        assert r.ratio is not None
-        assert math.isfinite(r.ratio)
         assert r.target

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from benchmarks import BenchOptions
 from benchmarks.kme import BENCHMARKS
+from tests.benchmarks._records import assert_positive_ratio, run_quick
 
 METRICS = {
     "kme": {"enc_dec_round_trip_median", "durable_store_floor_median"},
@@ -19,15 +17,9 @@ METRICS = {
     "name", ["kme", pytest.param("kme-bulk", marks=[pytest.mark.slow, pytest.mark.network])]
 )
 def test_kme_quick_records_are_well_formed(name: str) -> None:
-    records = BENCHMARKS[name](BenchOptions(quick=True))
+    records = run_quick(BENCHMARKS, name)
     assert {r.metric for r in records} == METRICS[name]
     for r in records:
-        assert r.benchmark == name
-        assert math.isfinite(r.value)
-        assert r.value > 0
+        assert_positive_ratio(r, name)
         assert r.baseline
-        assert r.baseline_value is not None
-        assert r.baseline_value > 0
-        assert r.ratio is not None
-        assert math.isfinite(r.ratio)
         assert r.target

@@ -48,34 +48,19 @@ async def test_two_tunnels_forward_through_a_lab(tmp_path) -> None:  # type: ign
     target = server.sockets[0].getsockname()[1]
     mesh_a, mesh_b, forward = free_ports(3, spacing=3)
     common = ["--lab", str(lab_json), "--mesh-ports", f"alpha={mesh_a},beta={mesh_b}", "--once"]
+
+    async def tunnel(party: str, *args: str) -> asyncio.subprocess.Process:
+        """`qkdlink tunnel --party PARTY` on the lab, its stdout piped."""
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "qkdlink", "tunnel", "--party", party, *common, *args),
+            stdout=asyncio.subprocess.PIPE,
+        )
+
     async with run_lab(spec):
         procs = [
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "qkdlink",
-                "tunnel",
-                "--party",
-                "alpha",
-                *common,
-                "--forward-ports",
-                f"beta={forward}",
-                "--target",
-                "127.0.0.1:1",
-                stdout=asyncio.subprocess.PIPE,
-            ),
-            await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "qkdlink",
-                "tunnel",
-                "--party",
-                "beta",
-                *common,
-                "--target",
-                f"127.0.0.1:{target}",
-                stdout=asyncio.subprocess.PIPE,
-            ),
+            await tunnel("alpha", "--forward-ports", f"beta={forward}", "--target", "127.0.0.1:1"),
+            await tunnel("beta", "--target", f"127.0.0.1:{target}"),
         ]
         try:
             first = procs[0].stdout

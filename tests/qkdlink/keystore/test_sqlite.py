@@ -32,13 +32,29 @@ def _wal(path: Path) -> bytes:
     return wal.read_bytes() if wal.exists() else b""
 
 
-async def _deliver_one(store: SqliteKeyStore, path: Path) -> bytes:
-    """Assign four keys, deliver one; return the sealed batch that held the delivered key."""
+def _store(path: Path, *, commits: int, interval_s: float) -> SqliteKeyStore:
+    """A store at `path` that scrubs its WAL after `commits` commits or `interval_s` seconds."""
+    return SqliteKeyStore(
+        path,
+        master_key=MASTER_KEY,
+        wal_checkpoint_commits=commits,
+        wal_checkpoint_interval_s=interval_s,
+    )
+
+
+async def _assign_four(store: SqliteKeyStore) -> list[str]:
+    """Ingest two blocks and assign four keys from them (two commits); return the key IDs."""
     blocks = [KeyBlock(i, secrets.token_bytes(1024)) for i in range(2)]
     await store.ingest(LINK, blocks)
     ids = [str(uuid.uuid4()) for _ in range(4)]
     assignments = [KeyAssignment(key_id, 32 * i, 32) for i, key_id in enumerate(ids)]
     await store.assign(LINK, 0, assignments, "SAE_A", ["SAE_B"])
+    return ids
+
+
+async def _deliver_one(store: SqliteKeyStore, path: Path) -> bytes:
+    """Assign four keys, deliver one; return the sealed batch that held the delivered key."""
+    ids = await _assign_four(store)
     (old_batch,) = _sealed_batches(path)
     await store.take("SAE_A", "SAE_B", ids[:1])
     assert _sealed_batches(path) != [old_batch]  # resealed without the delivered key
@@ -48,15 +64,8 @@ async def _deliver_one(store: SqliteKeyStore, path: Path) -> bytes:
 async def test_the_commit_count_bound_scrubs_the_wal(tmp_path: Path) -> None:
     path = tmp_path / "keys.db"
     # ingest, assign: two commits, below the bound; the take is the third.
-    store = SqliteKeyStore(
-        path, master_key=MASTER_KEY, wal_checkpoint_commits=3, wal_checkpoint_interval_s=3600
-    )
-    async with store:
-        blocks = [KeyBlock(i, secrets.token_bytes(1024)) for i in range(2)]
-        await store.ingest(LINK, blocks)
-        ids = [str(uuid.uuid4()) for _ in range(4)]
-        assignments = [KeyAssignment(key_id, 32 * i, 32) for i, key_id in enumerate(ids)]
-        await store.assign(LINK, 0, assignments, "SAE_A", ["SAE_B"])
+    async with _store(path, commits=3, interval_s=3600) as store:
+        ids = await _assign_four(store)
         (old_batch,) = _sealed_batches(path)
         assert old_batch in _wal(path)  # the exposure the checkpoint removes
         await store.take("SAE_A", "SAE_B", ids[:1])
@@ -66,10 +75,7 @@ async def test_the_commit_count_bound_scrubs_the_wal(tmp_path: Path) -> None:
 
 async def test_the_interval_bound_scrubs_the_wal_without_further_calls(tmp_path: Path) -> None:
     path = tmp_path / "keys.db"
-    store = SqliteKeyStore(
-        path, master_key=MASTER_KEY, wal_checkpoint_commits=1000, wal_checkpoint_interval_s=0.05
-    )
-    async with store:
+    async with _store(path, commits=1000, interval_s=0.05) as store:
         old_batch = await _deliver_one(store, path)
         for _ in range(200):  # the worker's timer fires on its own; poll for it, 10 s at most
             wal = _wal(path)
@@ -82,10 +88,7 @@ async def test_the_interval_bound_scrubs_the_wal_without_further_calls(tmp_path:
 
 async def test_close_scrubs_the_wal(tmp_path: Path) -> None:
     path = tmp_path / "keys.db"
-    store = SqliteKeyStore(
-        path, master_key=MASTER_KEY, wal_checkpoint_commits=1000, wal_checkpoint_interval_s=3600
-    )
-    async with store:
+    async with _store(path, commits=1000, interval_s=3600) as store:
         old_batch = await _deliver_one(store, path)
     assert _wal(path) == b""
     assert old_batch not in path.read_bytes()

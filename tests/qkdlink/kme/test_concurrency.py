@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 
 from qkdlink.lab import Lab, LabSpec
-from tests.qkdlink.kme._load import Ledger, round_trips
-from tests.qkdlink.kme.conftest import A, B
+from tests.qkdlink.kme._clients import both_directions
+from tests.qkdlink.kme._load import Ledger
 
 CLIENTS = 64
 
@@ -29,20 +27,7 @@ async def _run(spec: LabSpec, rounds: int, number: int) -> Ledger:
     ledger = Ledger()
     connector = aiohttp.TCPConnector(limit=CLIENTS * 2)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(
-            *(
-                round_trips(
-                    session,
-                    spec,
-                    A if i % 2 == 0 else B,
-                    B if i % 2 == 0 else A,
-                    rounds,
-                    number,
-                    ledger,
-                )
-                for i in range(CLIENTS)
-            )
-        )
+        await both_directions(session, spec, CLIENTS, ledger, rounds=rounds, number=number)
     return ledger
 
 

@@ -17,7 +17,8 @@ import aiohttp
 import pytest
 
 from qkdlink.lab import create_lab, run_lab
-from tests.qkdlink.kme._load import Ledger, dec_keys, round_trips
+from tests.qkdlink.kme._clients import both_directions
+from tests.qkdlink.kme._load import Ledger, dec_keys
 from tests.qkdlink.kme.conftest import TEST_LIMITS, A, B
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
@@ -40,25 +41,18 @@ async def test_kill_9_during_load_loses_and_repeats_nothing(tmp_path: Path) -> N
                 while len(ledger.acked) < count:  # noqa: ASYNC110 -- polls a plain dict
                     await asyncio.sleep(0.02)
 
-            async def load() -> None:
-                await asyncio.gather(
-                    *(
-                        round_trips(
-                            session,
-                            spec,
-                            A if i % 2 == 0 else B,
-                            B if i % 2 == 0 else A,
-                            rounds=10_000,
-                            number=KEYS_PER_REQUEST,
-                            ledger=ledger,
-                            tolerate_failures=True,
-                            stop=stop,
-                        )
-                        for i in range(CLIENTS)
-                    )
+            load_task = asyncio.create_task(
+                both_directions(
+                    session,
+                    spec,
+                    CLIENTS,
+                    ledger,
+                    rounds=10_000,
+                    number=KEYS_PER_REQUEST,
+                    tolerate_failures=True,
+                    stop=stop,
                 )
-
-            load_task = asyncio.create_task(load())
+            )
             for victim in (A, B)[:KILLS]:
                 # Kill only under load: after a few hundred more keys were acknowledged.
                 await asyncio.wait_for(acked_at_least(len(ledger.acked) + 300), 60)

@@ -8,10 +8,11 @@ exception and message, and a backend holds only its storage code.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import NamedTuple, Self
 
+from qkdlink._aclose import AsyncClosing
 from qkdlink.keysource import KeyBlock
 from qkdlink.keystore._base import Allocation, KeyAssignment, StoredKey
 from qkdlink.keystore._stream import check_key_ids, check_lengths, check_partition, check_slaves
@@ -35,7 +36,7 @@ class AssignRequest(NamedTuple):
     """The SAEs each key is deliverable to once, at least one, distinct."""
 
 
-class CheckedKeyStore(ABC):
+class CheckedKeyStore(AsyncClosing):
     """A `KeyStore` whose backend implements `open`, `aclose` and the `_`-prefixed hooks.
 
     Hooks receive checked, non-empty requests only; each runs in one transaction that applies
@@ -45,9 +46,6 @@ class CheckedKeyStore(ABC):
     async def __aenter__(self) -> Self:
         await self.open()
         return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     # --- lifecycle (backend) ------------------------------------------------------------------
 

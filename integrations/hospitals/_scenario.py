@@ -217,11 +217,13 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
                 )
 
             def channel_config(me: str) -> Callable[[str], ChannelConfig]:
-                provider = CountingKeyProvider(
-                    KmeKeyProvider(clients[me], sae_ids=sae_ids), "channels", counts[me]
-                )
+                kme_keys = KmeKeyProvider(clients[me], sae_ids=sae_ids)
 
                 def config(peer: str) -> ChannelConfig:
+                    # One wrapper per channel attempt: its first key is that handshake's.
+                    provider = CountingKeyProvider(
+                        kme_keys, "channels", counts[me], first_key_as="handshakes"
+                    )
                     return ChannelConfig(
                         local_id=me,
                         peer_id=peer,
@@ -369,12 +371,12 @@ def _keys(meshes: dict[str, Any], counts: dict[str, Counter[str]]) -> dict[str, 
         }
         for h, c in counts.items()
     }
+    # Keys the initiators fetched for handshakes (each also fetched once by its responder).
+    handshakes = sum(c["handshakes/enc_keys"] for c in counts.values())
     rekeys = 0
-    handshakes = 0
     for i, a in enumerate(HOSPITALS):
         for b in HOSPITALS[i + 1 :]:
             link_stats = meshes[a].stats()[b].link_stats
-            handshakes += 1
             rekeys += int(getattr(link_stats, "rekeys", 0))
     seeds: Counter[str] = Counter()
     for h, mesh in meshes.items():

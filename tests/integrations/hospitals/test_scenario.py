@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from integrations.hospitals import ScenarioOptions, format_report, run_scenario
+from integrations.hospitals._data import HOSPITALS
+
+PHASES = ["lab", "qkd keys", "mesh", "secure aggregation", "private diagnosis", "mpyc secure mean"]
+
+
+def _assert_keys_add_up(keys: dict[str, Any]) -> None:
+    """Every key a KME delivered is one a purpose consumed, fetched once at each end.
+
+    The lower-ranked party of a pair is both the channel initiator (it dials) and the seed master
+    (lower id): it fetches enc_keys, its peer fetches the same keys by ID (dec_keys). The mesh
+    sends no one-time-pad records, so handshakes, rekeys and seeds are all the keys there are.
+    """
+    delivered = keys["delivered_by_kme"]
+    used = keys["consumed_by_purpose"]
+    assert list(delivered) == list(HOSPITALS)
+    consumed = used["handshakes"] + used["rekeys"] + sum(used["seeds"].values())
+    assert sum(d["enc_keys"] for d in delivered.values()) == consumed
+    assert sum(d["dec_keys"] for d in delivered.values()) == consumed
+    first, *_, last = HOSPITALS
+    assert delivered[first]["dec_keys"] == 0  # master of every pair
+    assert delivered[last]["enc_keys"] == 0  # slave of every pair
+    # hospital-a's keys: one handshake and one PRZS seed per peer, plus its channels' rekeys.
+    assert delivered[first]["enc_keys"] >= 2 * (len(HOSPITALS) - 1)
 
 
 @pytest.mark.slow
@@ -22,6 +47,10 @@ async def test_scenario_meets_its_checks_over_tcp() -> None:
     assert report["keys"]["consumed_by_purpose"]["handshakes"] == 3
     assert report["keys"]["consumed_by_purpose"]["seeds"] == {"przs/training": 3}
     assert all(t["bytes_a_to_b"] > 0 for t in report["traffic"])
+    _assert_keys_add_up(report["keys"])
+    phases = report["phases_s"]
+    assert list(phases) == PHASES
+    assert all(math.isfinite(s) and s > 0 for s in phases.values())
     text = format_report(report)
     assert "overall: OK" in text
 
@@ -59,7 +88,6 @@ async def test_failed_mesh_start_closes_every_mesh_at_once() -> None:
     import asyncio
     import contextlib
     import time
-    from typing import Any
 
     from integrations.hospitals._scenario import start_meshes
     from qkdlink.errors import HandshakeError

@@ -11,12 +11,14 @@ from qkdlink.kme._config import (
     config_from_mapping,
     load_config,
 )
+from qkdlink.kme._delivered import DeliveredKeys
 from qkdlink.kme._server import KmeServer
 from qkdlink.kme._service import own_partition
 from qkdlink.kme._sources import BB84_PLUGIN, make_key_source
 
 __all__ = [
     "BB84_PLUGIN",
+    "DeliveredKeys",
     "KeySourceConfig",
     "KmeConfig",
     "KmeServer",

@@ -21,6 +21,7 @@ from qkdlink.keysource import KeySource
 from qkdlink.keystore import KeyStore
 from qkdlink.keystore._config import open_key_store
 from qkdlink.kme._config import KmeConfig
+from qkdlink.kme._delivered import DeliveredKeys
 from qkdlink.kme._http import build_app
 from qkdlink.kme._ingest import LinkIngestor
 from qkdlink.kme._service import KmeService, LinkRuntime, own_partition
@@ -45,6 +46,7 @@ class KmeServer(AsyncClosing):
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._service: KmeService | None = None
         self.links: dict[str, LinkRuntime] = {}
 
     @property
@@ -64,6 +66,18 @@ class KmeServer(AsyncClosing):
         if self._store is None:
             raise ConfigurationError("KME is not started")
         return self._store
+
+    @property
+    def delivered(self) -> DeliveredKeys:
+        """Keys this KME delivered since it started: enc_keys to masters, dec_keys to slaves,
+        each counted when its delivery committed (refused or failed requests count nothing).
+
+        Raises:
+            ConfigurationError: the KME was never started.
+        """
+        if self._service is None:
+            raise ConfigurationError("KME is not started")
+        return self._service.delivered
 
     async def start(self) -> None:
         """Open the store, start ingestion and sync per link, and listen.
@@ -109,7 +123,7 @@ class KmeServer(AsyncClosing):
             self._tasks.append(
                 asyncio.create_task(self._guard(link.sync.run(), "sync", peer.link_id))
             )
-        service = KmeService(config, store, self.links)
+        service = self._service = KmeService(config, store, self.links)
         app = build_app(
             service,
             max_body_bytes=limits.max_body_bytes,

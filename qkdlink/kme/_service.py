@@ -32,6 +32,7 @@ from qkdlink.errors import (
 )
 from qkdlink.keystore import KeyStore, StoredKey
 from qkdlink.kme._config import KmeConfig, PeerConfig
+from qkdlink.kme._delivered import DeliveredKeys
 from qkdlink.kme._ingest import LinkIngestor
 from qkdlink.kme._peer_wire import AssignGroup
 from qkdlink.kme._sync import MasterSync
@@ -99,6 +100,13 @@ class KmeService:
         self._limits_of_pair: dict[tuple[str, str], Status] = {}
         """Status without a pool count per (master, slave), for validating enc_keys requests:
         built from the config alone, so once per pair (both IDs come from the config)."""
+        self._enc_delivered = 0
+        self._dec_delivered = 0
+
+    @property
+    def delivered(self) -> DeliveredKeys:
+        """Keys delivered since start (`_delivered.py`: counted when a delivery commits)."""
+        return DeliveredKeys(enc_keys=self._enc_delivered, dec_keys=self._dec_delivered)
 
     # --- SAE API ----------------------------------------------------------------------------
 
@@ -172,6 +180,8 @@ class KmeService:
             raise KmeReplyError.unavailable(MSG_PEER_UNAVAILABLE) from exc
         except KeyStoreError as exc:
             raise KmeReplyError.unavailable() from exc
+        # The peer confirmed: these keys are the master's now and never handed out again.
+        self._enc_delivered += len(reserved)
         return reserved
 
     async def dec_keys(
@@ -206,6 +216,8 @@ class KmeService:
                 await asyncio.sleep(0.02)
             except KeyStoreError as exc:
                 raise KmeReplyError.unavailable() from exc
+        # The take committed (all or nothing): the slave's copies are gone from the store.
+        self._dec_delivered += len(stored)
         return stored
 
     # --- peer API ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from qkdlink.errors import ConfigurationError
-from qkdlink.kme import KmeServer, load_config
+from qkdlink.kme import DeliveredKeys, KmeServer, load_config
 from qkdlink.lab._layout import LabSpec
 
 __all__ = ["Lab", "run_lab"]
@@ -82,6 +82,21 @@ class Lab:
         )
         self._processes[name] = process
         await _wait_listening(node.kme_url, process)
+
+    def delivered_keys(self, name: str) -> DeliveredKeys:
+        """Keys node `name`'s KME delivered since it (last) started, as the KME counted them.
+
+        Raises:
+            ConfigurationError: unknown or stopped node, or a subprocess lab (its KMEs' counters
+                live in other processes).
+        """
+        self.spec.node(name)
+        server = self.servers.get(name)
+        if server is None:
+            if self.mode == "subprocess":
+                raise ConfigurationError("delivered_keys needs an in-process lab")
+            raise ConfigurationError(f"lab node {name!r} is not running")
+        return server.delivered
 
     async def stop_node(self, name: str) -> None:
         """Stop a node cleanly (SIGTERM / aclose)."""

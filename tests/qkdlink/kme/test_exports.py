@@ -10,6 +10,7 @@ import qkdlink.pki
 def test_kme_exports() -> None:
     assert sorted(qkdlink.kme.__all__) == [
         "BB84_PLUGIN",
+        "DeliveredKeys",
         "KeySourceConfig",
         "KmeConfig",
         "KmeServer",

@@ -1,17 +1,21 @@
-"""Toeplitz hashing: the FFT product equals the direct GF(2) product, also at 2^20 bits."""
+"""Toeplitz hashing: the carry-less and FFT products equal the direct GF(2) product."""
 
 from __future__ import annotations
 
 import hashlib
+import platform
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from protocols.bb84 import _gf2
 from protocols.bb84._toeplitz import (
     _FOUR_STEP_MIN,
     MAX_TOEPLITZ_BITS,
+    _clmul_rows,
+    _fft_rows,
     _four_step_convolution,
     _row_count,
     fast_length,
@@ -179,4 +183,71 @@ def test_privacy_amplification_vectors(n: int, length: int, digest: str) -> None
     key = shake_bits(b"key", n)
     seed = shake_bits(b"seed", n - 1)
     out = privacy_amplify(key, seed, length)
+    assert hashlib.sha256(np.packbits(out).tobytes()).hexdigest() == digest
+
+
+def _cpu_has_pclmul() -> bool:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+        return any(line.startswith("flags") and " pclmulqdq" in line for line in info)
+
+
+def test_carry_less_path_is_used_where_the_cpu_has_it() -> None:
+    # A silent fallback to the FFT would hide a broken kernel from every other test here.
+    assert _gf2.available() == _cpu_has_pclmul()
+
+
+needs_clmul = pytest.mark.skipif(not _gf2.available(), reason="no PCLMULQDQ on this CPU")
+
+
+@needs_clmul
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 700), st.integers(1, 700), st.integers(0, 2**32 - 1))
+def test_carry_less_rows_match_direct_convolution(n: int, rows: int, seed: int) -> None:
+    # Sizes around word (64-bit) and tile (16-word) boundaries, both shapes (rows < n, rows > n).
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, n, dtype=np.uint8)
+    s = rng.integers(0, 2, n + rows - 1, dtype=np.uint8)
+    assert np.array_equal(_clmul_rows(s, x, rows), direct_convolution(s, x, rows))
+
+
+@needs_clmul
+@pytest.mark.parametrize(
+    ("n", "rows"),
+    [
+        (64 * 16, 64 * 16),  # exactly one schoolbook tile
+        (64 * 17 + 1, 64 * 16 - 1),  # one word past the tile: the Karatsuba split
+        (70_001, 3_333),  # many column tiles
+        (3_333, 70_001),  # many row tiles
+        (200_000, 100_000),  # deep recursion
+    ],
+)
+def test_carry_less_and_fft_rows_agree(n: int, rows: int) -> None:
+    rng = np.random.default_rng(n ^ rows)
+    x = rng.integers(0, 2, n, dtype=np.uint8)
+    s = rng.integers(0, 2, n + rows - 1, dtype=np.uint8)
+    assert np.array_equal(_clmul_rows(s, x, rows), _fft_rows(s, x, rows))
+
+
+@needs_clmul
+def test_carry_less_all_ones_spot_rows() -> None:
+    # All-ones operands: every row's parity is the window length's parity, known in closed form.
+    n, rows = 100_000, 50_001
+    y = _clmul_rows(np.ones(n + rows - 1, np.uint8), np.ones(n, np.uint8), rows)
+    assert np.array_equal(y, np.full(rows, n & 1, np.uint8))
+
+
+@pytest.mark.parametrize(
+    ("n", "length", "digest"),
+    [
+        (300_007, 123_456, "b59e1739eca167bc6437a8f91d3a424ccb0ea68d59ec1dfc2f692126b3e94ae8"),
+        (20_000, 9_999, "69f3d68a71b1452d42d032863cde616eaacf4715e64c6e166943a4e239eb835d"),
+    ],
+)
+def test_fft_path_keeps_the_vectors(n: int, length: int, digest: str) -> None:
+    # The fallback on CPUs without a carry-less multiply gives the same hashes.
+    key = shake_bits(b"key", n)
+    seed = shake_bits(b"seed", n - 1)
+    out = key[:length] ^ _fft_rows(seed, key[length:], length)
     assert hashlib.sha256(np.packbits(out).tobytes()).hexdigest() == digest

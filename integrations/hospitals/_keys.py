@@ -1,4 +1,8 @@
-"""Counting wrappers over a hospital's KME key provider: who delivered how many keys, for what."""
+"""Counting wrappers over a hospital's KME key provider: how many keys its SAE fetched, for what.
+
+The KMEs count what they delivered themselves (`qkdlink.kme.KmeServer.delivered`); these
+client-side counts give the purposes, and the report checks the two agree.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ __all__ = ["CountingKeyProvider"]
 
 
 class CountingKeyProvider:
-    """Counts keys this hospital's KME delivered (enc_keys / dec_keys) under one purpose.
+    """Counts keys this hospital's SAE fetched from its KME (enc_keys / dec_keys) for a purpose.
 
     With `first_key_as`, the first key delivered through this wrapper is also counted under that
     purpose: a channel's first key is its handshake's (rekey and one-time-pad keys come later), so

@@ -30,10 +30,22 @@ def format_report(report: dict[str, Any]) -> str:
             f"  {link['link']:<28} QBER {_fmt(link['qber'])}   "
             f"secret key rate {_fmt(link['secret_key_rate_bps'])} bit/s   ({link['source']})"
         )
+        block = link.get("block")
+        if block is not None:
+            lines.append(
+                f"  {'':<28} first block: {block['net_key_bits']} key bits in "
+                f"{block['link_seconds']:.3g} s of link time, {block['sifted_bits']} sifted bits"
+            )
     keys = report["keys"]
-    lines.append("keys delivered by each KME (enc_keys as master / dec_keys as slave):")
+    lines.append(
+        "keys delivered by each KME (enc_keys as master / dec_keys as slave; fetched by its SAE):"
+    )
     for node, d in keys["delivered_by_kme"].items():
-        lines.append(f"  {node:<12} {d['enc_keys']:>4} / {d['dec_keys']:>4}")
+        f = keys["fetched_by_sae"][node]
+        lines.append(
+            f"  {node:<12} {d['enc_keys']:>4} / {d['dec_keys']:>4}"
+            f"   ({f['enc_keys']} / {f['dec_keys']})"
+        )
     used = keys["consumed_by_purpose"]
     lines.append(
         f"keys consumed: handshakes {used['handshakes']}, rekeys {used['rekeys']}, seeds "

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from integrations.hospitals import ScenarioOptions, format_report, run_scenario
+from integrations.hospitals import format_report
 from integrations.hospitals._data import HOSPITALS
+from simulators.bb84 import LinkConfig, default_block_pulses
+from simulators.keyrate import DecoyMethod, key_rate
 
+DISTANCE_KM = 10.0
+"""The scenario's links (the lab's default: no distance in the key source table)."""
 PHASES = ["lab", "qkd keys", "mesh", "secure aggregation", "private diagnosis", "mpyc secure mean"]
 
 
@@ -36,23 +42,153 @@ def _assert_keys_add_up(keys: dict[str, Any]) -> None:
     assert delivered[first]["enc_keys"] >= 2 * (len(HOSPITALS) - 1)
 
 
+def _expected_qber(config: LinkConfig) -> float:
+    """Z-basis error rate of the sifted key bits, all intensity classes (the key fed to error
+    correction): Σ p_c·E_c·Q_c / Σ p_c·Q_c, with Q and E of Ma et al. 2005, Eqs. 8-9 (the
+    vacuum class: dark counts only, half of them errors)."""
+    device = config.device_parameters()
+    eta = config.transmittance
+    errors = sum(
+        c.probability * device.error_rate(c.intensity, eta) * device.gain(c.intensity, eta)
+        for c in config.pulse_classes
+    )
+    return errors / _click_probability(config)
+
+
+def _click_probability(config: LinkConfig) -> float:
+    device = config.device_parameters()
+    eta = config.transmittance
+    return sum(c.probability * device.gain(c.intensity, eta) for c in config.pulse_classes)
+
+
+def _assert_link_physics(link: dict[str, Any]) -> None:
+    """The report's QBER and key rate are those of the configured simulated link's first block.
+
+    Tolerances are 6 standard deviations of the block's own sample sizes, so a QBER or rate from
+    another link configuration, another block or another formula fails.
+    """
+    config = LinkConfig(distance_km=DISTANCE_KM)
+    block = link["block"]
+    assert link["source"].startswith("bb84")
+    assert link["distance_km"] == DISTANCE_KM
+    # Link time: the pulses of every attempt of the block at the source's pulse rate.
+    assert block["attempts"] >= 1
+    assert block["pulses"] == block["attempts"] * default_block_pulses(config)
+    assert block["link_seconds"] == pytest.approx(block["pulses"] / config.pulse_rate_hz)
+    # Clicks and sifting of the accepted attempt, against the channel model.
+    pulses = block["pulses"] // block["attempts"]
+    clicks = pulses * _click_probability(config)
+    assert abs(block["detections"] - clicks) <= 6 * math.sqrt(clicks)
+    p_z = config.basis_probability_z
+    p_sift = p_z**2 + (1 - p_z) ** 2
+    sifted = block["detections"] * p_sift
+    assert abs(block["sifted_bits"] - sifted) <= 6 * math.sqrt(sifted * (1 - p_sift))
+    # QBER of the n Z-basis key bits: misalignment plus half the dark counts' share.
+    n_z = block["sifted_bits"] * p_z**2 / p_sift
+    expected = _expected_qber(config)
+    assert 0.0325 < expected < 0.0335  # e_d = 3.3% dominates at 10 km
+    assert abs(link["qber"] - expected) <= 6 * math.sqrt(expected * (1 - expected) / n_z) + 1e-5
+    # Key rate: the block's net key bits over its link time, below the asymptotic decoy-state
+    # rate of the same devices with this basis choice (a finite block cannot beat it).
+    bits = block["net_key_bits"]
+    assert 0 < bits < n_z
+    assert bits % 8 == 0
+    assert link["secret_key_rate_bps"] == pytest.approx(bits / block["link_seconds"], abs=0.1)
+    device = replace(config.device_parameters(), sifting_factor=p_z**2)
+    asymptotic_bps = config.pulse_rate_hz * key_rate(
+        config.signal_intensity, DISTANCE_KM, DecoyMethod.VACUUM_WEAK, device
+    )
+    assert 0.05 * asymptotic_bps < link["secret_key_rate_bps"] < asymptotic_bps
+
+
 @pytest.mark.slow
-async def test_scenario_meets_its_checks_over_tcp() -> None:
-    report = await run_scenario(ScenarioOptions(key_source="test", rounds=300))
+def test_demo_cli_over_tcp_on_bb84_links_prints_json() -> None:
+    """`qkdlink demo --json` as `make demo` runs it: TCP, simulated BB84 links, 300 rounds."""
+    out = subprocess.run(
+        [sys.executable, "-m", "qkdlink", "demo", "--key-source", "bb84", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "secure aggregation" in out.stderr  # progress went to stderr, JSON alone to stdout
+    report = json.loads(out.stdout)
+    assert (report["transport"], report["key_source"], report["ok"]) == ("tcp", "bb84", True)
     results = report["results"]
     assert results["secure_aggregation"]["difference_pp"] <= 1.0
+    assert results["secure_aggregation"]["all_hospitals_same_model"] is True
     assert results["private_diagnosis"]["max_abs_score_difference"] <= 1e-3
-    assert results["mpyc_secure_mean"]["ok"]
-    assert report["ok"]
-    assert report["keys"]["consumed_by_purpose"]["handshakes"] == 3
-    assert report["keys"]["consumed_by_purpose"]["seeds"] == {"przs/training": 3}
-    assert all(t["bytes_a_to_b"] > 0 for t in report["traffic"])
-    _assert_keys_add_up(report["keys"])
+    assert results["private_diagnosis"]["patients"] == 5
+    assert results["mpyc_secure_mean"]["ok"] is True
+    assert [link["link"] for link in report["links"]] == [
+        f"{a}--{b}" for a, b in itertools.combinations(HOSPITALS, 2)
+    ]
+    for link in report["links"]:
+        _assert_link_physics(link)
+    keys = report["keys"]
+    # What each KME counted it delivered is what its hospital's SAE counted it fetched.
+    assert keys["delivered_by_kme"] == keys["fetched_by_sae"]
+    assert keys["consumed_by_purpose"]["handshakes"] == 3
+    assert keys["consumed_by_purpose"]["seeds"] == {"przs/training": 3}
+    _assert_keys_add_up(keys)
+    assert [t["link"] for t in report["traffic"]] == [link["link"] for link in report["links"]]
+    assert all(t["bytes_a_to_b"] > 0 and t["bytes_b_to_a"] > 0 for t in report["traffic"])
     phases = report["phases_s"]
     assert list(phases) == PHASES
     assert all(math.isfinite(s) and s > 0 for s in phases.values())
+    assert report["total_s"] >= sum(phases.values())
     text = format_report(report)
     assert "overall: OK" in text
+    assert f"QBER {report['links'][0]['qber']:.4g}" in text
+
+
+def test_report_text_without_link_physics() -> None:
+    """A test-source lab has no QBER or key rate: the text says n/a instead of failing."""
+    link = {"link": "a--b", "source": "test", "qber": None, "secret_key_rate_bps": None}
+    keys = {"enc_keys": 1, "dec_keys": 0}
+    report: dict[str, Any] = {
+        "transport": "tcp",
+        "key_source": "test",
+        "total_s": 1.0,
+        "links": [link],
+        "keys": {
+            "delivered_by_kme": {"a": keys},
+            "fetched_by_sae": {"a": keys},
+            "consumed_by_purpose": {"handshakes": 1, "rekeys": 0, "seeds": {}},
+        },
+        "traffic": [],
+        "phases_s": {"lab": 0.5},
+        "results": {
+            "secure_aggregation": {
+                "joint_accuracy": 0.9,
+                "centralised_accuracy": 0.9,
+                "difference_pp": 0.0,
+                "all_hospitals_same_model": True,
+                "ok": True,
+            },
+            "private_diagnosis": {
+                "patients": 1,
+                "client": "c",
+                "server": "a",
+                "max_abs_score_difference": 0.0,
+                "diagnoses": ["benign"],
+                "ok": True,
+            },
+            "mpyc_secure_mean": {
+                "feature": "f",
+                "mpyc_mean": None,
+                "plaintext_mean": 1.0,
+                "ok": False,
+            },
+        },
+        "ok": False,
+    }
+    text = format_report(report)
+    assert "a--b  " in text
+    assert "QBER n/a" in text
+    assert "first block" not in text
+    assert "overall: FAILED" in text
 
 
 @pytest.mark.slow

@@ -217,6 +217,9 @@ def test_demo_cli_over_mqtt_prints_json() -> None:
     report = json.loads(out.stdout)
     assert report["transport"] == "mqtt"
     assert report["ok"] is True
+    assert all(link["qber"] is None for link in report["links"])  # the test source: no physics
+    assert report["keys"]["delivered_by_kme"] == report["keys"]["fetched_by_sae"]
+    _assert_keys_add_up(report["keys"])
     assert "secure aggregation" in out.stderr  # progress went to stderr
 
 

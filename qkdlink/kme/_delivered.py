@@ -1,9 +1,11 @@
 """How many keys a KME delivered: to masters through enc_keys, to slaves through dec_keys.
 
 A key counts once its delivery has committed: for enc_keys when the peer KME confirmed the
-synchronisation and the keys go to the master SAE; for dec_keys when the store's all-or-nothing
-take has deleted the slave's copies. Refused, failed or rolled-back requests count nothing.
-Counts are kept in memory, since this KME started (a restart begins again from zero).
+synchronisation and the keys go into the master's response; for dec_keys when the store's
+all-or-nothing take has deleted the slave's copies. Refused, failed or rolled-back requests count
+nothing. A response lost after that point still counts: its keys are consumed and never handed
+out again, like the durable consume they follow. Counts are kept in memory, since this KME
+started (a restart begins again from zero).
 """
 
 from __future__ import annotations

@@ -13,9 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
-from simulators.bb84._channel import DetectionRecord
+from simulators.bb84._channel import DetectionRecord, _compiled
 from simulators.bb84._config import DecoyScheme, LinkConfig
 from simulators.keyrate import (
     DeviceParameters,
@@ -55,24 +53,35 @@ class LinkAssessment:
     """Accepted, yet Eve knows more sifted bits than privacy amplification removes."""
 
 
-def _class_stats(record: DetectionRecord) -> tuple[list[float], list[float]]:
+def _class_stats(record: DetectionRecord) -> tuple[list[float], list[float], float]:
+    """Gains and sifted error rates per class, and the fraction of sifted signal bits Eve
+    knows: one compiled pass over the detections."""
+    classes = len(record.class_names)
+    detected, sifted, errors, known = (
+        _compiled()
+        .class_statistics(
+            classes,
+            record.pulse_class,
+            record.alice_basis,
+            record.bob_basis,
+            record.alice_bit,
+            record.bob_bit,
+            record.eve_knows,
+        )
+        .tolist()
+    )
     gains: list[float] = []
     qbers: list[float] = []
-    sifted = record.sifted_mask()
-    errors = record.alice_bit != record.bob_bit
-    detected = record.detected_per_class()
-    for k in range(len(record.class_names)):
+    for k in range(classes):
         sent = int(record.emitted_per_class[k])
         gains.append(detected[k] / sent if sent else float("nan"))
-        mask = sifted & (record.pulse_class == k)
-        n = int(mask.sum())
-        qbers.append(float(np.count_nonzero(errors[mask]) / n) if n else float("nan"))
-    return gains, qbers
+        qbers.append(errors[k] / sifted[k] if sifted[k] else float("nan"))
+    return gains, qbers, (known[0] / sifted[0] if sifted[0] else 0.0)
 
 
 def assess(record: DetectionRecord, config: LinkConfig) -> LinkAssessment:
     """Apply the asymptotic key-rate model to the block's statistics; compare with the truth."""
-    gains, qbers = _class_stats(record)
+    gains, qbers, known = _class_stats(record)
     q_signal, e_signal = gains[0], qbers[0]
     params = DeviceParameters(ec_efficiency=_EC_EFFICIENCY, sifting_factor=1.0)
     y1: float | None = None
@@ -96,9 +105,6 @@ def assess(record: DetectionRecord, config: LinkConfig) -> LinkAssessment:
         rate = secret_fraction(q_signal, e_signal, q_signal, e_signal, params)
     accepted = bool(math.isfinite(rate) and rate > 0.0 and e_signal < 0.11)
     fraction = max(rate, 0.0) / q_signal if q_signal > 0 else 0.0
-    signal_sifted = record.sifted_mask() & (record.pulse_class == 0)
-    n_sifted = int(signal_sifted.sum())
-    known = float(np.count_nonzero(record.eve_knows[signal_sifted]) / n_sifted) if n_sifted else 0.0
     # Privacy amplification keeps `fraction` of the sifted bits and leaks f·H(E) for error
     # correction; the key is secret only if what Eve knows fits in what was removed.
     leaked = _EC_EFFICIENCY * binary_entropy(e_signal) if math.isfinite(e_signal) else 1.0

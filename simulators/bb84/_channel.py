@@ -19,16 +19,26 @@ click with probability 1 − e^(−ημ), and a background-only click with Y0·e
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from simulators.bb84._config import LinkConfig
-from simulators.bb84._qubit import EveAction, outcome_table, run_exact
+from simulators.bb84._config import LinkConfig, PulseClass
+from simulators.bb84._qubit import outcome_table, run_exact
 
-__all__ = ["DetectionRecord", "PnsStrategy", "category_probabilities", "pns_strategy", "simulate"]
+__all__ = [
+    "BlockSampler",
+    "DetectionRecord",
+    "PnsStrategy",
+    "category_probabilities",
+    "pns_strategy",
+    "simulate",
+]
 
 _N_MAX = 64
 """Photon numbers summed explicitly in the PNS model (Poisson tail beyond is < 1e-60 for μ ≤ 2)."""
@@ -178,43 +188,255 @@ def category_probabilities(config: LinkConfig) -> npt.NDArray[np.float64]:
     return out
 
 
-def _bernoulli_slots(rng: np.random.Generator, pulses: int, p: float) -> npt.NDArray[np.int64]:
-    """Indices of the successes among `pulses` Bernoulli(p) trials, increasing.
+_GEOMETRIC_SEARCH_FROM = 0.333333333333333333333333
+"""numpy draws Geometric(p) by inversion of one standard exponential below this p (and by a
+sequential search from it on, which the fast path does not reproduce)."""
 
-    The gaps between successes are geometric, so only the successes are ever drawn.
-    """
-    if p <= 0.0 or pulses == 0:
-        return np.zeros(0, dtype=np.int64)
+
+def _first_draw(pulses: int, p: float) -> int:
+    """Geometric gaps drawn at a time for `pulses` trials: the mean count plus 8 sigma."""
     expected = pulses * p
-    chunk = int(expected + 8.0 * math.sqrt(expected) + 16)
-    parts: list[npt.NDArray[np.int64]] = []
-    last = -1
-    while True:
-        positions = last + np.cumsum(rng.geometric(p, size=chunk))
-        if positions[-1] >= pulses:
-            parts.append(positions[: np.searchsorted(positions, pulses)])
-            break
-        parts.append(positions)
-        last = int(positions[-1])
-    return np.concatenate(parts).astype(np.int64, copy=False)
-
-
-def _bin_index(edges: npt.NDArray[np.float64], u: npt.NDArray[np.float64]) -> npt.NDArray[np.uint8]:
-    """`np.searchsorted(edges, u, side="right")` as uint8 for a short sorted `edges`: the
-    number of edges <= each u, one vectorised comparison per distinct edge (cheaper than a
-    binary search per element)."""
-    values, counts = np.unique(edges, return_counts=True)
-    out = np.zeros(u.shape[0], dtype=np.uint8)
-    step = np.empty(u.shape[0], dtype=bool)
-    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-        np.greater_equal(u, value, out=step)
-        out += step.view(np.uint8) * np.uint8(count) if count > 1 else step.view(np.uint8)
-    return out
+    return int(expected + 8.0 * math.sqrt(expected) + 16)
 
 
 def _bits(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint8]:
     """n fair random bits (one random byte per 8 bits)."""
     return np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8))[:n]
+
+
+@functools.cache
+def _compiled() -> ModuleType:
+    """The numba kernels (compiled on first use, or loaded from the on-disk cache)."""
+    from simulators.bb84 import _kernels
+
+    return _kernels
+
+
+@dataclass(frozen=True, slots=True)
+class _Model:
+    """What one configuration's sampler needs, computed once per block."""
+
+    classes: tuple[PulseClass, ...]
+    p_click: float
+    """Q̄: probability that a pulse slot clicks."""
+    edges: npt.NDArray[np.float64]
+    """Cumulative P(class, category | click), flattened; the last edge is 1."""
+    undetected: npt.NDArray[np.float64]
+    """P(class | no click)."""
+    table: npt.NDArray[np.float64]
+    """`outcome_table`, flattened in C order."""
+    table_shape: npt.NDArray[np.int64]
+
+    @classmethod
+    def of(cls, config: LinkConfig) -> _Model:
+        joint = category_probabilities(config)
+        per_class_click = joint.sum(axis=1)
+        p_click = float(per_class_click.sum())
+        edges = np.cumsum(joint.ravel()) / p_click if p_click > 0 else np.ones(joint.size)
+        edges[-1] = 1.0
+        undetected = np.array([c.probability for c in config.pulse_classes]) - per_class_click
+        undetected = np.clip(undetected, 0.0, None)
+        table = outcome_table(config.misalignment)
+        return cls(
+            classes=config.pulse_classes,
+            p_click=p_click,
+            edges=edges,
+            undetected=undetected / undetected.sum(),
+            table=np.ascontiguousarray(table.ravel()),
+            table_shape=np.array(table.shape, dtype=np.int64),
+        )
+
+
+_FIELDS_U8 = ("pulse_class", "alice_basis", "alice_bit", "bob_basis", "bob_bit", "eve_action")
+
+
+class BlockSampler:
+    """Samples a block chunk after chunk straight into its record's arrays (grown on demand).
+
+    Every chunk draws the same random numbers, in the same order, as one `simulate` call of
+    that chunk; compiled kernels turn them into record fields without temporaries.
+    """
+
+    def __init__(self, config: LinkConfig, capacity: int, *, exact: bool = False) -> None:
+        self._config = config
+        self._exact = exact
+        self._model = _Model.of(config)
+        self._size = 0
+        self._pulses = 0
+        self._emitted = np.zeros(len(self._model.classes), dtype=np.int64)
+        self._arrays: dict[str, npt.NDArray[Any]] = {}
+        self._scratch = np.empty(0, dtype=np.float64)
+        self._scratch32 = np.empty(0, dtype=np.float32)
+        self._allocate(max(capacity, 0))
+
+    @staticmethod
+    def capacity_for(config: LinkConfig, pulses: int, chunk: int) -> int:
+        """Detections to allocate for `pulses` pulses sampled `chunk` at a time (no regrowth
+        unless a chunk needs a second batch of gaps, a beyond-8-sigma event)."""
+        p = _Model.of(config).p_click
+        full, rest = divmod(pulses, chunk)
+        return full * _first_draw(chunk, p) + (_first_draw(rest, p) if rest else 0)
+
+    def _allocate(self, capacity: int) -> None:
+        old = self._arrays
+        new: dict[str, npt.NDArray[Any]] = {"slot": np.empty(capacity, dtype=np.int64)}
+        for name in _FIELDS_U8:
+            new[name] = np.empty(capacity, dtype=np.uint8)
+        new["photon"] = np.empty(capacity, dtype=np.bool_)
+        new["eve_knows"] = np.empty(capacity, dtype=np.bool_)
+        for name, array in old.items():
+            new[name][: self._size] = array[: self._size]
+        self._arrays = new
+
+    def _reserve(self, size: int) -> None:
+        if size > self._arrays["slot"].shape[0]:
+            self._allocate(max(size, self._arrays["slot"].shape[0] * 5 // 4))
+
+    def _uniforms(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
+        """`rng.random(n)` into a reused buffer (same numbers, no fresh pages per chunk)."""
+        if self._scratch.shape[0] < n:
+            self._scratch = np.empty(n, dtype=np.float64)
+        out: npt.NDArray[np.float64] = rng.random(out=self._scratch[:n])
+        return out
+
+    def _uniforms32(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float32]:
+        """`rng.random(n, dtype=np.float32)` into a reused buffer."""
+        if self._scratch32.shape[0] < n:
+            self._scratch32 = np.empty(n, dtype=np.float32)
+        out: npt.NDArray[np.float32] = rng.random(dtype=np.float32, out=self._scratch32[:n])
+        return out
+
+    def _slots(self, rng: np.random.Generator, pulses: int, offset: int) -> int:
+        """Bernoulli(Q̄) successes among `pulses` slots, appended as offset + index; how many.
+
+        The gaps between successes are geometric, so only the successes are ever drawn.
+        """
+        p = self._model.p_click
+        if p <= 0.0 or pulses == 0:
+            return 0
+        chunk = _first_draw(pulses, p)
+        start = self._size
+        count = 0
+        last = -1
+        while True:
+            self._reserve(start + count + chunk)
+            slot = self._arrays["slot"]
+            if p < _GEOMETRIC_SEARCH_FROM:
+                # rng.geometric(p, chunk) computed from the very exponentials it would draw.
+                if self._scratch.shape[0] < chunk:
+                    self._scratch = np.empty(chunk, dtype=np.float64)
+                exp = rng.standard_exponential(out=self._scratch[:chunk])
+                added, last, done = _compiled().geometric_positions(
+                    exp, math.log1p(-p), last, pulses, slot, start + count, offset
+                )
+                count += int(added)
+                last = int(last)
+                if done:
+                    return count
+            else:
+                positions = last + np.cumsum(rng.geometric(p, size=chunk))
+                done = bool(positions[-1] >= pulses)
+                if done:
+                    positions = positions[: np.searchsorted(positions, pulses)]
+                slot[start + count : start + count + positions.shape[0]] = positions + offset
+                count += int(positions.shape[0])
+                if done:
+                    return count
+                last = int(positions[-1])
+
+    def add(self, pulses: int, rng: np.random.Generator) -> None:
+        """Emit the next `pulses` pulses through the link and append their detections."""
+        if pulses < 0:
+            raise ValueError("pulses must be non-negative")
+        kernels = _compiled()
+        model, config = self._model, self._config
+        n = self._slots(rng, pulses, self._pulses)
+        lo, hi = self._size, self._size + n
+        self._reserve(hi)
+        a = {name: array[lo:hi] for name, array in self._arrays.items()}
+
+        # Class and category of each detection: one uniform and a search in the cumulative table.
+        detected = np.zeros(len(model.classes), dtype=np.int64)
+        split = a["eve_knows"]  # split pulses: Eve holds a photon (more knowledge added below)
+        kernels.classify(
+            self._uniforms(rng, n),
+            model.edges,
+            _N_CAT,
+            a["pulse_class"],
+            a["photon"],
+            split,
+            detected,
+        )
+        undetected = rng.multinomial(pulses - n, model.undetected)
+        self._emitted += detected + undetected.astype(np.int64)
+
+        pz = config.basis_probability_z
+        for name in ("alice_basis", "bob_basis"):
+            if pz == 0.5:
+                a[name][:] = _bits(rng, n)
+            else:
+                np.greater_equal(self._uniforms32(rng, n), pz, out=a[name].view(np.bool_))
+        a["alice_bit"][:] = _bits(rng, n)
+
+        eve_action = a["eve_action"]
+        eve_action.fill(0)
+        if config.eve_intercept_fraction > 0.0:
+            intercepted = rng.random(n, dtype=np.float32) < config.eve_intercept_fraction
+            # Split pulses already reached Eve's memory; she measures the others she intercepts.
+            intercepted &= a["photon"] & ~split
+            eve_basis = _bits(rng, n)
+            eve_action[intercepted] = 1 + eve_basis[intercepted]
+
+        bob_bit = a["bob_bit"]
+        bob_bit[:] = _bits(rng, n)  # background clicks: a random bit (e0 = 1/2)
+        photons = int(np.count_nonzero(a["photon"]))
+        if self._exact:
+            photon_idx = np.flatnonzero(a["photon"])
+            aer_seed = int(rng.integers(0, 2**31 - 1))
+            bob_photon, _ = run_exact(
+                a["alice_basis"][photon_idx],
+                a["alice_bit"][photon_idx],
+                eve_action[photon_idx],
+                a["bob_basis"][photon_idx],
+                misalignment=config.misalignment,
+                seed=aer_seed,
+            )
+            bob_bit[photon_idx] = bob_photon
+        else:
+            kernels.bob_bits(
+                model.table,
+                model.table_shape,
+                a["alice_basis"],
+                a["alice_bit"],
+                eve_action,
+                a["bob_basis"],
+                a["photon"],
+                self._uniforms(rng, photons),
+                bob_bit,
+            )
+        if config.eve_intercept_fraction > 0.0:
+            kernels.eve_knowledge(split, eve_action, a["alice_basis"])
+        self._size = hi
+        self._pulses += pulses
+
+    def record(self) -> DetectionRecord:
+        """Everything sampled so far (views of the sampler's arrays)."""
+        a = {name: array[: self._size] for name, array in self._arrays.items()}
+        return DetectionRecord(
+            pulses=self._pulses,
+            class_names=tuple(c.name for c in self._model.classes),
+            intensities=tuple(c.intensity for c in self._model.classes),
+            emitted_per_class=self._emitted.copy(),
+            slot=a["slot"],
+            pulse_class=a["pulse_class"],
+            alice_basis=a["alice_basis"],
+            alice_bit=a["alice_bit"],
+            bob_basis=a["bob_basis"],
+            bob_bit=a["bob_bit"],
+            eve_action=a["eve_action"],
+            photon=a["photon"],
+            eve_knows=a["eve_knows"],
+        )
 
 
 def simulate(
@@ -231,91 +453,8 @@ def simulate(
     """
     if pulses < 0:
         raise ValueError("pulses must be non-negative")
-    classes = config.pulse_classes
-    joint = category_probabilities(config)
-    per_class_click = joint.sum(axis=1)
-    p_click = float(per_class_click.sum())
-    slots = _bernoulli_slots(rng, pulses, p_click)
-    n = int(slots.size)
-
-    # Class and category of each detection: one uniform and a search in the cumulative table.
-    cumulative = np.cumsum(joint.ravel()) / p_click
-    cumulative[-1] = 1.0
-    code = _bin_index(cumulative, rng.random(n))
-    np.minimum(code, joint.size - 1, out=code)
-    pulse_class = code // _N_CAT
-    category = code % _N_CAT
-    photon = (category == CAT_PHOTON) | (category == CAT_SPLIT_PHOTON)
-    split = category >= CAT_SPLIT_PHOTON
-
-    # One comparison per class: bincount would first widen the class codes to intp.
-    detected = np.array(
-        [np.count_nonzero(pulse_class == k) for k in range(len(classes))], dtype=np.int64
+    sampler = BlockSampler(
+        config, BlockSampler.capacity_for(config, pulses, max(pulses, 1)), exact=exact
     )
-    undetected_probs = np.array([c.probability for c in classes]) - per_class_click
-    undetected_probs = np.clip(undetected_probs, 0.0, None)
-    undetected = rng.multinomial(pulses - n, undetected_probs / undetected_probs.sum())
-    emitted = detected + undetected.astype(np.int64)
-
-    pz = config.basis_probability_z
-    if pz == 0.5:
-        alice_basis = _bits(rng, n)
-        bob_basis = _bits(rng, n)
-    else:
-        alice_basis = (rng.random(n, dtype=np.float32) >= pz).astype(np.uint8)
-        bob_basis = (rng.random(n, dtype=np.float32) >= pz).astype(np.uint8)
-    alice_bit = _bits(rng, n)
-
-    eve_action = np.zeros(n, dtype=np.uint8)
-    if config.eve_intercept_fraction > 0.0:
-        intercepted = rng.random(n, dtype=np.float32) < config.eve_intercept_fraction
-        # Split pulses already reached Eve's memory; she measures the others she intercepts.
-        intercepted &= photon & ~split
-        eve_basis = _bits(rng, n)
-        eve_action[intercepted] = 1 + eve_basis[intercepted]
-
-    bob_bit = _bits(rng, n)  # background clicks: a random bit (e0 = 1/2)
-    photon_idx = np.flatnonzero(photon)
-    if exact:
-        aer_seed = int(rng.integers(0, 2**31 - 1))
-        bob_photon, _ = run_exact(
-            alice_basis[photon_idx],
-            alice_bit[photon_idx],
-            eve_action[photon_idx],
-            bob_basis[photon_idx],
-            misalignment=config.misalignment,
-            seed=aer_seed,
-        )
-        bob_bit[photon_idx] = bob_photon
-    else:
-        table = outcome_table(config.misalignment)
-        # The table's flat (C-order) index, built in uint8 over all detections, then one gather
-        # (four 4-D fancy-index gathers cost several times more).
-        shape = table.shape
-        flat = alice_basis * np.uint8(shape[1]) + alice_bit
-        flat *= np.uint8(shape[2])
-        flat += eve_action
-        flat *= np.uint8(shape[3])
-        flat += bob_basis
-        p_one = np.take(table.ravel(), flat[photon_idx])
-        bob_bit[photon_idx] = rng.random(photon_idx.size) < p_one
-
-    eve_knows = split.copy()
-    measured = eve_action != EveAction.NONE
-    eve_knows[measured] |= (eve_action[measured] - 1) == alice_basis[measured]
-
-    return DetectionRecord(
-        pulses=pulses,
-        class_names=tuple(c.name for c in classes),
-        intensities=tuple(c.intensity for c in classes),
-        emitted_per_class=emitted,
-        slot=slots,
-        pulse_class=pulse_class,
-        alice_basis=alice_basis,
-        alice_bit=alice_bit,
-        bob_basis=bob_basis,
-        bob_bit=bob_bit,
-        eve_action=eve_action,
-        photon=photon,
-        eve_knows=eve_knows,
-    )
+    sampler.add(pulses, rng)
+    return sampler.record()

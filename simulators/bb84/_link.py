@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from simulators.bb84._assess import LinkAssessment, assess
-from simulators.bb84._channel import DetectionRecord, simulate
+from simulators.bb84._channel import BlockSampler, DetectionRecord
 from simulators.bb84._config import LinkConfig
 
 if TYPE_CHECKING:
@@ -124,40 +123,6 @@ def auth_material(seed: int, *words: int) -> bytes:
     return hashlib.shake_256(label).digest(AUTH_POOL_BYTES)
 
 
-def _concat(parts: list[DetectionRecord], pulses: int) -> DetectionRecord:
-    """Stitch consecutive chunks into one block, shifting each chunk's slots by its start."""
-    if len(parts) == 1:
-        return parts[0]
-    offsets = np.cumsum([0] + [p.pulses for p in parts[:-1]])
-
-    def u8(name: str) -> npt.NDArray[np.uint8]:
-        return np.concatenate([getattr(p, name) for p in parts]).astype(np.uint8, copy=False)
-
-    def flag(name: str) -> npt.NDArray[np.bool_]:
-        return np.concatenate([getattr(p, name) for p in parts]).astype(np.bool_, copy=False)
-
-    # Slots shifted in place, chunk by chunk, after one concatenation (no temporary per chunk).
-    slot = np.concatenate([p.slot for p in parts])
-    ends = np.cumsum([p.slot.shape[0] for p in parts])
-    for off, lo, hi in zip(offsets[1:], ends[:-1], ends[1:], strict=True):
-        slot[lo:hi] += off
-    return DetectionRecord(
-        pulses=pulses,
-        class_names=parts[0].class_names,
-        intensities=parts[0].intensities,
-        emitted_per_class=np.sum([p.emitted_per_class for p in parts], axis=0).astype(np.int64),
-        slot=slot,
-        pulse_class=u8("pulse_class"),
-        alice_basis=u8("alice_basis"),
-        alice_bit=u8("alice_bit"),
-        bob_basis=u8("bob_basis"),
-        bob_bit=u8("bob_bit"),
-        eve_action=u8("eve_action"),
-        photon=flag("photon"),
-        eve_knows=flag("eve_knows"),
-    )
-
-
 def simulate_in_chunks(
     config: LinkConfig,
     pulses: int,
@@ -165,16 +130,21 @@ def simulate_in_chunks(
     rng: np.random.Generator,
     progress: Callable[[int], None] | None = None,
 ) -> DetectionRecord:
-    """`simulate` in chunks of 2^28 pulses (bounded memory, a progress callback per chunk)."""
-    parts: list[DetectionRecord] = []
+    """`simulate` in chunks of 2^28 pulses (bounded temporaries, a progress callback per
+    chunk), each chunk's detections written straight after the previous ones."""
+    if pulses < 0:
+        raise ValueError("pulses must be non-negative")
+    sampler = BlockSampler(config, BlockSampler.capacity_for(config, pulses, _CHUNK_PULSES))
     done = 0
-    while done < pulses or not parts:
+    while True:
         size = min(_CHUNK_PULSES, pulses - done)
-        parts.append(simulate(config, size, rng=rng))
+        sampler.add(size, rng)
         done += size
         if progress is not None:
             progress(size)
-    return _concat(parts, pulses)
+        if done >= pulses:
+            break
+    return sampler.record()
 
 
 def run_block(

@@ -1,0 +1,113 @@
+"""numba kernels behind the channel sampler (`_channel`): one pass each over the detections.
+
+Each kernel turns random numbers the caller drew from the block's generator into record fields,
+so the draws (and hence every result for a given seed) are those of the numpy formulation; the
+kernels only fuse the arithmetic that followed each draw and write straight into the record's
+arrays instead of building temporaries. Importing this module imports numba (compiled on the
+first call, cached on disk); `_channel` types the entry points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_INT64_CAP = 9.223372036854776e18
+"""numpy's `random_geometric_inversion` returns INT64_MAX from this value on."""
+
+
+@njit(cache=True, nogil=True)
+def geometric_positions(exp, log1m_p, last, pulses, out, start, offset):  # type: ignore[no-untyped-def]
+    """Success positions from standard exponentials: gap = ceil(-E / log1p(-p)) (numpy's
+    geometric inversion), positions = last + running sum. Writes those < `pulses`, plus
+    `offset`, from `out[start]` on; returns (how many, the last position, whether `pulses` was
+    reached).
+    """
+    pos = last
+    count = 0
+    for i in range(exp.shape[0]):
+        z = math.ceil(-exp[i] / log1m_p)
+        gap = np.int64(9223372036854775807) if z >= _INT64_CAP else np.int64(z)
+        pos += gap
+        if pos >= pulses:
+            return count, last, True
+        out[start + count] = pos + offset
+        last = pos
+        count += 1
+    return count, last, False
+
+
+_BATCH = 1024
+
+
+@njit(cache=True, nogil=True)
+def classify(u, edges, categories, pulse_class, photon, split, detected):  # type: ignore[no-untyped-def]
+    """Class and photon category of each detection from one uniform u: code = #edges <= u
+    (capped at the last cell), class = code // categories; counts detections per class.
+
+    Runs in batches, one edge at a time over the batch (a loop the compiler vectorises).
+    """
+    last = edges.shape[0] - 1
+    code = np.empty(_BATCH, dtype=np.int64)
+    for b0 in range(0, u.shape[0], _BATCH):
+        m = min(_BATCH, u.shape[0] - b0)
+        x = u[b0 : b0 + m]
+        c = code[:m]
+        c[:] = 0
+        for e in range(edges.shape[0]):
+            edge = edges[e]
+            for i in range(m):
+                c[i] += x[i] >= edge
+        for i in range(m):
+            cell = min(c[i], last)
+            k = cell // categories
+            cat = cell - k * categories
+            pulse_class[b0 + i] = k
+            photon[b0 + i] = cat == 1 or cat == 2
+            split[b0 + i] = cat >= 2
+            detected[k] += 1
+
+
+@njit(cache=True, nogil=True)
+def bob_bits(  # type: ignore[no-untyped-def]
+    table, shape, alice_basis, alice_bit, eve_action, bob_basis, photon, uniforms, bob_bit
+):
+    """Bob's bit for each photon detection: uniform < P(1) from the outcome table (indexed
+    [alice_basis, alice_bit, eve_action, bob_basis], flattened in C order); one uniform per
+    photon detection, in order. Other detections keep their (background) random bit."""
+    j = 0
+    for i in range(photon.shape[0]):
+        if photon[i]:
+            flat = ((alice_basis[i] * shape[1] + alice_bit[i]) * shape[2] + eve_action[i]) * shape[
+                3
+            ] + bob_basis[i]
+            bob_bit[i] = 1 if uniforms[j] < table[flat] else 0
+            j += 1
+
+
+@njit(cache=True, nogil=True)
+def eve_knowledge(split, eve_action, alice_basis):  # type: ignore[no-untyped-def]
+    """In place on `split`: Eve also knows the bit she measured in Alice's basis."""
+    for i in range(split.shape[0]):
+        if eve_action[i] != 0 and eve_action[i] - 1 == alice_basis[i]:
+            split[i] = True
+
+
+@njit(cache=True, nogil=True)
+def class_statistics(classes, pulse_class, alice_basis, bob_basis, alice_bit, bob_bit, eve_knows):  # type: ignore[no-untyped-def]
+    """Per class: detections, sifted detections, sifted errors, sifted bits Eve knows."""
+    out = np.zeros((4, classes), dtype=np.int64)
+    for i in range(pulse_class.shape[0]):
+        k = pulse_class[i]
+        if k >= classes:
+            raise ValueError("pulse class out of range")
+        out[0, k] += 1
+        if alice_basis[i] == bob_basis[i]:
+            out[1, k] += 1
+            if alice_bit[i] != bob_bit[i]:
+                out[2, k] += 1
+            if eve_knows[i]:
+                out[3, k] += 1
+    return out

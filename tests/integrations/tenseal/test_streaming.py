@@ -33,7 +33,7 @@ async def test_the_receiver_has_the_first_ciphertext_before_the_last_is_made() -
             yield ts.ckks_vector(ctx, row.tolist())
 
     async def receive(channel: Channel) -> list[list[float]]:
-        out = []
+        out: list[list[float]] = []
         async for vector in recv_ckks_vectors(channel, ctx):
             events.append(f"received {len(out)}")
             first_received.set()

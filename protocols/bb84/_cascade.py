@@ -1,4 +1,4 @@
-"""Cascade error correction, vectorised: Alice's parity oracle and Bob's batched binary searches.
+"""Cascade error correction, compiled: Alice's parity oracle and Bob's batched binary searches.
 
 Brassard & Salvail, "Secret-key reconciliation by public discussion", EUROCRYPT '93 (`cascade`:
 k1 = ceil(0.73/Q), k_i = 2 k_{i-1}, four passes) and Martinez-Mateo, Pacher, Peev, Ciurana,
@@ -12,24 +12,26 @@ permutation; passes whose blocks are >= n/2 split the key into two halves by a p
 mask) and cuts it into blocks. Each block is padded with virtual zero bits to K = 2^depth and
 searched as a complete binary tree: node h (1 = the block, children 2h, 2h+1) covers a dyadic
 range, so a node id is `block * 2K + h`. Virtual bits have known parity 0 and cost nothing.
+Permutations are numpy's `Generator.permutation` (PCG64), replayed by a compiled shuffle.
 
-Batching. Bob keeps every open binary search as a row of numpy arrays, one row per search, and
-advances all of them one level per round trip: one `ParityQuery` carries every left-child parity
-he still needs (parities he can infer from known ones are not asked again). Flips are applied
-after the whole level; a search whose range then holds an even number of errors is dropped and
-the block is re-examined from its (updated) top parity, which is how Cascade's backtracking into
-earlier passes happens here. New searches open when the current wave has finished. All passes
-share one global numbering of blocks and tree nodes (`_Index`), so each step is a fixed number
-of numpy calls whatever the number of passes and frames with open searches. Parities come from
-the key packed into bytes in pass order and the XOR prefix of the byte parities (`_Parities`:
-any range in O(1)); Alice's key never changes, and Bob adds the parity of the bits he flipped
-since the pass started, kept in a heap-ordered tree updated along the path of each flipped bit.
-Passes of random halves never materialise their order: a half is the key's bits where the public
-mask says so, so its parities come from the key masked to that half, in key order, and positions
-from rank and select on the packed mask (`_Halves`). All top-level block parities are public in
-every Cascade run; Alice sends them for all passes at once, which saves one round trip per pass
-and leaks nothing extra; pass 1 reveals each frame's parity, so the last block of each frame in
-later passes is inferred, not sent.
+Batching. Bob keeps every open binary search as a column of one table, and advances all of
+them one level per round trip: one `ParityQuery` carries every left-child parity he still needs
+(parities he can infer from known ones are not asked again). Flips are applied after the whole
+level; a search whose range then holds an even number of errors is dropped and the block is
+re-examined from its (updated) top parity, which is how Cascade's backtracking into earlier
+passes happens here. New searches open, on every odd block in global block order, when the
+current wave has finished. All passes share one global numbering of blocks (`_Tables`).
+
+Parities. Keys are packed 64 bits to a word; a range's parity is the XOR of its words. Alice's
+key never changes; Bob flips bits in his key and in his pass-order copies of the permuted
+passes (found through the inverse permutation). Passes of random halves never materialise
+their order: a half is the frame's bits where the public mask says so, so its parities come
+from the key in key order masked to that half, and positions from rank and select on the mask.
+Every step (a level of all searches, the flips, the next wave) is one call into the compiled
+kernels (`_cascade_kernels`). All top-level block parities are public in every Cascade run;
+Alice sends them for all passes at once, which saves one round trip per pass and leaks nothing
+extra; pass 1 reveals each frame's parity, so the last block of each frame in later passes is
+inferred, not sent.
 
 Frames. A long key is cut into frames (`split_frames`) that keep their own schedule and
 permutations and are reconciled side by side: blocks never straddle frames, and one batch of
@@ -45,11 +47,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from protocols.bb84 import _cascade_kernels as kernels
 from protocols.bb84._config import Reconciliation
 from protocols.errors import LocalProtocolError
 
@@ -155,6 +157,26 @@ def _pass_rng(seed: bytes, index: int, frame: int) -> np.random.Generator:
     return np.random.default_rng([int.from_bytes(seed, "big"), index, frame])
 
 
+def _permutation(out: NDArray[np.int32], offset: int, rng: np.random.Generator) -> None:
+    """out = offset + rng.permutation(len(out)), compiled (numpy's PCG64 and shuffle, replayed
+    from the generator's state; the tests check it against numpy)."""
+    state = rng.bit_generator.state
+    if state["bit_generator"] != "PCG64" or state["has_uint32"]:
+        out[:] = rng.permutation(out.shape[0])
+        out += offset
+        return
+    value, inc = state["state"]["state"], state["state"]["inc"]
+    low = (1 << 64) - 1
+    kernels.shuffle_pcg64(
+        out,
+        offset,
+        np.uint64(value >> 64),
+        np.uint64(value & low),
+        np.uint64(inc >> 64),
+        np.uint64(inc & low),
+    )
+
+
 def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassLayout:
     """The layout of pass `index` (0-based) with block size k over one frame of n bits."""
     return _frames_pass([n], [k], seed, index, first_frame=frame)
@@ -205,8 +227,7 @@ def _frames_pass(
         else:
             if chunk is not None:
                 if kind == "permutation":
-                    chunk[:] = _pass_rng(seed, index, first_frame + frame).permutation(n)
-                    chunk += offset
+                    _permutation(chunk, offset, _pass_rng(seed, index, first_frame + frame))
                 else:
                     chunk[:] = np.arange(offset, offset + n, dtype=_IDX)
             k = max(1, min(k, n))
@@ -268,377 +289,135 @@ def disclosed_top_parities(layouts: list[PassLayout]) -> int:
     )
 
 
-class _Index:
-    """Every block and tree node of every pass numbered globally, so that one numpy call per
-    step serves all passes and all frames at once.
+class _Tables:
+    """The public layout as the kernels read it: per global block, per pass, per (pass, frame),
+    and the packed masks of the passes of random halves with their rank counts.
 
-    Global block `gb` = first block of its pass + block. Node h of a block (1 = the block,
-    children 2h, 2h+1) has the global id `base[gb] + h`; each pass's nodes start at a multiple
-    of its 2K, so the block of a node id v is `v & ~(2K - 1)` and h is `v & (2K - 1)`.
+    Global block `gb` = first block of its pass + block; passes are numbered as on the wire.
     """
 
     __slots__ = (
-        "base",
-        "first_block",
-        "local",
-        "nodes",
-        "pass_blocks",
-        "pass_depth",
-        "pass_of",
-        "pass_table",
-        "pass_width",
-        "size",
-        "start",
+        "blk",
+        "frame_lasts",
+        "frame_start",
+        "known_size",
+        "masks",
+        "n",
+        "ones",
+        "ordered",
+        "pas",
+        "pf",
+        "words",
     )
 
     def __init__(self, layouts: list[PassLayout]) -> None:
+        passes = len(layouts)
         counts = np.array([layout.blocks for layout in layouts], dtype=_I64)
-        self.pass_blocks = counts
-        self.first_block = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(_I64)
-        self.pass_depth = np.array([layout.depth for layout in layouts], dtype=_I64)
-        self.pass_width = np.left_shift(1, self.pass_depth)
-        node_first = []
-        total = 0
-        for layout in layouts:
-            span = 2 * layout.padded
-            total = -(-total // span) * span
-            node_first.append(total)
-            total += layout.blocks * span
-        self.nodes = total
-        """Size of the global node space (ids 0 .. nodes - 1; id 0 of each block is unused)."""
-        self.local = np.concatenate(
+        first = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(_I64)
+        frame_blocks = np.array([layout.frame_blocks for layout in layouts], dtype=_I64)
+        frames = frame_blocks.shape[1]
+        frame_of0 = np.repeat(np.arange(frames), frame_blocks[0])
+        frame_sizes = np.bincount(frame_of0, weights=layouts[0].sizes, minlength=frames)
+        self.frame_start = np.concatenate(([0], np.cumsum(frame_sizes.astype(_I64)))).astype(_I64)
+        """Key position of each frame's first bit, and the key length last."""
+        self.n = n = int(self.frame_start[-1])
+        self.words = n // 64 + 1  # every bit i <= n has its word
+        self.ordered = [p for p, layout in enumerate(layouts) if _kind(layout) == 1]
+        """Passes with an order array (their pass-order copies are rows of one table)."""
+        halves = [p for p, layout in enumerate(layouts) if _kind(layout) == 2]
+        self.pas = np.zeros((kernels.P_FIELDS, passes), dtype=_I64)
+        self.pas[kernels.P_KIND] = [_kind(layout) for layout in layouts]
+        self.pas[kernels.P_DEPTH] = [layout.depth for layout in layouts]
+        self.pas[kernels.P_FIRST] = first
+        self.pas[kernels.P_BLOCKS] = counts
+        self.pas[kernels.P_ROW, self.ordered] = np.arange(len(self.ordered))
+        self.pas[kernels.P_ROW, halves] = np.arange(len(halves))
+        total = int(counts.sum())
+        blk = self.blk = np.zeros((kernels.B_FIELDS, total), dtype=_I64)
+        blk[kernels.B_LOCAL] = np.concatenate(
             [np.arange(layout.blocks, dtype=_I64) * (2 * layout.padded) for layout in layouts]
         )
-        """Per global block: its node offset inside its pass (block * 2K, as sent on the wire)."""
-        self.base = self.local + np.repeat(np.array(node_first, dtype=_I64), counts)
-        """Per global block: global id of its node 0."""
-        self.size = np.concatenate([layout.sizes for layout in layouts])
-        """Per global block: its real bits."""
-        self.start = np.concatenate([layout.starts for layout in layouts])
-        """Per global block: its offset in its pass order."""
-        self.pass_of = np.repeat(np.arange(len(layouts), dtype=np.uint8), counts)
-        """Per global block: its pass."""
-        self.pass_table = np.stack(
-            (self.pass_depth + 1, counts, self.pass_width, self.first_block)
-        ).astype(_I64)
-        """Per pass, by rows: depth + 1 (log2 of a block's node span), blocks, K, first global
-        block (one gather serves all four)."""
-
-    def block_end(self, passes: int) -> int:
-        """Global blocks of the first `passes` passes."""
-        return int(self.pass_blocks[:passes].sum())
-
-    def frame_lasts(self, layouts: list[PassLayout]) -> NDArray[np.int64]:
-        """Global block of the last block of each frame, in passes 2 and later."""
+        blk[kernels.B_SIZE] = np.concatenate([layout.sizes for layout in layouts])
+        blk[kernels.B_START] = np.concatenate([layout.starts for layout in layouts])
+        blk[kernels.B_PASS] = np.repeat(np.arange(passes), counts)
+        spans = np.repeat(np.array([layout.padded for layout in layouts], dtype=_I64), counts)
+        blk[kernels.B_KNOWN] = np.cumsum(spans) - spans
+        self.known_size = int(spans.sum())
+        """Entries of the known-parity table: K per block (one per internal node, h < K)."""
+        frame_first = np.cumsum(frame_blocks, axis=1) - frame_blocks
+        self.pf = np.zeros((3, passes, frames), dtype=_I64)
+        """Per (pass, frame): first global block, block size (all but a frame's last block
+        have it), blocks."""
+        self.pf[0] = first[:, None] + frame_first
+        for p, layout in enumerate(layouts):
+            has = frame_blocks[p] > 0
+            self.pf[1, p] = 1
+            self.pf[1, p, has] = layout.sizes[frame_first[p, has]]
+        self.pf[2] = frame_blocks
+        self.masks = np.zeros((max(1, len(halves)), self.words), dtype=np.uint64)
+        for q, p in enumerate(halves):
+            mask = layouts[p].halves
+            assert mask is not None
+            self.masks[q] = _words(mask, self.words)
+        self.ones = np.zeros_like(self.masks, dtype=_I64)
+        np.cumsum(np.bitwise_count(self.masks[:, :-1]), axis=1, out=self.ones[:, 1:])
+        for q, p in enumerate(halves):
+            gb = np.arange(first[p], first[p] + counts[p])
+            frame_of = np.repeat(np.arange(frames), frame_blocks[p])
+            place = gb - self.pf[0, p, frame_of]
+            fs = self.frame_start[frame_of]
+            word, bit = fs >> 6, (fs & 63).astype(np.uint64)
+            start_bit = (self.masks[q, word] >> (np.uint64(63) - bit)) & np.uint64(1)
+            half = np.where(frame_blocks[p, frame_of] == 1, start_bit.astype(_I64), place)
+            ones = self.ones[q, word] + np.bitwise_count(self.masks[q, word] & ~(_ALL >> bit))
+            blk[kernels.B_FS, gb] = fs
+            blk[kernels.B_FE, gb] = self.frame_start[frame_of + 1]
+            blk[kernels.B_HALF, gb] = half
+            blk[kernels.B_RANK, gb] = np.where(half == 1, ones, fs - ones)
         lasts = [
-            first + np.cumsum(np.asarray(layout.frame_blocks, dtype=_I64)) - 1
-            for first, layout in zip(self.first_block[1:], layouts[1:], strict=True)
+            first[p] + np.cumsum(frame_blocks[p]) - 1
+            for p in range(1, passes)
+            if frame_blocks[p].sum()
         ]
-        return np.concatenate(lasts) if lasts else np.zeros(0, dtype=_I64)
+        self.frame_lasts = np.concatenate(lasts) if lasts else np.zeros(0, dtype=_I64)
+        """Global block of the last block of each frame, in passes 2 and later."""
+
+    def pass_words(self) -> NDArray[np.uint64]:
+        """An empty table of pass-order copies of a key, one row per ordered pass."""
+        return np.zeros((max(1, len(self.ordered)), self.words), dtype=np.uint64)
+
+    def key_words(self, bits: NDArray[np.uint8]) -> NDArray[np.uint64]:
+        """The key packed for the kernels."""
+        return _words(np.packbits(bits), self.words)
 
 
-def _head_parity_table() -> NDArray[np.uint8]:
-    """Entry (r << 9) | (q << 8) | b: q ^ the parity of the top r bits of byte b (packbits order,
-    MSB first), for a prefix parity q of the bytes before b."""
-    table = [
-        q ^ (bin(b >> (8 - r)).count("1") & 1)
-        for r in range(8)
-        for q in range(2)
-        for b in range(256)
-    ]
-    return np.array(table, dtype=np.uint8)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-_HEAD_PARITY = _head_parity_table()
+def _kind(layout: PassLayout) -> int:
+    """0: the key order, 1: an order array, 2: random halves (kernels' P_KIND)."""
+    return 2 if layout.halves is not None else 0 if layout.order is None else 1
 
 
-def _head_count_table() -> NDArray[np.int64]:
-    """Entry (r << 8) | b: number of ones among the top r bits of byte b (MSB first)."""
-    return np.array([bin(b >> (8 - r)).count("1") for r in range(8) for b in range(256)], _I64)
-
-
-def _select_table() -> NDArray[np.int64]:
-    """Entry (k << 8) | b: position (MSB first) of the k-th set bit of byte b (8: none)."""
-    table = []
-    for k in range(8):
-        for b in range(256):
-            ones = [i for i in range(8) if b >> (7 - i) & 1]
-            table.append(ones[k] if k < len(ones) else 8)
-    return np.array(table, dtype=_I64)
-
-
-_HEAD_COUNT = _head_count_table()
-_SELECT = _select_table()
-
-
-class _Halves:
-    """Rank and select on the public masks of every pass of random halves, so that those
-    passes need no order array: a half of a frame is, in order, the key bits of that frame
-    where the mask says so. Masks are packed into rows of whole 64-bit words; counts of zeros
-    (before each word) and of ones (shifted past all zeros) form one non-decreasing array, so
-    one `searchsorted` finds the word in either half, and byte counts finish the job."""
-
-    __slots__ = (
-        "_counts",
-        "_first_rank",
-        "_frame_end",
-        "_frame_gb",
-        "_packed",
-        "_pass_row",
-        "_pass_width",
-        "_row",
-        "_words",
-        "_zeros_total",
-        "member",
-        "passes",
-        "second",
-    )
-
-    def __init__(self, layouts: list[PassLayout], index: _Index, n: int) -> None:
-        masks = [
-            (p, layout.halves) for p, layout in enumerate(layouts) if layout.halves is not None
-        ]
-        self.passes = [p for p, _ in masks]
-        rows = len(masks)
-        width = -(-(n + 8) // 64) * 8  # bytes per row: whole words, one spare byte at least
-        self._packed = np.zeros(rows * width, dtype=np.uint8)
-        for q, (_, mask) in enumerate(masks):
-            self._packed[q * width : q * width + mask.shape[0]] = mask
-        self._words = self._packed.view("<u8")
-        # Counts fit int32 while the masks hold < 2^31 bits.
-        count_type = np.int32 if 8 * rows * width < 1 << 31 else np.int64
-        size = self._words.shape[0] + 1
-        self._counts: NDArray[np.signedinteger[Any]] = np.empty(2 * size, dtype=count_type)
-        ones = self._counts[size:]
-        ones[0] = 0
-        np.cumsum(np.bitwise_count(self._words), dtype=count_type, out=ones[1:])
-        np.subtract(np.arange(0, 64 * size, 64, dtype=count_type), ones, out=self._counts[:size])
-        self._zeros_total = int(self._counts[size - 1])
-        np.add(ones, self._zeros_total, out=ones)
-        blocks = int(index.size.shape[0])
-        self.member = np.zeros(blocks, dtype=bool)
-        """Per global block: it belongs to a pass of random halves."""
-        self.second = np.zeros(blocks, dtype=_I64)
-        """Per halves block: 1 if it holds the bits of its frame whose mask bit is 1."""
-        self._row = np.zeros(blocks, dtype=_I64)
-        self._first_rank = np.zeros(blocks, dtype=_I64)
-        self._frame_end = np.zeros(blocks, dtype=_I64)
-        frame_gbs: list[NDArray[np.int64]] = []
-        for q, (p, mask) in enumerate(masks):
-            layout = layouts[p]
-            counts = np.asarray(layout.frame_blocks, dtype=_I64)
-            first = np.cumsum(counts) - counts
-            frame_start = layout.starts[first]
-            frame_of = np.repeat(np.arange(counts.shape[0]), counts)
-            place = np.arange(layout.blocks, dtype=_I64) - first[frame_of]
-            # A frame with one block is all zeros or all ones (its mask at its start says).
-            at = frame_start[frame_of]
-            start_bit = (mask[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
-            second = np.where(counts[frame_of] == 1, start_bit, place)
-            gb = index.first_block[p] + np.arange(layout.blocks, dtype=_I64)
-            row = q * width * 8
-            start_rank = self._rank(row + frame_start[frame_of], second)
-            self.member[gb] = True
-            self.second[gb] = second
-            self._row[gb] = row
-            self._first_rank[gb] = start_rank
-            self._frame_end[gb] = (frame_start + np.add.reduceat(layout.sizes, first))[frame_of]
-            # Block of each frame's zeros (row 0) and ones (row 1): one block serves both.
-            frame_gbs.append(np.stack((gb[first], gb[first] + (counts == 2))))
-        # Per halves pass (in `passes` order): each frame's block of zeros and of ones, the
-        # bit coordinate of its row, its padded block size.
-        self._frame_gb = np.stack(frame_gbs) if frame_gbs else np.zeros((0, 2, 0), dtype=_I64)
-        self._pass_row = np.arange(rows, dtype=_I64)[:, None] * width * 8
-        self._pass_width = index.pass_width[self.passes][:, None]
-
-    def _rank(self, at: NDArray[np.int64], second: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Position in `_counts` of bit coordinate `at` among the zeros (second = 0) or ones."""
-        word = at >> 6
-        byte = at >> 3
-        # Whole bytes before `at` in its word are its low-order bytes (little-endian lanes).
-        low = (np.uint64(1) << ((byte & 7) << 3).astype(np.uint64)) - np.uint64(1)
-        ones = (
-            self._counts[self._words.shape[0] + 1 + word].astype(_I64)
-            + np.bitwise_count(self._words[word] & low)
-            + _HEAD_COUNT[((at & 7) << 8) | self._packed[byte]]
-        )
-        # `ones` already carries the shift past all zeros that the ones' part of `_counts` has.
-        rank: NDArray[np.int64] = np.where(second, ones, at - ones + self._zeros_total)
-        return rank
-
-    def select(self, gb: NDArray[np.int64], r: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Key position of bit r (< size) of each halves block gb."""
-        target = self._first_rank[gb] + r
-        # Targets in the counts' own type: a mixed-type search would convert the whole array.
-        j = np.searchsorted(self._counts, target.astype(self._counts.dtype), side="right") - 1
-        size = self._words.shape[0] + 1
-        second = j >= size
-        word = j - second * size
-        rank = target - self._counts[j].astype(_I64)  # among the word's zeros or ones, < 64
-        # The word's bytes (ones, or zeros as ones), their running counts, the byte holding
-        # the bit, and the bit in that byte.
-        line = np.arange(word.shape[0])
-        octets = self._packed.reshape(-1, 8)[word] ^ np.where(second, 0, 0xFF)[:, None]
-        running = np.cumsum(np.bitwise_count(octets), axis=1, dtype=_I64)
-        place = np.count_nonzero(running <= rank[:, None], axis=1)
-        before = np.where(place > 0, running[line, np.maximum(place - 1, 0)], 0)
-        bit = _SELECT[((rank - before) << 8) | octets[line, place]]
-        key: NDArray[np.int64] = 64 * word + 8 * place + bit - self._row[gb]
-        return key
-
-    def coordinates(
-        self, gb: NDArray[np.int64], r: NDArray[np.int64], size: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """Key position where bit r (<= size) of each halves block starts (its frame's end
-        for r = size): a half's range [lo, hi) is the key range between the two."""
-        inside = r < size
-        key = self.select(gb, np.where(inside, r, 0))
-        out: NDArray[np.int64] = np.where(inside, key, self._frame_end[gb])
-        return out
-
-    def leaves(
-        self, count: int, x: NDArray[np.int64], frame: NDArray[np.int64], index: _Index
-    ) -> NDArray[np.int64]:
-        """Global leaf ids of key positions x (in frames `frame`) in the first `count` halves
-        passes, one row per pass."""
-        at = self._pass_row[:count] + x
-        second = (self._packed[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
-        gb = self._frame_gb[np.arange(count)[:, None], second, frame]
-        offset = self._rank(at, second) - self._first_rank[gb]
-        leaf: NDArray[np.int64] = index.base[gb] + self._pass_width[:count] + offset
-        return leaf
-
-
-_LANES = np.uint64(0x0101010101010101)
-_SORTED_TOGGLE = 1 << 14
-
-
-def _toggle(flags: NDArray[np.uint8], at: NDArray[np.int64]) -> None:
-    """flags[i] ^= 1 once per occurrence of i in `at` (repeats cancel in pairs)."""
-    if at.shape[0] < _SORTED_TOGGLE:
-        np.bitwise_xor.at(flags, at, np.uint8(1))
-        return
-    # Many scattered indices: sorting first and toggling each index with an odd count once
-    # is several times faster than ufunc.at's unordered read-modify-writes.
-    ordered = np.sort(at)
-    first = np.flatnonzero(np.diff(ordered, prepend=-1))
-    runs = np.diff(first, append=ordered.shape[0])
-    flags[ordered[first[(runs & 1) == 1]]] ^= 1
-
-
-def _prefix_parity(chunk: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Entry j (0 <= j <= len): parity of bytes 0 .. j-1 of `chunk`.
-
-    Eight byte parities at a time, as the byte lanes of a little-endian uint64: multiplying by
-    0x0101010101010101 leaves in every lane the sum of the lanes at and below it (at most 8,
-    no carry between lanes), so only one value per 8 bytes needs a sequential scan.
-    """
-    size = int(chunk.shape[0])
-    lanes = np.zeros(-(-(size + 1) // 8) * 8, dtype=np.uint8)
-    lanes[:size] = np.bitwise_count(chunk) & 1
-    words = lanes.view("<u8")
-    inclusive = (words * _LANES) & _LANES
-    total = inclusive >> np.uint64(56)
-    before = np.bitwise_xor.accumulate(total) ^ total
-    exclusive: NDArray[np.uint64] = inclusive ^ words ^ (before * _LANES)
-    return exclusive.view(np.uint8)[: size + 1]
-
-
-class _Parities:
-    """Parity of any range of each pass order of a fixed key in O(1), cheap to build (no
-    per-bit scan): the key packed into bytes in pass order, each byte stored beside the parity
-    of all bytes before it (`(prefix << 8) | byte`, one gather per look-up). A pass of random
-    halves keeps the key in key order twice instead, masked to each half (`_Halves`)."""
-
-    __slots__ = ("_base", "_halves", "_passes", "_width", "_words")
-
-    def __init__(self, n: int, index: _Index, layouts: list[PassLayout]) -> None:
-        # Byte i >> 3 of every position i <= n exists in a row.
-        self._width = n // 8 + 2
-        self._passes = len(layouts)
-        self._halves = _Halves(layouts, index, n)
-        rows = self._passes + len(self._halves.passes)
-        self._words = np.zeros(rows * self._width, dtype=np.uint16)
-        # Per global block: the bit coordinate of its first bit in the flattened rows (halves:
-        # of key position 0 in the row of its half, the pass's row or one after all passes).
-        row = index.pass_of.astype(_I64)
-        for q, p in enumerate(self._halves.passes):
-            gb = np.flatnonzero(index.pass_of == p)
-            row[gb] = np.where(self._halves.second[gb], self._passes + q, p)
-        self._base = row * self._width * 8 + np.where(self._halves.member, 0, index.start)
-
-    @property
-    def halves(self) -> _Halves:
-        """Rank and select on the passes of random halves."""
-        return self._halves
-
-    def _write(self, row: int, chunk: NDArray[np.uint8]) -> None:
-        words = self._words[row * self._width : row * self._width + chunk.shape[0] + 1]
-        words[:-1] = chunk
-        words |= _prefix_parity(chunk).astype(np.uint16) << 8
-
-    def fill(
-        self,
-        p: int,
-        layout: PassLayout,
-        bits: NDArray[np.uint8],
-        packed: NDArray[np.uint8] | None = None,
-    ) -> None:
-        """Take pass p's parities from `bits` (until filled, that pass reads as all zeros);
-        `packed`: `np.packbits(bits)`, if the caller has it (passes of halves use it)."""
-        if layout.halves is None:
-            self._write(p, np.packbits(layout.gather(bits)))
-            return
-        key = np.packbits(bits) if packed is None else packed
-        mask = layout.halves
-        self._write(p, key & ~mask)
-        self._write(self._passes + self._halves.passes.index(p), key & mask)
-
-    def _head(self, at: NDArray[np.int64]) -> NDArray[np.uint8]:
-        """Parity of the bits before bit coordinate `at` in its row."""
-        parity: NDArray[np.uint8] = _HEAD_PARITY[((at & 7) << 9) | self._words[at >> 3]]
-        return parity
-
-    def blocks(
-        self,
-        index: _Index,
-        gb: NDArray[np.int64],
-        lo: NDArray[np.int64],
-        hi: NDArray[np.int64],
-        *,
-        size: NDArray[np.int64] | None = None,
-    ) -> NDArray[np.uint8]:
-        """Parity of [lo, hi) of each global block gb (block-relative, virtual bits are 0);
-        `size`: the blocks' sizes, if the caller has them at hand."""
-        if size is None:
-            size = index.size[gb]
-        # Both ends of every range at once (row 0: lo, row 1: hi), clipped to the real bits.
-        ends = np.empty((2, gb.shape[0]), dtype=_I64)
-        np.minimum(lo, size, out=ends[0])
-        np.minimum(hi, size, out=ends[1])
-        halves = self._halves.member[gb]
-        if np.count_nonzero(halves):
-            pick = np.flatnonzero(halves)
-            g, s = gb[pick], size[pick]
-            ends[:, pick] = self._halves.coordinates(
-                np.concatenate((g, g)), ends[:, pick].reshape(-1), np.concatenate((s, s))
-            ).reshape(2, -1)
-        ends += self._base[gb]
-        parity = self._head(ends)
-        out: NDArray[np.uint8] = parity[0] ^ parity[1]
-        return out
+def _words(packed: NDArray[np.uint8], words: int) -> NDArray[np.uint64]:
+    """Bytes in `np.packbits` order as `words` 64-bit words, most significant bit first."""
+    raw = np.zeros(8 * words, dtype=np.uint8)
+    raw[: packed.shape[0]] = packed
+    return raw.view(">u8").astype(np.uint64)
 
 
 class CascadeAlice:
-    """Alice's side: her key never changes; she answers parity queries from prefix parities."""
+    """Alice's side: her key never changes; she answers parity queries from it."""
 
     def __init__(self, bits: NDArray[np.uint8], layouts: list[PassLayout]) -> None:
-        self._layouts = layouts
-        self._index = _Index(layouts)
-        self._parities = _Parities(int(bits.shape[0]), self._index, layouts)
-        packed = np.packbits(bits)  # Alice's key never changes: packed once for every pass
-        for p, layout in enumerate(layouts):
-            self._parities.fill(p, layout, bits, packed)
+        self._tables = tables = _Tables(layouts)
+        self._key = tables.key_words(bits)
+        self._pass_words = tables.pass_words()
+        nothing = np.zeros(0, dtype=_IDX)
+        for row, p in enumerate(tables.ordered):
+            order = layouts[p].order
+            assert order is not None
+            kernels.pack_pass(order, self._key, self._pass_words[row], nothing)
         self.disclosed = 0
         """Parity bits disclosed so far (λ_EC)."""
 
@@ -648,10 +427,12 @@ class CascadeAlice:
         Pass 1 reveals the parity of each frame, so in every later pass the last block of each
         frame has a parity that follows from the others and is not sent (parity inference).
         """
-        index = self._index
-        every = np.arange(index.size.shape[0], dtype=_I64)
-        tops = self._parities.blocks(index, every, np.zeros_like(every), index.size)
-        out = np.delete(tops, index.frame_lasts(self._layouts))
+        t = self._tables
+        tops = np.zeros(t.blk.shape[1], dtype=np.uint8)
+        kernels.block_parities(
+            0, tops.shape[0], t.blk, t.pas, self._key, self._pass_words, t.masks, t.ones, tops
+        )
+        out = np.delete(tops, t.frame_lasts)
         self.disclosed += int(out.shape[0])
         return out
 
@@ -663,28 +444,23 @@ class CascadeAlice:
         """
         if not passes.size:
             return np.empty(0, dtype=np.uint8)
-        index = self._index
-        if int(passes.max()) >= len(self._layouts):
-            raise CascadeQueryError("no such pass")
-        # The four per-pass constants of every query in one gather.
-        span, count, full, first = index.pass_table[:, passes]
-        node = nodes.astype(_I64)
-        block = node >> span
-        local = node - (block << span)
-        # count_nonzero: a direct C call (ndarray.any/all go through Python wrappers).
-        if np.count_nonzero(block >= count) or np.count_nonzero(local) != local.shape[0]:
-            raise CascadeQueryError("no such node")
-        # Node h at level L (2^L <= h < 2^(L+1)) covers [h w - K, h w - K + w), w = K / 2^L.
-        width = np.right_shift(full, np.frexp(local)[1] - 1)
-        lo = local * width - full
+        t = self._tables
+        out = np.empty(passes.shape[0], dtype=np.uint8)
+        code = kernels.answer(
+            passes.astype(np.uint8),
+            nodes.astype(np.uint32),
+            t.blk,
+            t.pas,
+            self._key,
+            self._pass_words,
+            t.masks,
+            t.ones,
+            out,
+        )
+        if code:
+            raise CascadeQueryError("no such pass" if code == 1 else "no such node")
         self.disclosed += int(passes.shape[0])
-        return self._parities.blocks(index, first + block, lo, lo + width)
-
-
-# Rows of Bob's search table (one column per open binary search): global block, heap node,
-# range start and width (block-relative), Alice's parity of the node, and two per-block
-# constants kept beside them (global id of the block's node 0, real bits in the block).
-_GB, _NODE, _LO, _WIDTH, _APAR, _BASE, _SIZE = range(7)
+        return out
 
 
 class CascadeBob:
@@ -704,52 +480,41 @@ class CascadeBob:
     ) -> None:
         if top_parities.shape[0] != disclosed_top_parities(layouts):
             raise LocalProtocolError("top parities do not match the pass layouts")
-        self.bits = bits.copy()
+        self.bits = bits.astype(np.uint8)  # a copy: Bob corrects it in place
         self._layouts = layouts
-        self._index = index = _Index(layouts)
+        self._tables = t = _Tables(layouts)
+        blocks = t.blk.shape[1]
         self._alice_top = self._infer_tops(layouts, top_parities)
-        # Bob's parity of a node = the parity of his key over its range when its pass started
-        # (O(1) from packed prefix parities) ^ the parity of his later flips inside it
-        # (`_flips`: heap layout, global node ids, toggled along the path of each flipped bit
-        # in every started pass). A pass is set up when it starts, from the key as it is then.
-        self._parities = _Parities(int(bits.shape[0]), index, layouts)
-        self._start_top = np.zeros(index.size.shape[0], dtype=np.uint8)
-        self._odd = np.zeros(index.size.shape[0], dtype=np.uint8)
+        self._key = t.key_words(self.bits)
+        """Bob's key as it is now, packed (flips update it, `bits` and the pass-order copies)."""
+        self._pass_words = t.pass_words()
+        rows = max(1, len(t.ordered))
+        self._orders = np.empty((rows, t.n if t.ordered else 0), dtype=_IDX)
+        self._inverse = np.empty_like(self._orders)
+        self._odd = np.zeros(blocks, dtype=np.uint8)
         """Per global block of a started pass: Alice's top parity differs from Bob's."""
-        self._dirty: list[NDArray[np.int64]] = []
-        """Blocks whose parity changed, or that started, since the last wave: every odd block
-        gets a search in a wave, which ends with a flip in it or is dropped after one, so the
-        odd blocks of the next wave are among these."""
-        self._pass_first_node = index.base[index.first_block][:, None]
-        self._flips = np.zeros(index.nodes, dtype=np.uint8)
-        self._leaf_dtype = np.int32 if index.nodes < 1 << 31 else np.int64
-        self._leaf: dict[int, NDArray[np.integer[Any]]] = {}
-        """Per started permuted pass: the global leaf id of every key bit."""
-        self._frame_start = layouts[0].starts[
-            np.cumsum(layouts[0].frame_blocks) - np.asarray(layouts[0].frame_blocks)
-        ]
-        self._span_mask = (2 * index.pass_width - 1)[:, None]
-        # Passes grouped by tree depth (few distinct depths): a flipped leaf's path to the root
-        # has depth + 1 nodes, so each group toggles only its own levels.
-        self._depth_groups = [
-            (np.flatnonzero(index.pass_depth == d), np.arange(int(d) + 1, dtype=_I64))
-            for d in np.unique(index.pass_depth)
-        ]
         # With reuse, Alice's parity of the left child of every node whose children she has
-        # disclosed (2 | parity; 0: unknown), indexed by left child id // 2 (left ids are
-        # even). Children are always learnt together and the parent's parity is known to any
-        # search standing on it, so the right child follows as parent ^ left.
-        self._known = np.zeros(index.nodes // 2 if reuse else 0, dtype=np.uint8)
-        self._reuse = reuse
-        self._rows = np.zeros((7, 0), dtype=_I64)
-        self._started = 0
-        self._pending: tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.int64]] | None = None
-        self._flipped = np.zeros(bits.shape[0], dtype=bool)
-        self._packed: tuple[int, NDArray[np.uint8]] | None = None
-        """Bob's key packed, and the correction count it was packed at."""
-        self.errors_corrected = 0
+        # disclosed (2 | parity, two bits per entry; 0: unknown), indexed by the node. Children
+        # are always learnt together and the parent's parity is known to any search standing
+        # on it, so the right child follows as parent ^ left.
+        self._known = np.zeros((t.known_size + 3) // 4 if reuse else 0, dtype=np.uint8)
+        self._rows = np.zeros((kernels.R_FIELDS, blocks), dtype=_I64)
+        self._row_of = np.full(blocks, -1, dtype=_I64)
+        self._flipped = np.zeros(t.n, dtype=np.uint8)
+        self._found = np.zeros(blocks, dtype=_I64)
+        self._out_passes = np.zeros(blocks, dtype=np.uint8)
+        self._out_nodes = np.zeros(blocks, dtype=np.uint32)
+        self._ctl = np.zeros(kernels.C_FIELDS, dtype=_I64)
+        self._ready: int | None = None
+        """The kernel's last answer: queries waiting in the out arrays (> 0), or -1."""
+        self._outstanding = 0
         self.queries = 0
         self.round_trips = 0
+
+    @property
+    def errors_corrected(self) -> int:
+        """Bits flipped so far."""
+        return int(self._ctl[kernels.C_ERRORS])
 
     @staticmethod
     def _infer_tops(layouts: list[PassLayout], shown: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -773,74 +538,27 @@ class CascadeBob:
                 pass_tops[start + count - 1] = frame_parity[frame] ^ rest
                 start += count
             tops.append(pass_tops)
-        return np.concatenate(tops)
-
-    def _place_leaves(self, p: int, layout: PassLayout) -> None:
-        """Where each key bit sits in pass p: its global leaf id."""
-        index = self._index
-        gb = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
-        # Bit i of the pass order, in block b: base_b + K + (i - start_b).
-        shift = index.base[gb] + layout.padded - layout.starts
-        leaf = np.repeat(shift.astype(self._leaf_dtype), layout.sizes)
-        leaf += np.arange(leaf.shape[0], dtype=self._leaf_dtype)
-        if layout.order is not None:
-            inverse = np.empty_like(leaf)
-            inverse[layout.order] = leaf
-            leaf = inverse
-        self._leaf[p] = leaf
-
-    def _identity_leaves(
-        self, p: int, layout: PassLayout, positions: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """Global leaf ids of key positions in a pass that keeps the key order (no table)."""
-        index = self._index
-        gb = np.searchsorted(layout.starts, positions, side="right") - 1 + index.first_block[p]
-        leaf: NDArray[np.int64] = index.base[gb] + layout.padded + positions - index.start[gb]
-        return leaf
-
-    def _bob_parity(
-        self,
-        rows: NDArray[np.int64],
-        lo: NDArray[np.int64],
-        hi: NDArray[np.int64],
-        node: NDArray[np.int64],
-    ) -> NDArray[np.uint8]:
-        """Bob's current parity of [lo, hi) of the block of each search row, heap node `node`
-        (global id)."""
-        parity = self._parities.blocks(self._index, rows[_GB], lo, hi, size=rows[_SIZE])
-        return parity ^ self._flips[node]
+        return np.concatenate(tops).astype(np.uint8)
 
     # -- driving ------------------------------------------------------------------------------
     def next_queries(self) -> tuple[NDArray[np.uint8], NDArray[np.uint32]] | None:
         """The next batch of parity queries, or None when Cascade has finished."""
-        if self._pending is not None:
+        if self._outstanding:
             raise LocalProtocolError("replies to the previous queries are still outstanding")
-        index = self._index
         while True:
-            if not self._rows.shape[1] and not self._spawn_or_advance():
+            if self._ready is None:
+                self._ready = self._step(np.zeros(0, dtype=np.uint8))
+            count, self._ready = self._ready, None
+            if count > 0:
+                break
+            started = int(self._ctl[kernels.C_STARTED])
+            if started == len(self._layouts):
                 return None
-            rows = self._rows
-            gb, node = rows[_GB], rows[_NODE]
-            mid = rows[_LO] + (rows[_WIDTH] >> 1)
-            left = rows[_BASE] + 2 * node
-            # Right child entirely virtual: the left child carries the whole (odd) parity.
-            free = mid >= rows[_SIZE]
-            apar = rows[_APAR]
-            if self._reuse:
-                known = self._known[left >> 1]
-                left_par = np.where(free, apar, known & 1)
-                need = ~free & (known < 2)
-            else:
-                left_par = apar.copy()
-                need = ~free
-            self._pending = (need, left_par, left)
-            wanted = gb[need]
-            if wanted.shape[0]:
-                nodes = (index.local[wanted] + 2 * node[need]).astype(np.uint32)
-                self.queries += int(nodes.shape[0])
-                self.round_trips += 1
-                return index.pass_of[wanted], nodes
-            self.apply_replies(np.zeros(0, dtype=np.uint8))
+            self._start_pass(started)
+        self._outstanding = count
+        self.queries += count
+        self.round_trips += 1
+        return self._out_passes[:count].copy(), self._out_nodes[:count].copy()
 
     def apply_replies(self, parities: NDArray[np.uint8]) -> None:
         """Feed Alice's answers to the last queries (in query order) and descend one level.
@@ -848,133 +566,64 @@ class CascadeBob:
         Raises:
             CascadeQueryError: the parities are inconsistent (a bit located twice).
         """
-        if self._pending is None:
+        if not self._outstanding:
             raise LocalProtocolError("no queries outstanding")
-        (need, left_par, left), self._pending = self._pending, None
-        if parities.shape[0] != int(np.count_nonzero(need)):
+        count, self._outstanding = self._outstanding, 0
+        if parities.shape[0] != count:
+            self._ctl[kernels.C_PENDING] = 0  # the same level is asked again
             raise LocalProtocolError("reply length does not match the queries")
-        left_par[need] = parities
-        rows = self._rows
-        apar = rows[_APAR]
-        right_par = apar ^ left_par
-        if self._reuse:
-            self._known[left >> 1] = left_par | 2
-        # Bob's left parity equals Alice's: the odd error count is in the right child.
-        half = rows[_WIDTH] >> 1
-        lo = rows[_LO]
-        go_right = self._bob_parity(rows, lo, lo + half, left) == left_par
-        rows[_LO] += half * go_right
-        rows[_NODE] *= 2
-        rows[_NODE] += go_right
-        rows[_APAR] = np.where(go_right, right_par, left_par)
-        rows[_WIDTH] = half
-        leaf = half == 1
-        if np.count_nonzero(leaf):
-            found = self._positions(rows[_GB, leaf], rows[_LO, leaf])
-            self._rows = rows[:, ~leaf]
-            if found.shape[0]:
-                self._apply_flips(np.unique(found))
+        self._ready = self._step(parities.astype(np.uint8))
+        if self._ready == -2:
+            raise CascadeQueryError("inconsistent parities: a bit was located twice")
 
     # -- internals ----------------------------------------------------------------------------
-    def _positions(self, gb: NDArray[np.int64], lo: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Key positions of found leaves (rows are sorted by pass: one gather per pass)."""
-        index = self._index
-        where = index.start[gb] + lo
-        passes = index.pass_of[gb]
-        cuts = [0, *(np.flatnonzero(np.diff(passes)) + 1).tolist(), int(gb.shape[0])]
-        for a, b in itertools.pairwise(cuts):
-            layout = self._layouts[int(passes[a])]
-            if layout.halves is not None:
-                where[a:b] = self._parities.halves.select(gb[a:b], lo[a:b])
-            elif layout.order is not None:
-                where[a:b] = layout.order[where[a:b]]
-        return where
-
-    def _spawn_or_advance(self) -> bool:
-        """Open searches on odd blocks; start further passes until one has work. False: done."""
-        index = self._index
-        while True:
-            if self._dirty:
-                candidates = np.unique(np.concatenate(self._dirty))
-                self._dirty = []
-                odd = candidates[self._odd[candidates] == 1]
-                if odd.shape[0]:
-                    rows = np.empty((7, odd.shape[0]), dtype=_I64)
-                    rows[_GB] = odd
-                    rows[_NODE] = 1
-                    rows[_LO] = 0
-                    rows[_WIDTH] = index.pass_width[index.pass_of[odd]]
-                    rows[_APAR] = self._alice_top[odd]
-                    rows[_BASE] = index.base[odd]
-                    rows[_SIZE] = index.size[odd]
-                    self._rows = rows
-                    return True
-            if self._started == len(self._layouts):
-                return False
-            self._start_pass(self._started)
-            self._started += 1
+    def _step(self, replies: NDArray[np.uint8]) -> int:
+        t = self._tables
+        return int(
+            kernels.bob_step(
+                replies,
+                self._ctl,
+                self._rows,
+                self._row_of,
+                t.blk,
+                t.pas,
+                t.frame_start,
+                t.pf,
+                self._odd,
+                self._alice_top,
+                self._known,
+                self.bits,
+                self._flipped,
+                self._key,
+                self._pass_words,
+                self._orders,
+                self._inverse,
+                t.masks,
+                t.ones,
+                self._found,
+                self._out_passes,
+                self._out_nodes,
+            )
+        )
 
     def _start_pass(self, p: int) -> None:
-        layout = self._layouts[p]
-        index = self._index
-        # Bob's key changes only by flips: the packed copy is reused until one happens.
-        if self._packed is None or self._packed[0] != self.errors_corrected:
-            self._packed = (self.errors_corrected, np.packbits(self.bits))
-        self._parities.fill(p, layout, self.bits, self._packed[1])
-        if layout.halves is None and layout.order is not None:
-            self._place_leaves(p, layout)
-        blocks = np.arange(index.first_block[p], index.first_block[p] + layout.blocks)
-        self._start_top[blocks] = self._parities.blocks(
-            index, blocks, np.zeros_like(blocks), index.size[blocks]
+        t = self._tables
+        order = self._layouts[p].order
+        kernels.start_pass(
+            p,
+            self._ctl,
+            t.blk,
+            t.pas,
+            self._odd,
+            self._alice_top,
+            self._key,
+            self._pass_words,
+            order if order is not None and t.pas[kernels.P_KIND, p] == 1 else _NO_ORDER,
+            self._orders,
+            self._inverse,
+            t.masks,
+            t.ones,
         )
-        self._odd[blocks] = self._start_top[blocks] ^ self._alice_top[blocks]
-        self._dirty.append(blocks)
 
-    def _apply_flips(self, positions: NDArray[np.int64]) -> None:
-        # With Alice's true parities every located bit is a real error, so none is found twice;
-        # a repeat means forged or corrupted replies (and guarantees termination).
-        if np.count_nonzero(self._flipped[positions]):
-            raise CascadeQueryError("inconsistent parities: a bit was located twice")
-        self._flipped[positions] = True
-        self.bits[positions] ^= 1
-        self.errors_corrected += int(positions.shape[0])
-        # Every pass: toggle the path from the flipped leaf to its block's root (passes are
-        # grouped by depth, so each toggles exactly its own depth + 1 levels).
-        frame = np.searchsorted(self._frame_start, positions, side="right") - 1
-        leaf = np.empty((self._started, positions.shape[0]), dtype=_I64)
-        halves = self._parities.halves
-        started_halves = [p for p in halves.passes if p < self._started]
-        for p in range(self._started):
-            layout = self._layouts[p]
-            if layout.halves is not None:
-                continue
-            if layout.order is None:
-                leaf[p] = self._identity_leaves(p, layout, positions)
-            else:
-                leaf[p] = self._leaf[p][positions]
-        if started_halves:
-            leaf[started_halves] = halves.leaves(len(started_halves), positions, frame, self._index)
-        local = leaf & self._span_mask[: self._started]
-        root = leaf - local
-        paths = []
-        for passes, levels in self._depth_groups:
-            passes = passes[passes < self._started]
-            if passes.shape[0]:
-                paths.append((root[passes, :, None] + (local[passes, :, None] >> levels)).ravel())
-        _toggle(self._flips, np.concatenate(paths))
-        started = self._started
-        index = self._index
-        gb = (leaf - self._pass_first_node[:started]) >> (index.pass_depth[:started, None] + 1)
-        gb += index.first_block[:started, None]
-        gb = gb.reshape(-1)
-        self._odd[gb] = self._alice_top[gb] ^ self._start_top[gb] ^ self._flips[index.base[gb] + 1]
-        self._dirty.append(gb)
-        rows = self._rows
-        if rows.shape[1]:
-            # A search whose range now holds an even number of errors (it gained an odd number
-            # of flips) is dropped; its block is re-examined from the updated top parity.
-            lo = rows[_LO]
-            nodes = rows[_BASE] + rows[_NODE]
-            keep = self._bob_parity(rows, lo, lo + rows[_WIDTH], nodes) != rows[_APAR]
-            if np.count_nonzero(keep) != keep.shape[0]:
-                self._rows = rows[:, keep]
+
+_NO_ORDER = np.zeros(0, dtype=_IDX)

@@ -7,12 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from protocols.bb84 import _cascade_kernels as kernels
 from protocols.bb84._cascade import (
     CascadeAlice,
     CascadeBob,
     CascadeQueryError,
     PassLayout,
-    _prefix_parity,
+    _permutation,
+    _words,
     block_sizes,
     build_layouts,
     build_pass,
@@ -237,11 +239,33 @@ def test_tiny_frames_with_one_sided_halves(variant: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.binary(max_size=300))
-def test_prefix_parity_of_bytes(data: bytes) -> None:
-    chunk = np.frombuffer(data, dtype=np.uint8).copy()
-    parities = [bin(b).count("1") & 1 for b in data]
-    expected = [0]
-    for parity in parities:
-        expected.append(expected[-1] ^ parity)
-    assert _prefix_parity(chunk).tolist() == expected
+@given(st.binary(min_size=1, max_size=300), st.data())
+def test_packed_range_parity_rank_and_select(data: bytes, draw: st.DataObject) -> None:
+    bits = np.unpackbits(np.frombuffer(data, dtype=np.uint8))
+    mask_bits = np.unpackbits(np.frombuffer(bytes(reversed(data)), dtype=np.uint8))
+    n = int(bits.shape[0])
+    count = n // 64 + 1
+    key, mask = _words(np.packbits(bits), count), _words(np.packbits(mask_bits), count)
+    ones = np.concatenate(([0], np.cumsum(np.bitwise_count(mask[:-1])))).astype(np.int64)
+    a = draw.draw(st.integers(0, n - 1))
+    b = draw.draw(st.integers(a + 1, n))
+    assert kernels._words_parity(key, mask[:0], kernels._ALL, a, b) == bits[a:b].sum() % 2
+    for half in (0, 1):
+        inside = mask_bits[a:b] == half
+        flip = np.uint64(0) if half else kernels._ALL
+        assert kernels._words_parity(key, mask, flip, a, b) == bits[a:b][inside].sum() % 2
+        assert kernels._rank(mask, ones, half, a) == np.count_nonzero(mask_bits[:a] == half)
+        where = np.flatnonzero(mask_bits == half)
+        if where.shape[0]:
+            r = draw.draw(st.integers(0, where.shape[0] - 1))
+            assert kernels._select(mask, ones, half, r, 0, (n - 1) >> 6) == where[r]
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 1000, 65_537, 131_072])
+def test_compiled_permutation_is_numpy_permutation(n: int) -> None:
+    # The pass orders are public and must agree at both ends: the compiled shuffle replays
+    # numpy's PCG64 permutation exactly (this fails if numpy ever changes its algorithm).
+    for seed in ([1, 2, 3], [2**127 + 5, 13, 0]):
+        out = np.empty(n, dtype=np.int32)
+        _permutation(out, 7, np.random.default_rng(seed))
+        assert np.array_equal(out, np.random.default_rng(seed).permutation(n) + 7)

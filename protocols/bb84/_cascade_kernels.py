@@ -1,0 +1,552 @@
+# numba types these functions itself (at compile time); `_cascade` is the typed boundary.
+# mypy: disable-error-code="no-untyped-def,no-untyped-call,no-any-return,assignment,unreachable"
+"""Compiled loops behind `_cascade`: range parities, Alice's answers and Bob's search levels.
+
+The algorithm, its sources (Brassard-Salvail 1994; Martinez-Mateo et al. 2015) and the meaning
+of every table are in `_cascade`'s docstring. Keys and masks are packed 64 bits to a word,
+most significant bit first (bit i of a key is bit 63 - i % 64 of word i // 64), so that public
+masks drawn as bytes (`np.packbits` order) read as big-endian words.
+
+Importing this module imports numba (nothing is compiled until the first call; compiled code is
+cached on disk). Without numba the same functions run as plain Python: correct, but slow.
+"""
+
+from typing import Any
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is in the `sim` extra
+    numba = None
+
+
+def _compile(**options: Any) -> Any:
+    if numba is None:  # pragma: no cover
+        return lambda function: function
+    return numba.njit(**options)
+
+
+def _jit(function: Any) -> Any:
+    return _compile(cache=True, nogil=True)(function)
+
+
+def _inline(function: Any) -> Any:
+    return _compile(cache=True, inline="always")(function)
+
+
+# Rows of the per-block table `blk` (one column per global block, int64).
+B_LOCAL = 0  # node offset of the block inside its pass (block * 2K, as sent on the wire)
+B_SIZE = 1  # real bits
+B_START = 2  # offset in pass order (identity and ordered passes)
+B_PASS = 3
+B_KNOWN = 4  # first entry of the block in the known-parity table (K entries per block)
+B_FS = 5  # halves: key position of the first bit of the block's frame
+B_FE = 6  # halves: key position past the frame
+B_HALF = 7  # halves: 1 if the block holds the bits whose mask bit is 1
+B_RANK = 8  # halves: rank of the frame's start among the bits of the block's half
+B_FIELDS = 9
+
+# Rows of the per-pass table `pas` (one column per pass, int64).
+P_KIND = 0  # 0: identity order, 1: ordered (order array), 2: random halves (mask)
+P_DEPTH = 1
+P_FIRST = 2  # first global block
+P_BLOCKS = 3
+P_ROW = 4  # ordered: row in the pass-order key tables; halves: row in the mask tables
+P_FIELDS = 5
+
+# Rows of Bob's search table (one column per open search, int64).
+R_GB = 0
+R_NODE = 1  # heap node h of the block (1 = the block)
+R_LO = 2
+R_WIDTH = 3
+R_APAR = 4  # Alice's parity of the node
+R_NEED = 5  # this level's left-child parity is asked of Alice
+R_LEFT = 6  # Alice's parity of this level's left child (known, inferred or replied)
+R_DROP = 7  # flips inside the search's range this level, mod 2
+R_FIELDS = 8
+
+# Bob's scalar state `ctl` (int64).
+C_ROWS = 0  # open searches
+C_STARTED = 1  # passes started
+C_END = 2  # global blocks of the started passes
+C_PENDING = 3  # a level's queries are out: the next call applies the replies first
+C_ERRORS = 4  # errors corrected
+C_FIELDS = 5
+
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ONE = np.uint64(1)
+_M1 = np.uint64(0x5555555555555555)
+_M2 = np.uint64(0x3333333333333333)
+_M4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_H01 = np.uint64(0x0101010101010101)
+_PARITY_NIBBLE = np.uint64(0x6996)
+
+
+@_inline
+def _popcount(v):
+    v = v - ((v >> np.uint64(1)) & _M1)
+    v = (v & _M2) + ((v >> np.uint64(2)) & _M2)
+    v = (v + (v >> np.uint64(4))) & _M4
+    return np.int64((v * _H01) >> np.uint64(56))
+
+
+@_inline
+def _parity(v):
+    v ^= v >> np.uint64(32)
+    v ^= v >> np.uint64(16)
+    v ^= v >> np.uint64(8)
+    v ^= v >> np.uint64(4)
+    return np.int64((_PARITY_NIBBLE >> (v & np.uint64(15))) & _ONE)
+
+
+@_inline
+def _bit(words, i):
+    return np.int64((words[i >> 6] >> np.uint64(63 - (i & 63))) & _ONE)
+
+
+@_inline
+def _toggle(words, i):
+    words[i >> 6] ^= _ONE << np.uint64(63 - (i & 63))
+
+
+@_inline
+def _words_parity(words, mask, flip, a, b):
+    """Parity of bits a .. b-1 (a < b) of `words`, ANDed with `mask ^ flip` when mask is given
+    (a 0-length mask means none)."""
+    wa = a >> 6
+    wb = (b - 1) >> 6
+    first = _ALL >> np.uint64(a & 63)
+    last = _ALL << np.uint64(63 - ((b - 1) & 63))
+    masked = mask.shape[0] > 0
+    acc = np.uint64(0)
+    for w in range(wa, wb + 1):
+        v = words[w]
+        if masked:
+            v &= mask[w] ^ flip
+        if w == wa:
+            v &= first
+        if w == wb:
+            v &= last
+        acc ^= v
+    return _parity(acc)
+
+
+@_inline
+def _rank(mask, ones, half, x):
+    """Bits of the given half (mask bit 0 or 1) before position x of the mask row."""
+    w = x >> 6
+    before = ones[w] + _popcount(mask[w] & ~(_ALL >> np.uint64(x & 63)))
+    return before if half else x - before
+
+
+@_inline
+def _select(mask, ones, half, target, lo_word, hi_word):
+    """Position of the bit of the given half with rank `target`, within words lo .. hi."""
+    lo, hi = lo_word, hi_word
+    while lo < hi:  # last word whose start has rank <= target
+        mid = (lo + hi + 1) >> 1
+        start = ones[mid] if half else 64 * mid - ones[mid]
+        if start <= target:
+            lo = mid
+        else:
+            hi = mid - 1
+    start = ones[lo] if half else 64 * lo - ones[lo]
+    v = mask[lo] if half else ~mask[lo]
+    k = target - start
+    for j in range(64):
+        if (v >> np.uint64(63 - j)) & _ONE:
+            if k == 0:
+                return 64 * lo + j
+            k -= 1
+    return 64 * lo + 64  # unreachable for a target inside the frame
+
+
+@_inline
+def _range_parity(gb, lo, hi, blk, pas, key, pass_words, masks, ones):
+    """Parity of [lo, hi) of global block gb (block-relative; virtual bits are 0) over the key
+    `key` (key order) or its pass-order copies `pass_words`."""
+    size = blk[B_SIZE, gb]
+    lo = min(lo, size)
+    hi = min(hi, size)
+    if lo >= hi:
+        return 0
+    p = blk[B_PASS, gb]
+    kind = pas[P_KIND, p]
+    if kind == 0:
+        start = blk[B_START, gb]
+        return _words_parity(key, masks[0, :0], _ALL, start + lo, start + hi)
+    row = pas[P_ROW, p]
+    if kind == 1:
+        start = blk[B_START, gb]
+        return _words_parity(pass_words[row], masks[0, :0], _ALL, start + lo, start + hi)
+    half = blk[B_HALF, gb]
+    mask = masks[row]
+    rank = ones[row]
+    fs = blk[B_FS, gb]
+    fe = blk[B_FE, gb]
+    first = blk[B_RANK, gb]
+    a = fs if lo == 0 else _select(mask, rank, half, first + lo, fs >> 6, (fe - 1) >> 6)
+    b = fe if hi == size else _select(mask, rank, half, first + hi, fs >> 6, (fe - 1) >> 6)
+    return _words_parity(key, mask, np.uint64(0) if half else _ALL, a, b)
+
+
+@_jit
+def pack_pass(order, key, out, inverse):
+    """Key bits in pass order (`out`, packed); `inverse` (if not empty): pass position of
+    every key position."""
+    with_inverse = inverse.shape[0] > 0
+    for i in range(order.shape[0]):
+        x = np.int64(order[i])
+        if _bit(key, x):
+            _toggle(out, i)
+        if with_inverse:
+            inverse[x] = i
+
+
+@_jit
+def block_parities(first, last, blk, pas, key, pass_words, masks, ones, out):
+    """Parity of every global block first .. last-1 (into out[first:last])."""
+    for gb in range(first, last):
+        out[gb] = _range_parity(gb, 0, blk[B_SIZE, gb], blk, pas, key, pass_words, masks, ones)
+
+
+@_jit
+def answer(passes, nodes, blk, pas, key, pass_words, masks, ones, out):
+    """Alice's parity of each (pass, node); 0 on success, 1: no such pass, 2: no such node."""
+    count = passes.shape[0]
+    total = pas.shape[1]
+    for i in range(count):
+        if np.int64(passes[i]) >= total:
+            return 1
+    for i in range(count):
+        p = np.int64(passes[i])
+        span = pas[P_DEPTH, p] + 1
+        node = np.int64(nodes[i])
+        block = node >> span
+        local = node - (block << span)
+        if block >= pas[P_BLOCKS, p] or local == 0:
+            return 2
+    for i in range(count):
+        p = np.int64(passes[i])
+        depth = pas[P_DEPTH, p]
+        span = depth + 1
+        node = np.int64(nodes[i])
+        block = node >> span
+        local = node - (block << span)
+        level = 0
+        while local >> (level + 1):
+            level += 1
+        full = np.int64(1) << depth
+        width = full >> level
+        lo = local * width - full
+        out[i] = _range_parity(
+            pas[P_FIRST, p] + block, lo, lo + width, blk, pas, key, pass_words, masks, ones
+        )
+    return 0
+
+
+@_inline
+def _known_get(known, index):
+    return np.int64((known[index >> 2] >> np.uint8(2 * (index & 3))) & np.uint8(3))
+
+
+@_inline
+def _known_set(known, index, value):
+    shift = np.uint8(2 * (index & 3))
+    cell = known[index >> 2] & ~(np.uint8(3) << shift)
+    known[index >> 2] = cell | (np.uint8(value) << shift)
+
+
+@_inline
+def _locate(p, x, frame, pas, blk, frame_start, pf_first, pf_size, pf_blocks, inverse, masks, ones):
+    """Global block of key position x (in frame `frame`) in pass p, and its offset there."""
+    kind = pas[P_KIND, p]
+    row = pas[P_ROW, p]
+    if kind == 2:
+        half = _bit(masks[row], x)
+        gb = pf_first[p, frame]
+        if pf_blocks[p, frame] == 2:
+            gb += half
+        return gb, _rank(masks[row], ones[row], half, x) - blk[B_RANK, gb]
+    at = x if kind == 0 else np.int64(inverse[row, x])
+    place = at - frame_start[frame]
+    block = place // pf_size[p, frame]
+    gb = pf_first[p, frame] + block
+    return gb, at - blk[B_START, gb]
+
+
+@_jit
+def bob_step(
+    replies,
+    ctl,
+    rows,
+    row_of,
+    blk,
+    pas,
+    frame_start,
+    pf,
+    odd,
+    alice_top,
+    known,
+    bits,
+    flipped,
+    key,
+    pass_words,
+    orders,
+    inverse,
+    masks,
+    ones,
+    found,
+    out_passes,
+    out_nodes,
+):
+    """Apply the replies to the pending level (if any), then open searches on odd blocks when
+    none is open and compute the next level's queries.
+
+    Returns the number of queries written to out_passes/out_nodes (> 0), -1 when no search is
+    open and no block of a started pass is odd, -2 when a located bit was located before.
+    """
+    reuse = known.shape[0] > 0
+    pf_first = pf[0]
+    pf_size = pf[1]
+    pf_blocks = pf[2]
+    while True:
+        count = ctl[C_ROWS]
+        if ctl[C_PENDING]:
+            ctl[C_PENDING] = 0
+            j = 0
+            for r in range(count):
+                if rows[R_NEED, r]:
+                    rows[R_LEFT, r] = replies[j]
+                    j += 1
+            # Bob's left parities, all before any flip of this level.
+            found_count = 0
+            for r in range(count):
+                gb = rows[R_GB, r]
+                node = rows[R_NODE, r]
+                lo = rows[R_LO, r]
+                half = rows[R_WIDTH, r] >> 1
+                left = rows[R_LEFT, r]
+                if reuse:
+                    _known_set(known, blk[B_KNOWN, gb] + node, left | 2)
+                mine = _range_parity(gb, lo, lo + half, blk, pas, key, pass_words, masks, ones)
+                if mine == left:  # the odd error count is in the right child
+                    rows[R_LO, r] = lo + half
+                    rows[R_NODE, r] = 2 * node + 1
+                    rows[R_APAR, r] ^= left
+                else:
+                    rows[R_NODE, r] = 2 * node
+                    rows[R_APAR, r] = left
+                rows[R_WIDTH, r] = half
+                if half == 1:
+                    p = blk[B_PASS, gb]
+                    at = rows[R_LO, r]
+                    kind = pas[P_KIND, p]
+                    if kind == 0:
+                        x = blk[B_START, gb] + at
+                    elif kind == 1:
+                        x = np.int64(orders[pas[P_ROW, p], blk[B_START, gb] + at])
+                    else:
+                        row = pas[P_ROW, p]
+                        x = _select(
+                            masks[row],
+                            ones[row],
+                            blk[B_HALF, gb],
+                            blk[B_RANK, gb] + at,
+                            blk[B_FS, gb] >> 6,
+                            (blk[B_FE, gb] - 1) >> 6,
+                        )
+                    found[found_count] = x
+                    found_count += 1
+                    row_of[gb] = -1
+            # Leaves leave the table (order kept).
+            kept = 0
+            for r in range(count):
+                if rows[R_WIDTH, r] > 1:
+                    if kept != r:
+                        for field in range(R_FIELDS):
+                            rows[field, kept] = rows[field, r]
+                        row_of[rows[R_GB, kept]] = kept
+                    kept += 1
+            count = kept
+            ctl[C_ROWS] = count
+            if found_count:
+                located = np.unique(found[:found_count])
+                for x in located:
+                    if flipped[x]:
+                        return -2
+                started = ctl[C_STARTED]
+                frames = frame_start.shape[0] - 1
+                for x in located:
+                    flipped[x] = 1
+                    bits[x] ^= 1
+                    _toggle(key, x)
+                    lo_f, hi_f = 0, frames - 1
+                    while lo_f < hi_f:
+                        mid_f = (lo_f + hi_f + 1) >> 1
+                        if frame_start[mid_f] <= x:
+                            lo_f = mid_f
+                        else:
+                            hi_f = mid_f - 1
+                    for p in range(started):
+                        gb, offset = _locate(
+                            p,
+                            x,
+                            lo_f,
+                            pas,
+                            blk,
+                            frame_start,
+                            pf_first,
+                            pf_size,
+                            pf_blocks,
+                            inverse,
+                            masks,
+                            ones,
+                        )
+                        if pas[P_KIND, p] == 1:
+                            _toggle(pass_words[pas[P_ROW, p]], np.int64(inverse[pas[P_ROW, p], x]))
+                        odd[gb] ^= 1
+                        r = row_of[gb]
+                        if r >= 0 and rows[R_LO, r] <= offset < rows[R_LO, r] + rows[R_WIDTH, r]:
+                            rows[R_DROP, r] ^= 1
+                ctl[C_ERRORS] += located.shape[0]
+                # A search whose range gained an odd number of flips now holds an even number
+                # of errors: it is dropped (its block is re-examined from its top parity).
+                kept = 0
+                for r in range(count):
+                    if rows[R_DROP, r]:
+                        row_of[rows[R_GB, r]] = -1
+                        continue
+                    if kept != r:
+                        for field in range(R_FIELDS):
+                            rows[field, kept] = rows[field, r]
+                        row_of[rows[R_GB, kept]] = kept
+                    kept += 1
+                count = kept
+                ctl[C_ROWS] = count
+        if count == 0:
+            # A new wave: every odd block of the started passes, in global block order.
+            for gb in range(ctl[C_END]):
+                if odd[gb]:
+                    p = blk[B_PASS, gb]
+                    rows[R_GB, count] = gb
+                    rows[R_NODE, count] = 1
+                    rows[R_LO, count] = 0
+                    rows[R_WIDTH, count] = np.int64(1) << pas[P_DEPTH, p]
+                    rows[R_APAR, count] = alice_top[gb]
+                    rows[R_DROP, count] = 0
+                    row_of[gb] = count
+                    count += 1
+            ctl[C_ROWS] = count
+            if count == 0:
+                return -1
+        asked = 0
+        for r in range(count):
+            gb = rows[R_GB, r]
+            node = rows[R_NODE, r]
+            mid = rows[R_LO, r] + (rows[R_WIDTH, r] >> 1)
+            need = 0
+            if mid >= blk[B_SIZE, gb]:
+                # Right child entirely virtual: the left child carries the whole parity.
+                rows[R_LEFT, r] = rows[R_APAR, r]
+            elif reuse:
+                state = _known_get(known, blk[B_KNOWN, gb] + node)
+                rows[R_LEFT, r] = state & 1
+                need = 1 if state < 2 else 0
+            else:
+                rows[R_LEFT, r] = rows[R_APAR, r]
+                need = 1
+            rows[R_NEED, r] = need
+            if need:
+                p = blk[B_PASS, gb]
+                out_passes[asked] = p
+                out_nodes[asked] = blk[B_LOCAL, gb] + 2 * node
+                asked += 1
+        ctl[C_PENDING] = 1
+        if asked:
+            return asked
+
+
+@_jit
+def start_pass(
+    p, ctl, blk, pas, odd, alice_top, key, pass_words, order, orders, inverse, masks, ones
+):
+    """Set up pass p on Bob's side from his key as it is now: its pass-order copy (ordered
+    passes: with the order and its inverse) and the odd blocks."""
+    if pas[P_KIND, p] == 1:
+        row = pas[P_ROW, p]
+        pass_words[row, :] = 0
+        words = pass_words[row]
+        for i in range(order.shape[0]):
+            x = np.int64(order[i])
+            orders[row, i] = order[i]
+            inverse[row, x] = i
+            if _bit(key, x):
+                _toggle(words, i)
+    first = pas[P_FIRST, p]
+    for gb in range(first, first + pas[P_BLOCKS, p]):
+        mine = _range_parity(gb, 0, blk[B_SIZE, gb], blk, pas, key, pass_words, masks, ones)
+        odd[gb] = mine ^ alice_top[gb]
+    ctl[C_STARTED] = p + 1
+    ctl[C_END] = first + pas[P_BLOCKS, p]
+
+
+# PCG64 (O'Neill, "PCG: a family of simple fast space-efficient statistically good algorithms
+# for random number generation", HMC-CS-2014-0905): 128-bit LCG, XSL-RR output, as numpy's.
+_PCG_MULT_HI = np.uint64(0x2360ED051FC65DA4)
+_PCG_MULT_LO = np.uint64(0x4385DF649FCCF645)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@_inline
+def _mulhi(a, b):
+    """High 64 bits of the 128-bit product a * b."""
+    a0, a1 = a & _LOW32, a >> np.uint64(32)
+    b0, b1 = b & _LOW32, b >> np.uint64(32)
+    p01 = a0 * b1
+    p10 = a1 * b0
+    mid = ((a0 * b0) >> np.uint64(32)) + (p01 & _LOW32) + (p10 & _LOW32)
+    return a1 * b1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+
+
+@_jit
+def shuffle_pcg64(out, offset, state_hi, state_lo, inc_hi, inc_lo):
+    """out = offset + numpy's `Generator(PCG64).permutation(len(out))` from the given fresh
+    state: Fisher-Yates from the top, each index drawn by numpy's `random_interval` (masked
+    rejection on 32-bit halves of the 64-bit outputs, low half first)."""
+    n = out.shape[0]
+    for i in range(n):
+        out[i] = offset + i
+    cached = np.uint64(0)
+    has_cached = False
+    for i in range(n - 1, 0, -1):
+        bound = np.uint64(i)
+        mask = bound
+        mask |= mask >> np.uint64(1)
+        mask |= mask >> np.uint64(2)
+        mask |= mask >> np.uint64(4)
+        mask |= mask >> np.uint64(8)
+        mask |= mask >> np.uint64(16)
+        while True:
+            if has_cached:
+                value = cached
+                has_cached = False
+            else:
+                high = state_hi * _PCG_MULT_LO + state_lo * _PCG_MULT_HI
+                high += _mulhi(state_lo, _PCG_MULT_LO)
+                state_lo = state_lo * _PCG_MULT_LO + inc_lo
+                state_hi = high + inc_hi + (np.uint64(1) if state_lo < inc_lo else np.uint64(0))
+                mixed = state_hi ^ state_lo
+                turn = state_hi >> np.uint64(58)
+                word = (mixed >> turn) | (mixed << ((np.uint64(64) - turn) & np.uint64(63)))
+                cached = word >> np.uint64(32)
+                has_cached = True
+                value = word & _LOW32
+            value &= mask
+            if value <= bound:
+                break
+        j = np.int64(value)
+        held = out[i]
+        out[i] = out[j]
+        out[j] = held

@@ -7,7 +7,7 @@ No message or attribute ever carries key material.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from protocols.errors import (
     AuthenticationError,
@@ -48,6 +48,7 @@ __all__ = [
     "RemoteProtocolError",
     "TransportError",
     "UnexpectedMessageError",
+    "UnknownTagError",
 ]
 
 
@@ -162,3 +163,14 @@ class PartyDisconnectedError(MeshError):
 
 class UnexpectedMessageError(MeshError):
     """A message arrived with an unknown tag or a shape/dtype other than the one expected."""
+
+
+class UnknownTagError(UnexpectedMessageError):
+    """A party sent messages under tags this party does not take (outside its tag prefixes, or
+    left unreceived): the two run different protocols or steps, which is not a disconnect.
+    `party` names it; `tags` are (some of) those tags."""
+
+    def __init__(self, party: str, tags: Sequence[str], message: str) -> None:
+        super().__init__(message)
+        self.party = party
+        self.tags = tuple(tags)

@@ -3,10 +3,23 @@
 Messages carry a tag naming the protocol step (as MPyC labels each message with its program
 counter), so concurrent steps never mix: `recv(peer, tag)` returns exactly the message `peer`
 sent under `tag`, whatever order messages arrive in. A tag is used once per direction; a repeat,
-an unregistered tag prefix, or a payload of the wrong kind, dtype or shape is an
-`UnexpectedMessageError`. A peer whose link breaks, or who stays silent past `recv_timeout`,
-or stops taking messages past `send_timeout`, yields `PartyDisconnectedError` naming it; nothing
-waits forever.
+or a payload of the wrong kind, dtype or shape, is an `UnexpectedMessageError`.
+
+Unknown tags. A message under a tag nobody has asked for yet is kept (a peer may run ahead, as
+MPyC buffers future program counters), up to `max_pending` per peer. It becomes an
+`UnknownTagError` naming the peer and the tags (no payloads) when it can no longer be a message
+for later:
+- with `tag_prefixes`, a tag outside them is refused on arrival (the link is given up);
+- a receive that times out while the peer is alive but has sent unclaimed messages: the two run
+  different steps, so the error names those tags instead of claiming the peer disconnected;
+- closing: messages still unclaimed are a protocol bug. Leaving `async with` normally raises
+  `UnknownTagError` once the mesh is closed; leaving with an error, or calling `aclose()`,
+  logs a warning instead (so the real error is never masked). Only messages that arrived are
+  seen: ending with `barrier()` makes the check complete (links are ordered).
+
+A peer whose link breaks (or who closed), or who stays silent past `recv_timeout` with nothing
+unclaimed, or stops taking messages past `send_timeout`, yields `PartyDisconnectedError` naming
+it; nothing waits forever. Using a closed mesh is `ChannelClosedError`.
 """
 
 from __future__ import annotations
@@ -15,10 +28,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Self
 
 import numpy as np
@@ -30,11 +45,13 @@ from qkdlink.errors import (
     ChannelError,
     ConfigurationError,
     LocalProtocolError,
+    MeshError,
     PartyDisconnectedError,
     QkdlinkError,
     RemoteProtocolError,
     TransportError,
     UnexpectedMessageError,
+    UnknownTagError,
 )
 from qkdlink.keyprovider import KeyProvider
 from qkdlink.mesh._config import MeshConfig
@@ -56,6 +73,10 @@ __all__ = ["Mesh", "PeerStats"]
 
 _INTERNAL_PREFIXES = ("__", "seed/", "group-seed/")
 _HELLO_TAG = "__hello__"
+_FEW_TAGS = 5
+"""Unclaimed tags named in an error or warning (the count says how many more there are)."""
+
+_log = logging.getLogger("qkdlink.mesh")
 
 
 @dataclass(slots=True)
@@ -114,9 +135,38 @@ class _Peer:
     waiters: dict[str, asyncio.Future[_Message]] = field(default_factory=dict)
     consumed: _RecentTags = field(default_factory=_RecentTags)
     sent: _RecentTags = field(default_factory=_RecentTags)
+    settled: bool = False
+    """An error about this peer reached the caller, who thus knows its exchange failed: what it
+    left unclaimed is only logged at close, never raised again."""
     error: QkdlinkError | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     reader: asyncio.Task[None] | None = None
+
+
+@contextlib.contextmanager
+def _settling(peer: _Peer) -> Iterator[None]:
+    """Marks `peer` settled if an error about it (not a local misuse) leaves the block."""
+    try:
+        yield
+    except (MeshError, RemoteProtocolError):
+        peer.settled = True
+        raise
+
+
+def _some_tags(tags: Sequence[str]) -> str:
+    shown = ", ".join(repr(t) for t in tags[:_FEW_TAGS])
+    more = len(tags) - _FEW_TAGS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _unclaimed_error(party: str, tags: Sequence[str], what: str) -> UnknownTagError:
+    """`what`, and the tags (some of them) of messages `party` sent that nobody received."""
+    return UnknownTagError(
+        party,
+        tags[:_FEW_TAGS],
+        f"{what}; party {party!r} sent {len(tags)} message(s) nobody received, under "
+        + _some_tags(tags),
+    )
 
 
 class Mesh(AsyncClosing):
@@ -209,13 +259,51 @@ class Mesh(AsyncClosing):
             await self.aclose()
             raise
 
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close; after a block that ended normally, messages left unclaimed raise.
+
+        Raises:
+            UnknownTagError: a peer sent messages nobody received (raised once all is closed).
+        """
+        unclaimed = await self._shutdown()
+        if exc is None and unclaimed:
+            first = next(iter(unclaimed))
+            others = [p for p in unclaimed if p != first]
+            also = f"; also from {', '.join(map(repr, others))}" if others else ""
+            raise _unclaimed_error(
+                first, unclaimed[first], f"mesh closed with messages left unreceived{also}"
+            )
+        self._warn_unclaimed(unclaimed)
+
     async def aclose(self) -> None:
         """Close every link and stop listening (idempotent; pending receives fail).
 
         Each link gets at most `send_timeout` to close, so a stalled peer cannot hold this up.
+        Messages peers sent that nobody received are logged as a warning (tags, no payloads).
         """
+        self._warn_unclaimed(await self._shutdown())
+
+    def _warn_unclaimed(self, unclaimed: Mapping[str, Sequence[str]]) -> None:
+        for name, tags in unclaimed.items():
+            _log.warning(
+                "mesh %r, party %r: %d message(s) from %r never received, under %s",
+                self._config.mesh_id,
+                self.party,
+                len(tags),
+                name,
+                _some_tags(tags),
+            )
+
+    async def _shutdown(self) -> dict[str, list[str]]:
+        """Close everything (once); return per peer, in rank order, the unclaimed tags of peers
+        not settled (and log those of settled ones)."""
         if self._closed:
-            return
+            return {}
         self._closed = True
         for peer in self._peers.values():
             if peer.reader is not None:
@@ -231,6 +319,14 @@ class Mesh(AsyncClosing):
                     await peer.link.aclose()
         with contextlib.suppress(QkdlinkError, OSError):
             await self._transport.aclose()
+        unclaimed: dict[str, list[str]] = {}
+        settled: dict[str, list[str]] = {}
+        for name in self.peers:
+            left = self._peers.get(name)
+            if left is not None and left.inbox:
+                (settled if left.settled else unclaimed)[name] = list(left.inbox)
+        self._warn_unclaimed(settled)
+        return unclaimed
 
     def _hello(self) -> bytes:
         body = json.dumps({"mesh": self._config.mesh_id, "party": self._config.party}).encode()
@@ -339,14 +435,22 @@ class Mesh(AsyncClosing):
         if tag in peer.consumed or tag in peer.inbox:
             raise UnexpectedMessageError(f"party {peer.name!r} sent tag {tag!r} twice")
         if self._prefixes and not tag.startswith(self._prefixes + _INTERNAL_PREFIXES):
-            raise UnexpectedMessageError(f"party {peer.name!r} sent unknown tag {tag!r}")
+            raise UnknownTagError(
+                peer.name,
+                (tag,),
+                f"party {peer.name!r} sent unknown tag {tag!r} (outside tag_prefixes)",
+            )
         waiter = peer.waiters.pop(tag, None)
         if waiter is not None and not waiter.done():
             peer.consumed.add(tag, self._config.remembered_tags)
             waiter.set_result(message)
             return
         if len(peer.inbox) >= self._config.max_pending:
-            raise UnexpectedMessageError(f"party {peer.name!r} sent too many unclaimed messages")
+            raise _unclaimed_error(
+                peer.name,
+                list(peer.inbox),
+                f"more than max_pending={self._config.max_pending} unclaimed",
+            )
         peer.inbox[tag] = message
 
     def _fail(self, peer: _Peer, error: QkdlinkError) -> None:
@@ -367,6 +471,11 @@ class Mesh(AsyncClosing):
 
     async def _recv_message(self, name: str, tag: str, *, patient: bool = False) -> _Message:
         peer = self._peer(name)
+        with _settling(peer):
+            return await self._take(peer, tag, patient)
+
+    async def _take(self, peer: _Peer, tag: str, patient: bool) -> _Message:
+        name = peer.name
         message = peer.inbox.pop(tag, None)
         if message is not None:
             peer.consumed.add(tag, self._config.remembered_tags)
@@ -383,7 +492,11 @@ class Mesh(AsyncClosing):
         try:
             return await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
-            raise PartyDisconnectedError(name, f"no message {tag!r} within {timeout:g} s") from None
+            silent = f"no message {tag!r} within {timeout:g} s"
+            if not peer.inbox:
+                raise PartyDisconnectedError(name, silent) from None
+            # The peer is alive and talking, under other tags: a protocol mismatch, not a leave.
+            raise _unclaimed_error(name, list(peer.inbox), silent) from None
         finally:
             if peer.waiters.get(tag) is waiter:
                 del peer.waiters[tag]
@@ -395,13 +508,19 @@ class Mesh(AsyncClosing):
         as a tunnel's next stream); a broken link still ends the wait at once.
 
         Raises:
-            PartyDisconnectedError: the peer left, broke its link or timed out.
+            PartyDisconnectedError: the peer left, broke its link or was silent for recv_timeout.
+            UnknownTagError: no message under `tag` within recv_timeout, but the peer sent others
+                that nobody received (or a tag outside `tag_prefixes`).
             UnexpectedMessageError: the message under `tag` is an array, or the peer misbehaved.
             RemoteProtocolError: the peer sent a malformed message.
+            ChannelClosedError: this mesh is closed.
         """
         message = await self._recv_message(peer, tag, patient=patient)
         if message.header.kind is not Kind.BYTES:
-            raise UnexpectedMessageError(f"expected bytes under {tag!r} from {peer!r}, got array")
+            raise self._about(
+                peer,
+                UnexpectedMessageError(f"expected bytes under {tag!r} from {peer!r}, got array"),
+            )
         return message.payload
 
     async def recv_array(
@@ -416,22 +535,28 @@ class Mesh(AsyncClosing):
 
         Raises:
             UnexpectedMessageError: bytes arrived, or the dtype/shape differ from those given.
-            PartyDisconnectedError: the peer left, broke its link or timed out.
+            UnknownTagError: as for `recv`.
+            PartyDisconnectedError: the peer left, broke its link or was silent for recv_timeout.
+            ChannelClosedError: this mesh is closed.
         """
         message = await self._recv_message(peer, tag)
         header = message.header
-        if header.kind is not Kind.ARRAY:
-            raise UnexpectedMessageError(f"expected an array under {tag!r} from {peer!r}")
-        got = np.dtype(header.dtype)
-        if dtype is not None and got != np.dtype(dtype):
-            raise UnexpectedMessageError(
-                f"array {tag!r} from {peer!r} has dtype {got}, expected {np.dtype(dtype)}"
-            )
-        if shape is not None and header.shape != tuple(shape):
-            raise UnexpectedMessageError(
-                f"array {tag!r} from {peer!r} has shape {header.shape}, expected {tuple(shape)}"
-            )
-        return np.frombuffer(message.payload, dtype=got).reshape(header.shape)
+        got = np.dtype(header.dtype) if header.kind is Kind.ARRAY else None
+        where = f"under {tag!r} from {peer!r}"
+        if got is None:
+            problem = f"expected an array {where}, got bytes"
+        elif dtype is not None and got != np.dtype(dtype):
+            problem = f"the array {where} has dtype {got}, expected {np.dtype(dtype)}"
+        elif shape is not None and header.shape != tuple(shape):
+            problem = f"the array {where} has shape {header.shape}, expected {tuple(shape)}"
+        else:
+            return np.frombuffer(message.payload, dtype=got).reshape(header.shape)
+        raise self._about(peer, UnexpectedMessageError(problem))
+
+    def _about(self, name: str, error: QkdlinkError) -> QkdlinkError:
+        """`error`, about peer `name`, goes to the caller: the peer is settled (`_Peer.settled`)."""
+        self._peers[name].settled = True
+        return error
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -445,6 +570,19 @@ class Mesh(AsyncClosing):
         shape: tuple[int, ...] = (),
     ) -> None:
         peer = self._peer(name)
+        with _settling(peer):
+            await self._put(peer, kind, tag, payload, dtype, shape)
+
+    async def _put(
+        self,
+        peer: _Peer,
+        kind: Kind,
+        tag: str,
+        payload: bytes | memoryview,
+        dtype: str,
+        shape: tuple[int, ...],
+    ) -> None:
+        name = peer.name
         if peer.error is not None:
             raise peer.error
         if tag in peer.sent:

@@ -13,7 +13,8 @@ __all__ = ["ByteChannel", "MeshPeerChannel"]
 class ByteChannel(Protocol):
     """Anything that sends and receives whole messages in order (a qkdlink `Channel` is one).
 
-    A `peer_id` attribute, if present, names the peer in timeout errors.
+    Optional attributes: `peer_id` names the peer in timeout errors; `recv_timeout` (seconds)
+    says that `recv` is already time-bounded, so a transfer adds no bound of its own by default.
     """
 
     async def send(self, data: bytes | memoryview) -> None:
@@ -42,6 +43,11 @@ class MeshPeerChannel:
     @property
     def peer_id(self) -> str:
         return self._peer
+
+    @property
+    def recv_timeout(self) -> float:
+        """The mesh's bound on each receive."""
+        return self._mesh.config.recv_timeout
 
     async def send(self, data: bytes | memoryview) -> None:
         tag = f"{self._prefix}/{self._sent}"

@@ -1,8 +1,10 @@
 """Receive a public TenSEAL context and CKKS ciphertexts, checking every header and fragment.
 
 Each object is assembled into one buffer preallocated at its announced size (refused above
-`max_size`, before allocating); each wait for a message is bounded by `idle_timeout`. A stream of
-ciphertexts is an async iterator that yields each ciphertext as soon as its last fragment is in.
+`max_size`, before allocating). Each wait for a message is bounded: by `idle_timeout` if given
+(``math.inf``: no bound), else by the channel's own `recv_timeout` if it has one (a mesh peer),
+else by DEFAULT_IDLE_TIMEOUT. A stream of ciphertexts is an async iterator that yields each
+ciphertext as soon as its last fragment is in.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from qkdlink.errors import (
 __all__ = ["DEFAULT_IDLE_TIMEOUT", "recv_ckks_vector", "recv_ckks_vectors", "recv_context"]
 
 DEFAULT_IDLE_TIMEOUT = 60.0
-"""Seconds to wait for each message of a transfer (the mesh's default `recv_timeout`)."""
+"""Seconds to wait for each message of a transfer over a channel that has no `recv_timeout` of
+its own (a qkdlink `Channel`); the mesh's default `recv_timeout` is the same."""
 
 
 class _Reader:
@@ -39,11 +42,14 @@ class _Reader:
     def __init__(self, channel: ByteChannel, max_size: int, timeout: float | None) -> None:
         if max_size <= 0:
             raise LocalProtocolError("max_size must be positive")
-        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-            raise LocalProtocolError("idle_timeout must be positive (or None)")
+        if timeout is None:
+            # A channel that bounds its own receives (a mesh peer) keeps its bound, looser or not.
+            timeout = math.inf if hasattr(channel, "recv_timeout") else DEFAULT_IDLE_TIMEOUT
+        if math.isnan(timeout) or timeout <= 0:
+            raise LocalProtocolError("idle_timeout must be positive")
         self._channel = channel
         self._max_size = max_size
-        self._timeout = timeout
+        self._timeout = None if timeout == math.inf else timeout
         self._started = False
 
     async def _message(self) -> bytes:
@@ -51,6 +57,8 @@ class _Reader:
             async with asyncio.timeout(self._timeout):
                 message = await self._channel.recv()
         except TimeoutError:
+            if self._timeout is None:
+                raise  # not ours: the channel's own
             peer = str(getattr(self._channel, "peer_id", "peer"))
             raise PartyDisconnectedError(
                 peer, f"no TenSEAL transfer message within {self._timeout:g} s"
@@ -127,7 +135,7 @@ async def recv_context(
     channel: ByteChannel,
     *,
     max_size: int = MAX_CONTEXT_SIZE,
-    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    idle_timeout: float | None = None,
 ) -> Any:
     """Receive a public TenSEAL context (from `send_context`).
 
@@ -135,7 +143,7 @@ async def recv_context(
         RemoteProtocolError: a malformed or out-of-place header, a fragment of the wrong size,
             more than `max_size` bytes announced, the channel closing mid-transfer, a malformed
             context, or one holding a secret key.
-        PartyDisconnectedError: no message for `idle_timeout` seconds (or the mesh peer left).
+        PartyDisconnectedError: no message within the idle bound (see above), or the peer left.
         EndOfChannelError: the channel was closed before the transfer began.
     """
     reader = _Reader(channel, max_size, idle_timeout)
@@ -148,7 +156,7 @@ async def recv_ckks_vector(
     context: Any,
     *,
     max_size: int = MAX_CIPHERTEXT_SIZE,
-    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    idle_timeout: float | None = None,
 ) -> Any:
     """Receive one CKKS vector (from `send_ckks_vector`), linked to `context`.
 
@@ -167,7 +175,7 @@ async def recv_ckks_vectors(
     context: Any,
     *,
     max_size: int = MAX_CIPHERTEXT_SIZE,
-    idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    idle_timeout: float | None = None,
 ) -> AsyncIterator[Any]:
     """Yield the CKKS vectors of a stream (from `send_ckks_vectors`) as each one completes.
 

@@ -19,14 +19,11 @@ from qkdlink.errors import QkdlinkError
 __all__ = ["send_ckks_vector", "send_ckks_vectors", "send_context"]
 
 
-async def _send_object(
-    channel: ByteChannel, kind: Kind, index: int, blob: bytes, fragment_size: int
-) -> None:
-    header = Header.for_object(kind, index, len(blob), fragment_size)
+async def _send_object(channel: ByteChannel, header: Header, blob: bytes) -> None:
     await channel.send(header.encode())
     view = memoryview(blob)
-    for start in range(0, len(blob), fragment_size):
-        await channel.send(view[start : start + fragment_size])
+    for start in range(0, len(blob), header.fragment_size):
+        await channel.send(view[start : start + header.fragment_size])
 
 
 def _public_context_bytes(context: Any) -> bytes:
@@ -53,7 +50,7 @@ async def send_context(
         BrokenChannelError / PartyDisconnectedError: the link broke.
     """
     blob = _public_context_bytes(context)
-    await _send_object(channel, Kind.CONTEXT, 0, blob, fragment_size)
+    await _send_object(channel, Header.for_object(Kind.CONTEXT, 0, len(blob), fragment_size), blob)
     return len(blob)
 
 
@@ -67,7 +64,8 @@ async def send_ckks_vector(
         BrokenChannelError / PartyDisconnectedError: the link broke.
     """
     blob = vector.serialize()
-    await _send_object(channel, Kind.CKKS_VECTOR, 0, blob, fragment_size)
+    header = Header.for_object(Kind.CKKS_VECTOR, 0, len(blob), fragment_size)
+    await _send_object(channel, header, blob)
     return len(blob)
 
 
@@ -90,7 +88,8 @@ async def send_ckks_vectors(
     only once the previous one is sent; returns how many were sent.
 
     If pulling or serializing a vector raises, an ABORT header tells the receiver (best effort)
-    and the exception propagates.
+    and the exception propagates; so does a `LocalProtocolError` (an empty serialization, more
+    than 2**32 - 1 vectors).
 
     Raises:
         LocalProtocolError: `fragment_size` is outside 1..MAX_FRAGMENT.
@@ -104,6 +103,7 @@ async def send_ckks_vectors(
             try:
                 vector = await anext(items)
                 blob = vector.serialize()
+                header = Header.for_object(Kind.CKKS_VECTOR, count, len(blob), fragment_size)
             except StopAsyncIteration:
                 break
             except Exception:
@@ -111,7 +111,7 @@ async def send_ckks_vectors(
                     await channel.send(Header.marker(Kind.ABORT, count).encode())
                 raise
             del vector
-            await _send_object(channel, Kind.CKKS_VECTOR, count, blob, fragment_size)
+            await _send_object(channel, header, blob)
             del blob
             count += 1
     finally:

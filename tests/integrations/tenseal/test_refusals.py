@@ -175,7 +175,9 @@ async def test_a_context_holding_its_secret_key_is_refused() -> None:
     private = CTX.serialize(save_secret_key=True)
 
     async def send(channel: Channel) -> None:
-        await _send_object(channel, Kind.CONTEXT, 0, private, 1 << 20)
+        await _send_object(
+            channel, Header.for_object(Kind.CONTEXT, 0, len(private), 1 << 20), private
+        )
 
     assert ts.context_from(private).is_private()  # the blob really carries the secret key
     error = await refusal(send, recv_context)
@@ -219,9 +221,35 @@ async def test_a_silent_mesh_peer_times_out_on_the_mesh_timeout() -> None:
                 await asyncio.sleep(0.5)
             else:
                 with pytest.raises(PartyDisconnectedError):
-                    await recv_context(channel, idle_timeout=None)
+                    await recv_context(channel)  # bounded by the mesh's recv_timeout
 
     await asyncio.wait_for(asyncio.gather(run("client", "server"), run("server", "client")), 10)
+
+
+async def test_without_idle_timeout_a_channel_gets_the_default_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("integrations.tenseal._recv.DEFAULT_IDLE_TIMEOUT", 0.2)
+    error = await refusal(raw(header(Kind.CONTEXT, 0, 3000, 1000)), recv_context)
+    assert isinstance(error, PartyDisconnectedError)
+
+
+async def test_a_mesh_peer_keeps_its_own_looser_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("integrations.tenseal._recv.DEFAULT_IDLE_TIMEOUT", 0.05)
+    net = MemoryNetwork()
+    parties = ("client", "server")
+
+    async def run(me: str, peer: str) -> bool:
+        async with Mesh(MeshConfig(me, parties, recv_timeout=5), net.transport(me)) as mesh:
+            channel = MeshPeerChannel(mesh, peer, "he")
+            if me == "client":
+                await asyncio.sleep(0.3)  # longer than the default bound, well within the mesh's
+                await send_context(channel, CTX)
+                return True
+            return bool((await recv_context(channel)).is_public())
+
+    both = asyncio.gather(run("client", "server"), run("server", "client"))
+    assert list(await asyncio.wait_for(both, 10)) == [True, True]
 
 
 async def test_a_sender_that_fails_mid_stream_says_so() -> None:

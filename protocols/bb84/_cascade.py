@@ -182,20 +182,37 @@ def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassL
     return _frames_pass([n], [k], seed, index, first_frame=frame)
 
 
-def _frames_pass(
-    frame_sizes: list[int], ks: list[int], seed: bytes, index: int, *, first_frame: int = 0
-) -> PassLayout:
-    """Pass `index` over consecutive frames (block size ks[f] in frame f), each frame with its
-    own public randomness; orders are written in place into one array for the whole key."""
-    total = sum(frame_sizes)
-    kinds = [
+def _frame_kinds(frame_sizes: list[int], ks: list[int], index: int) -> list[str]:
+    """How pass `index` reorders each frame."""
+    return [
         "identity" if index == 0 or n < 2 else "halves" if 2 * k >= n else "permutation"
         for n, k in zip(frame_sizes, ks, strict=True)
     ]
+
+
+def _has_order(kinds: list[str]) -> bool:
+    """Whether a pass materialises its order (all but the identity and pure halves passes)."""
+    return not all(kind == "halves" for kind in kinds) and any(k != "identity" for k in kinds)
+
+
+def _frames_pass(
+    frame_sizes: list[int],
+    ks: list[int],
+    seed: bytes,
+    index: int,
+    *,
+    first_frame: int = 0,
+    out: NDArray[np.int32] | None = None,
+) -> PassLayout:
+    """Pass `index` over consecutive frames (block size ks[f] in frame f), each frame with its
+    own public randomness; orders are written in place into one array for the whole key
+    (`out`, if given)."""
+    total = sum(frame_sizes)
+    kinds = _frame_kinds(frame_sizes, ks, index)
     halves = all(kind == "halves" for kind in kinds)
     order: NDArray[np.int32] | None = None
-    if not halves and any(kind != "identity" for kind in kinds):
-        order = np.empty(total, dtype=_IDX)
+    if _has_order(kinds):
+        order = np.empty(total, dtype=_IDX) if out is None else out
     # Passes of halves only: the packed mask of the whole key, each frame's random bytes
     # shifted to its bit offset (one spare byte for the shift's carry).
     packed = np.zeros((total + 7) // 8 + 1, dtype=np.uint8) if halves else None
@@ -275,9 +292,13 @@ def build_layouts(
     of them, so a long key costs the round trips of one frame, not of one huge frame.
     """
     schedules = [block_sizes(size, qber, variant) for size in frame_sizes]
+    ks = [[schedule[index] for schedule in schedules] for index in range(len(schedules[0]))]
+    ordered = [i for i, k in enumerate(ks) if _has_order(_frame_kinds(frame_sizes, k, i))]
+    # The orders are rows of one table, which the engines then use without a copy.
+    orders = np.empty((len(ordered), sum(frame_sizes)), dtype=_IDX)
+    rows = dict(zip(ordered, orders, strict=True))
     return [
-        _frames_pass(frame_sizes, [schedule[index] for schedule in schedules], seed, index)
-        for index in range(len(schedules[0]))
+        _frames_pass(frame_sizes, k, seed, index, out=rows.get(index)) for index, k in enumerate(ks)
     ]
 
 
@@ -305,6 +326,7 @@ class _Tables:
         "n",
         "ones",
         "ordered",
+        "orders",
         "pas",
         "pf",
         "words",
@@ -324,6 +346,8 @@ class _Tables:
         self.words = n // 64 + 1  # every bit i <= n has its word
         self.ordered = [p for p, layout in enumerate(layouts) if _kind(layout) == 1]
         """Passes with an order array (their pass-order copies are rows of one table)."""
+        self.orders = _order_table([layouts[p].order for p in self.ordered], n)
+        """The orders of the ordered passes, one row each."""
         halves = [p for p, layout in enumerate(layouts) if _kind(layout) == 2]
         self.pas = np.zeros((kernels.P_FIELDS, passes), dtype=_I64)
         self.pas[kernels.P_KIND] = [_kind(layout) for layout in layouts]
@@ -394,6 +418,27 @@ class _Tables:
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
+def _order_table(orders: list[NDArray[np.int32] | None], n: int) -> NDArray[np.int32]:
+    """The given orders as rows of one table: `build_layouts`' own table when they are its
+    rows in this order, a copy otherwise."""
+    arrays = [order for order in orders if order is not None]
+    if not arrays:
+        return np.zeros((1, 0), dtype=_IDX)
+    base = arrays[0].base
+    if (
+        isinstance(base, np.ndarray)
+        and base.shape == (len(arrays), n)
+        and base.dtype == _IDX
+        and base.flags.c_contiguous
+        and all(
+            order.base is base and order.ctypes.data == base.ctypes.data + row * 4 * n
+            for row, order in enumerate(arrays)
+        )
+    ):
+        return base
+    return np.stack(arrays).astype(_IDX)
+
+
 def _kind(layout: PassLayout) -> int:
     """0: the key order, 1: an order array, 2: random halves (kernels' P_KIND)."""
     return 2 if layout.halves is not None else 0 if layout.order is None else 1
@@ -414,10 +459,8 @@ class CascadeAlice:
         self._key = tables.key_words(bits)
         self._pass_words = tables.pass_words()
         nothing = np.zeros(0, dtype=_IDX)
-        for row, p in enumerate(tables.ordered):
-            order = layouts[p].order
-            assert order is not None
-            kernels.pack_pass(order, self._key, self._pass_words[row], nothing)
+        for row in range(len(tables.ordered)):
+            kernels.pack_pass(tables.orders[row], self._key, self._pass_words[row], nothing)
         self.disclosed = 0
         """Parity bits disclosed so far (λ_EC)."""
 
@@ -488,9 +531,7 @@ class CascadeBob:
         self._key = t.key_words(self.bits)
         """Bob's key as it is now, packed (flips update it, `bits` and the pass-order copies)."""
         self._pass_words = t.pass_words()
-        rows = max(1, len(t.ordered))
-        self._orders = np.empty((rows, t.n if t.ordered else 0), dtype=_IDX)
-        self._inverse = np.empty_like(self._orders)
+        self._inverse = np.empty_like(t.orders)
         self._odd = np.zeros(blocks, dtype=np.uint8)
         """Per global block of a started pass: Alice's top parity differs from Bob's."""
         # With reuse, Alice's parity of the left child of every node whose children she has
@@ -596,7 +637,7 @@ class CascadeBob:
                 self._flipped,
                 self._key,
                 self._pass_words,
-                self._orders,
+                t.orders,
                 self._inverse,
                 t.masks,
                 t.ones,
@@ -608,7 +649,6 @@ class CascadeBob:
 
     def _start_pass(self, p: int) -> None:
         t = self._tables
-        order = self._layouts[p].order
         kernels.start_pass(
             p,
             self._ctl,
@@ -618,12 +658,8 @@ class CascadeBob:
             self._alice_top,
             self._key,
             self._pass_words,
-            order if order is not None and t.pas[kernels.P_KIND, p] == 1 else _NO_ORDER,
-            self._orders,
+            t.orders,
             self._inverse,
             t.masks,
             t.ones,
         )
-
-
-_NO_ORDER = np.zeros(0, dtype=_IDX)

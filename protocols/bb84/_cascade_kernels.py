@@ -1,5 +1,6 @@
 # numba types these functions itself (at compile time); `_cascade` is the typed boundary.
-# mypy: disable-error-code="no-untyped-def,no-untyped-call,no-any-return,assignment,unreachable"
+# mypy: disable-error-code="no-untyped-def,no-untyped-call,no-any-return"
+# mypy: disable-error-code="assignment,unreachable,has-type"
 """Compiled loops behind `_cascade`: range parities, Alice's answers and Bob's search levels.
 
 The algorithm, its sources (Brassard-Salvail 1994; Martinez-Mateo et al. 2015) and the meaning
@@ -191,17 +192,28 @@ def _range_parity(gb, lo, hi, blk, pas, key, pass_words, masks, ones):
     return _words_parity(key, mask, np.uint64(0) if half else _ALL, a, b)
 
 
+@_inline
+def _gather(order, key, out, inverse):
+    """Key bits in pass order (`out`, packed; whole words are written); `inverse` (if not
+    empty): the pass position of every key position."""
+    n = order.shape[0]
+    with_inverse = inverse.shape[0] > 0
+    for w in range((n + 63) >> 6):
+        first = w << 6
+        acc = np.uint64(0)
+        for j in range(min(64, n - first)):
+            x = np.int64(order[first + j])
+            acc |= ((key[x >> 6] >> np.uint64(63 - (x & 63))) & _ONE) << np.uint64(63 - j)
+            if with_inverse:
+                inverse[x] = first + j
+        out[w] = acc
+
+
 @_jit
 def pack_pass(order, key, out, inverse):
     """Key bits in pass order (`out`, packed); `inverse` (if not empty): pass position of
     every key position."""
-    with_inverse = inverse.shape[0] > 0
-    for i in range(order.shape[0]):
-        x = np.int64(order[i])
-        if _bit(key, x):
-            _toggle(out, i)
-        if with_inverse:
-            inverse[x] = i
+    _gather(order, key, out, inverse)
 
 
 @_jit
@@ -469,21 +481,12 @@ def bob_step(
 
 
 @_jit
-def start_pass(
-    p, ctl, blk, pas, odd, alice_top, key, pass_words, order, orders, inverse, masks, ones
-):
-    """Set up pass p on Bob's side from his key as it is now: its pass-order copy (ordered
-    passes: with the order and its inverse) and the odd blocks."""
+def start_pass(p, ctl, blk, pas, odd, alice_top, key, pass_words, orders, inverse, masks, ones):
+    """Set up pass p on Bob's side from his key as it is now: its pass-order copy and the
+    inverse of its order (ordered passes), and the odd blocks."""
     if pas[P_KIND, p] == 1:
         row = pas[P_ROW, p]
-        pass_words[row, :] = 0
-        words = pass_words[row]
-        for i in range(order.shape[0]):
-            x = np.int64(order[i])
-            orders[row, i] = order[i]
-            inverse[row, x] = i
-            if _bit(key, x):
-                _toggle(words, i)
+        _gather(orders[row], key, pass_words[row], inverse[row])
     first = pas[P_FIRST, p]
     for gb in range(first, first + pas[P_BLOCKS, p]):
         mine = _range_parity(gb, 0, blk[B_SIZE, gb], blk, pas, key, pass_words, masks, ones)
@@ -500,14 +503,45 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @_inline
-def _mulhi(a, b):
-    """High 64 bits of the 128-bit product a * b."""
-    a0, a1 = a & _LOW32, a >> np.uint64(32)
-    b0, b1 = b & _LOW32, b >> np.uint64(32)
+def _pcg_step_split(state_hi, state_lo, inc_hi, inc_lo):
+    """state * multiplier + inc (mod 2^128) on 64-bit halves (plain Python, no numba)."""
+    a0, a1 = state_lo & _LOW32, state_lo >> np.uint64(32)
+    b0, b1 = _PCG_MULT_LO & _LOW32, _PCG_MULT_LO >> np.uint64(32)
     p01 = a0 * b1
     p10 = a1 * b0
     mid = ((a0 * b0) >> np.uint64(32)) + (p01 & _LOW32) + (p10 & _LOW32)
-    return a1 * b1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+    carry = a1 * b1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
+    high = state_hi * _PCG_MULT_LO + state_lo * _PCG_MULT_HI + carry
+    low = state_lo * _PCG_MULT_LO + inc_lo
+    return high + inc_hi + (np.uint64(1) if low < inc_lo else np.uint64(0)), low
+
+
+if numba is None:  # pragma: no cover
+    _pcg_step = _pcg_step_split
+else:
+    from llvmlite import ir
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _pcg_step(typingctx, state_hi, state_lo, inc_hi, inc_lo):
+        """state * multiplier + inc (mod 2^128) as one LLVM i128 multiply-add."""
+        word = numba.types.uint64
+        signature = numba.types.UniTuple(word, 2)(word, word, word, word)
+
+        def codegen(context, builder, sig, args):
+            wide = ir.IntType(128)
+
+            def join(high, low):
+                shifted = builder.shl(builder.zext(high, wide), ir.Constant(wide, 64))
+                return builder.or_(shifted, builder.zext(low, wide))
+
+            multiplier = ir.Constant(wide, (int(_PCG_MULT_HI) << 64) | int(_PCG_MULT_LO))
+            state = builder.add(builder.mul(join(*args[:2]), multiplier), join(*args[2:]))
+            low = builder.trunc(state, ir.IntType(64))
+            high = builder.trunc(builder.lshr(state, ir.Constant(wide, 64)), ir.IntType(64))
+            return context.make_tuple(builder, sig.return_type, [high, low])
+
+        return signature, codegen
 
 
 @_jit
@@ -533,10 +567,7 @@ def shuffle_pcg64(out, offset, state_hi, state_lo, inc_hi, inc_lo):
                 value = cached
                 has_cached = False
             else:
-                high = state_hi * _PCG_MULT_LO + state_lo * _PCG_MULT_HI
-                high += _mulhi(state_lo, _PCG_MULT_LO)
-                state_lo = state_lo * _PCG_MULT_LO + inc_lo
-                state_hi = high + inc_hi + (np.uint64(1) if state_lo < inc_lo else np.uint64(0))
+                state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
                 mixed = state_hi ^ state_lo
                 turn = state_hi >> np.uint64(58)
                 word = (mixed >> turn) | (mixed << ((np.uint64(64) - turn) & np.uint64(63)))

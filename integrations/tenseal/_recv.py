@@ -139,12 +139,17 @@ async def recv_context(
 ) -> Any:
     """Receive a public TenSEAL context (from `send_context`).
 
+    `max_size` caps the announced length; `idle_timeout` bounds each wait for a message (None:
+    the channel's own `recv_timeout` if it has one, else DEFAULT_IDLE_TIMEOUT; ``math.inf``:
+    no bound).
+
     Raises:
         RemoteProtocolError: a malformed or out-of-place header, a fragment of the wrong size,
             more than `max_size` bytes announced, the channel closing mid-transfer, a malformed
             context, or one holding a secret key.
-        PartyDisconnectedError: no message within the idle bound (see above), or the peer left.
+        PartyDisconnectedError: no message within the idle bound, or the mesh peer left.
         EndOfChannelError: the channel was closed before the transfer began.
+        LocalProtocolError: `max_size` or `idle_timeout` is not positive.
     """
     reader = _Reader(channel, max_size, idle_timeout)
     header = await reader.header(Kind.CONTEXT, 0)
@@ -158,10 +163,12 @@ async def recv_ckks_vector(
     max_size: int = MAX_CIPHERTEXT_SIZE,
     idle_timeout: float | None = None,
 ) -> Any:
-    """Receive one CKKS vector (from `send_ckks_vector`), linked to `context`.
+    """Receive one CKKS vector (from `send_ckks_vector`), linked to `context`; the options are
+    those of `recv_context`.
 
     Raises:
-        RemoteProtocolError, PartyDisconnectedError, EndOfChannelError: as `recv_context`.
+        RemoteProtocolError, PartyDisconnectedError, EndOfChannelError, LocalProtocolError:
+            as `recv_context`.
     """
     reader = _Reader(channel, max_size, idle_timeout)
     header = await reader.header(Kind.CKKS_VECTOR, 0)
@@ -179,14 +186,14 @@ async def recv_ckks_vectors(
 ) -> AsyncIterator[Any]:
     """Yield the CKKS vectors of a stream (from `send_ckks_vectors`) as each one completes.
 
-    Stops at the stream's END header. Leaving the loop early leaves the rest of the stream
-    unread on the channel.
+    Stops at the stream's END header; the options are those of `recv_context`, per ciphertext.
+    Leaving the loop early leaves the rest of the stream unread on the channel.
 
     Raises:
         SenderAbortedError: the sender failed mid-stream.
         RemoteProtocolError: as `recv_context`, or objects out of order, or an END that counts
             a different number of ciphertexts.
-        PartyDisconnectedError, EndOfChannelError: as `recv_context`.
+        PartyDisconnectedError, EndOfChannelError, LocalProtocolError: as `recv_context`.
     """
     reader = _Reader(channel, max_size, idle_timeout)
     index = 0

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from typing import Any
 
 from integrations.tenseal._channel import ByteChannel
-from integrations.tenseal._wire import DEFAULT_FRAGMENT, Header, Kind
+from integrations.tenseal._wire import DEFAULT_FRAGMENT, Header, Kind, check_fragment_size
 from qkdlink.errors import QkdlinkError
 
 __all__ = ["send_ckks_vector", "send_ckks_vectors", "send_context"]
@@ -49,6 +49,7 @@ async def send_context(
         LocalProtocolError: `fragment_size` is outside 1..MAX_FRAGMENT.
         BrokenChannelError / PartyDisconnectedError: the link broke.
     """
+    check_fragment_size(fragment_size)  # before a serialization that may take a second
     blob = _public_context_bytes(context)
     await _send_object(channel, Header.for_object(Kind.CONTEXT, 0, len(blob), fragment_size), blob)
     return len(blob)
@@ -95,7 +96,7 @@ async def send_ckks_vectors(
         LocalProtocolError: `fragment_size` is outside 1..MAX_FRAGMENT.
         BrokenChannelError / PartyDisconnectedError: the link broke.
     """
-    Header.for_object(Kind.CKKS_VECTOR, 0, 1, fragment_size)  # check the size before pulling
+    check_fragment_size(fragment_size)  # before anything is pulled
     count = 0
     items = _items(vectors)
     try:

@@ -24,6 +24,7 @@ __all__ = [
     "Header",
     "Kind",
     "SenderAbortedError",
+    "check_fragment_size",
 ]
 
 _MAGIC = b"QKTS"
@@ -43,6 +44,12 @@ MAX_CIPHERTEXT_SIZE = 64 << 20
 
 class SenderAbortedError(RemoteProtocolError):
     """The sender failed mid-stream (its iterator or TenSEAL raised) and said so on the wire."""
+
+
+def check_fragment_size(fragment_size: int) -> None:
+    """Raises LocalProtocolError unless 1 <= `fragment_size` <= MAX_FRAGMENT."""
+    if not 0 < fragment_size <= MAX_FRAGMENT:
+        raise LocalProtocolError(f"fragment size must be in 1..{MAX_FRAGMENT}")
 
 
 def _check_index(index: int) -> None:
@@ -78,8 +85,7 @@ class Header:
         Raises:
             LocalProtocolError: empty object, or a fragment size outside 1..MAX_FRAGMENT.
         """
-        if not 0 < fragment_size <= MAX_FRAGMENT:
-            raise LocalProtocolError(f"fragment size must be in 1..{MAX_FRAGMENT}")
+        check_fragment_size(fragment_size)
         if total <= 0:
             raise LocalProtocolError("TenSEAL serialized an empty object")
         _check_index(index)

@@ -71,14 +71,19 @@ async def test_receive_timeout_with_unclaimed_messages_names_party_and_tags() ->
 
 
 async def test_silent_peer_is_still_a_disconnect_even_if_it_talks_to_others() -> None:
+    done = asyncio.Event()
+
     async def body(mesh: Mesh) -> Any:
         if mesh.party == "a":
-            await mesh.send("c", "x/1", b"to c only")  # unclaimed at c, not at b
-            await asyncio.sleep(1.0)
+            await mesh.send("c", "x/1", b"to c only")  # a is alive, but sends b nothing
+            await done.wait()
             return None
         if mesh.party == "b":
-            with pytest.raises(PartyDisconnectedError) as info:
-                await mesh.recv("a", "x/1")
+            try:
+                with pytest.raises(PartyDisconnectedError) as info:
+                    await mesh.recv("a", "x/1")
+            finally:
+                done.set()
             return info.value.party
         assert await mesh.recv("a", "x/1") == b"to c only"
         return None
@@ -87,14 +92,19 @@ async def test_silent_peer_is_still_a_disconnect_even_if_it_talks_to_others() ->
 
 
 async def test_many_unclaimed_tags_are_named_a_few_and_counted() -> None:
+    done = asyncio.Event()
+
     async def body(mesh: Mesh) -> Any:
         if mesh.party == "a":
             for k in range(8):
                 await mesh.send("b", f"ahead/{k}", b"")
-            await asyncio.sleep(1.0)
+            await done.wait()
             return None
-        with pytest.raises(UnknownTagError) as info:
-            await mesh.recv("a", "now")
+        try:
+            with pytest.raises(UnknownTagError) as info:
+                await mesh.recv("a", "now")
+        finally:
+            done.set()
         return info.value
 
     _, error = await run(body, parties=("a", "b"), recv_timeout=0.3)

@@ -11,6 +11,10 @@ Pacing: each attempt stands for `block_pulses / pulse_rate_hz` seconds of link t
 source does not hand out a block before that much (wall-clock) time has passed since it started
 streaming, so the key pool fills at the simulated link's secret key rate.
 
+Statistics: the source reports its link's figures so far (`statistics`, a `LinkStatistics`):
+every attempt counts for attempts, pulses, link time, detections and sifted bits once its link
+time has elapsed; only accepted ones count for the QBER and the key. Both ends agree.
+
 NOT secret: anyone who knows the seed can recompute the stream (a lab stand-in for hardware).
 """
 
@@ -23,7 +27,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from qkdlink.errors import ConfigurationError
-from qkdlink.keysource import KeyBlock, KeySource
+from qkdlink.keysource import KeyBlock, KeySource, LinkStatistics
 from simulators.bb84._config import DecoyScheme, LinkConfig
 from simulators.bb84._link import BlockResult, auth_material, block_rng, run_block
 from simulators.keyrate import DecoyMethod, key_rate
@@ -73,6 +77,7 @@ class SimulatedLinkKeySource:
         self._link_word = int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big")
         self.link_seconds_per_attempt = block_pulses / config.pulse_rate_hz
         """Link time one attempt stands for (pulses / pulse rate)."""
+        self._statistics: LinkStatistics | None = None
 
     @property
     def link_id(self) -> str:
@@ -85,6 +90,23 @@ class SimulatedLinkKeySource:
     @property
     def block_pulses(self) -> int:
         return self._block_pulses
+
+    @property
+    def statistics(self) -> LinkStatistics | None:
+        """The link's figures over the attempts `blocks()` finished; None before the first."""
+        return self._statistics
+
+    def _record(self, result: BlockResult, accepted: bool) -> None:
+        """Count one finished attempt (an aborted one: its link time and clicks, no key)."""
+        self._statistics = (self._statistics or LinkStatistics()).after_attempt(
+            pulses=int(result.pulses),
+            link_seconds=float(result.link_seconds),
+            detections=int(result.detections),
+            sifted_bits=int(result.sifted_bits),
+            accepted=accepted,
+            qber=float(result.qber) if accepted else None,
+            net_key_bits=int(result.net_key_bits) if accepted else 0,
+        )
 
     def attempt(self, block_id: int, attempt: int) -> BlockResult:
         """Run attempt `attempt` of block `block_id` (deterministic; CPU-heavy)."""
@@ -110,7 +132,9 @@ class SimulatedLinkKeySource:
                 delay = began + link_time - self._clock()
                 if delay > 0:
                     await self._sleep(delay)
-                if not result.aborted and result.keys_equal and result.key:
+                accepted = not result.aborted and result.keys_equal and bool(result.key)
+                self._record(result, accepted)
+                if accepted:
                     yield KeyBlock(block_id, result.key)
                     break
                 attempt += 1

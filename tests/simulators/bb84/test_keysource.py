@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from qkdlink.errors import ConfigurationError
-from qkdlink.keysource import KeyBlock, KeySource
+from qkdlink.keysource import KeyBlock, KeySource, ReportsLinkStatistics
 from simulators.bb84 import SimulatedLinkKeySource, make_key_source
 
 # A short, clean link: small blocks still leave key, so the tests stay fast.
@@ -111,3 +113,71 @@ async def test_the_kme_plugin_path_builds_a_working_source() -> None:
     first = source.attempt(0, 0)
     assert not first.aborted
     assert first.key == direct.attempt(0, 0).key
+
+
+# At this block size the finite-key bound sits near zero: some attempts abort, others leave key.
+THRESHOLD = {**CHEAP, "block_pulses": 3 * 10**7}
+
+
+async def test_statistics_add_up_over_the_attempts_run_aborted_ones_included() -> None:
+    clock = FakeClock()
+    source = _source(42, clock, **THRESHOLD)
+    assert isinstance(source, ReportsLinkStatistics)
+    assert source.statistics is None
+    await _take(source, 2)
+    stats = source.statistics
+    assert stats is not None
+    # The same attempts recomputed one by one (they are deterministic), as blocks() runs them:
+    # each block's attempts until one is accepted.
+    replay = _source(42, FakeClock(), **THRESHOLD)
+    results = []
+    for block_id in range(2):
+        for attempt in itertools.count():
+            result = replay.attempt(block_id, attempt)
+            results.append(result)
+            if not result.aborted and result.keys_equal and result.key:
+                break
+    accepted = [r for r in results if not r.aborted]
+    assert len(accepted) == 2
+    assert len(results) > 2, "expected an aborted attempt at this block size"
+    assert stats.attempts == len(results)
+    assert stats.accepted_blocks == 2
+    assert stats.aborted_attempts == len(results) - 2
+    # Aborted attempts cost pulses, link time, clicks and sifting ...
+    assert stats.pulses == sum(r.pulses for r in results) == len(results) * 3 * 10**7
+    assert stats.link_seconds == pytest.approx(len(results) * source.link_seconds_per_attempt)
+    assert stats.link_seconds == pytest.approx(clock.now)  # the time the source paced itself by
+    assert stats.detections == sum(r.detections for r in results)
+    assert stats.sifted_bits == sum(r.sifted_bits for r in results)
+    # ... but only accepted blocks count for the QBER and the key.
+    assert stats.accepted_sifted_bits == sum(r.sifted_bits for r in accepted)
+    pooled = sum(r.qber * r.sifted_bits for r in accepted) / stats.accepted_sifted_bits
+    assert stats.qber == pytest.approx(pooled, rel=1e-12)
+    assert stats.net_key_bits == sum(r.net_key_bits for r in accepted) > 0
+    assert stats.secret_key_rate_bps == pytest.approx(stats.net_key_bits / clock.now)
+    # The other end of the link, run separately, reports the same figures.
+    other_end = _source(42, FakeClock(), **THRESHOLD)
+    await _take(other_end, 2)
+    assert other_end.statistics == stats
+
+
+async def test_a_link_without_accepted_blocks_reports_attempts_but_no_key() -> None:
+    clock = FakeClock()
+    source = _source(5, clock, block_pulses=10**6)  # far too small a block to leave key
+    source = SimulatedLinkKeySource(
+        source.link_id,
+        config=source.config,
+        block_pulses=source.block_pulses,
+        clock=clock,
+        sleep=clock.sleep,
+        max_attempts=3,
+    )
+    assert await _take(source, 1) == []
+    stats = source.statistics
+    assert stats is not None
+    assert (stats.attempts, stats.accepted_blocks, stats.aborted_attempts) == (3, 0, 3)
+    assert stats.pulses == 3 * 10**6
+    assert stats.link_seconds == pytest.approx(clock.now)
+    assert stats.detections > 0
+    assert stats.qber is None
+    assert (stats.accepted_sifted_bits, stats.net_key_bits, stats.secret_key_rate_bps) == (0, 0, 0)

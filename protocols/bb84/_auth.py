@@ -21,6 +21,7 @@ tag, so replayed, reordered or reflected messages fail.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.poly1305 import Poly1305
@@ -31,6 +32,9 @@ __all__ = ["TAG_BYTES", "AuthKeyPool", "MessageAuthenticator"]
 
 TAG_BYTES = 16
 _KEY_BYTES = 16
+
+Frame = bytes | memoryview | Sequence[bytes | memoryview]
+"""One frame: its bytes, or its consecutive pieces (MACed as if joined; never modified later)."""
 
 
 class AuthKeyPool:
@@ -100,8 +104,8 @@ class MessageAuthenticator:
         self._sent = 0
         self._received = 0
         self._consumed = 0
-        self._outgoing: list[bytes] = []
-        self._incoming: list[bytes] = []
+        self._outgoing: list[Frame] = []
+        self._incoming: list[Frame] = []
 
     @property
     def consumed_bytes(self) -> int:
@@ -118,16 +122,18 @@ class MessageAuthenticator:
         self._consumed += _KEY_BYTES
         return self._r + s
 
-    def _mac(self, key: bytes, sender: int, counter: int, frames: list[bytes]) -> Poly1305:
+    def _mac(self, key: bytes, sender: int, counter: int, frames: list[Frame]) -> Poly1305:
         mac = Poly1305(key)
         mac.update(struct.pack(">BQ", sender, counter))
         for frame in frames:
+            pieces = (frame,) if isinstance(frame, bytes | memoryview) else frame
             # Length-prefix each frame so frame boundaries are authenticated too.
-            mac.update(struct.pack(">Q", len(frame)))
-            mac.update(frame)
+            mac.update(struct.pack(">Q", sum(len(piece) for piece in pieces)))
+            for piece in pieces:
+                mac.update(piece)
         return mac
 
-    def seal(self, frame: bytes, *, tagged: bool) -> bytes:
+    def seal(self, frame: Frame, *, tagged: bool) -> bytes:
         """Record an outgoing frame; return its tag (covering earlier untagged frames) or b""."""
         self._outgoing.append(frame)
         if not tagged:
@@ -138,7 +144,7 @@ class MessageAuthenticator:
         self._sent += 1
         return tag
 
-    def open(self, frame: bytes, tag: bytes, *, tagged: bool) -> None:
+    def open(self, frame: bytes | memoryview, tag: bytes, *, tagged: bool) -> None:
         """Record an incoming frame; if tagged, check the tag over it and earlier untagged frames.
 
         Raises:

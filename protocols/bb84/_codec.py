@@ -34,6 +34,7 @@ __all__ = [
     "Verify",
     "decode_payload",
     "encode_payload",
+    "encode_payload_buffer",
     "message_type",
 ]
 
@@ -80,38 +81,52 @@ class Buffer:
     most, so a payload may be a memoryview of the receive buffer.
     """
 
-    __slots__ = ("_data", "_out", "_pos")
+    __slots__ = ("_data", "_out", "_pos", "_size")
 
     def __init__(self, data: bytes | memoryview = b"") -> None:
         self._data = data
         self._pos = 0
         self._out: list[bytes | memoryview] = []
+        self._size = 0
 
     # -- push ---------------------------------------------------------------------------------
+    def _push(self, part: bytes | memoryview) -> None:
+        self._out.append(part)
+        self._size += len(part)
+
     def push_u8(self, value: int) -> None:
-        self._out.append(_U8.pack(value))
+        self._push(_U8.pack(value))
 
     def push_u32(self, value: int) -> None:
-        self._out.append(_U32.pack(value))
+        self._push(_U32.pack(value))
 
     def push_u64(self, value: int) -> None:
-        self._out.append(_U64.pack(value))
+        self._push(_U64.pack(value))
 
     def push_f64(self, value: float) -> None:
-        self._out.append(_F64.pack(value))
+        self._push(_F64.pack(value))
 
     def push_bytes(self, value: bytes) -> None:
         self.push_u32(len(value))
-        self._out.append(value)
+        self._push(value)
 
     def push_bits(self, bits: NDArray[np.uint8]) -> None:
         self.push_u32(int(bits.shape[0]))
-        self._out.append(np.packbits(bits).tobytes())
+        self._push(np.packbits(bits).tobytes())
 
     def push_array(self, values: NDArray[np.generic], dtype: str) -> None:
         self.push_u32(int(values.shape[0]))
-        # A view of the array: `getvalue` joins it from its buffer (no intermediate bytes copy).
-        self._out.append(np.ascontiguousarray(values, dtype=dtype).data)
+        # A byte view of the array: joined from its buffer later (no intermediate bytes copy).
+        self._push(np.ascontiguousarray(values, dtype=dtype).data.cast("B"))
+
+    @property
+    def size(self) -> int:
+        """Bytes pushed so far."""
+        return self._size
+
+    def parts(self) -> list[bytes | memoryview]:
+        """The pushed fields in order (byte views: valid while the pushed arrays are)."""
+        return self._out
 
     def getvalue(self) -> bytes:
         return b"".join(self._out)
@@ -314,8 +329,35 @@ def message_type(message: Message) -> MessageType:
     return _TYPES[type(message)]
 
 
+_GAP_BATCH = 1 << 16
+
+
+def _gaps(index: NDArray[np.int64]) -> tuple[int, NDArray[np.generic]]:
+    """(width, gaps between consecutive indices as big-endian u4, or u8 if some gap needs it).
+
+    Differences are taken a batch at a time into a small buffer and narrowed straight into the
+    wire array, instead of materialising all of them in int64 first.
+    """
+    count = index.shape[0] - 1
+    narrow = np.empty(count, dtype=">u4")
+    batch = np.empty(min(_GAP_BATCH, count), dtype=np.int64)
+    for lo in range(0, count, _GAP_BATCH):
+        hi = min(lo + _GAP_BATCH, count)
+        gaps = batch[: hi - lo]
+        np.subtract(index[lo + 1 : hi + 1], index[lo:hi], out=gaps)
+        if int(gaps.max()) >= 1 << 32:
+            return 8, np.diff(index).astype(">u8")
+        narrow[lo:hi] = gaps
+    return 4, narrow
+
+
 def encode_payload(message: Message) -> bytes:
     """The payload bytes of a message (without frame header and tag)."""
+    return encode_payload_buffer(message).getvalue()
+
+
+def encode_payload_buffer(message: Message) -> Buffer:
+    """The payload of a message as pushed fields (`Buffer.parts`), not yet joined."""
     buf = Buffer()
     if isinstance(message, Sift):
         index = message.pulse_index
@@ -323,10 +365,9 @@ def encode_payload(message: Message) -> bytes:
         if index.shape[0]:
             buf.push_u64(int(index[0]))
             # Gaps between detections: u32 each, or u64 if some gap needs it (width byte first).
-            gaps = np.diff(index)
-            wide = bool(gaps.size and int(gaps.max()) >= 1 << 32)
-            buf.push_u8(8 if wide else 4)
-            buf.push_array(gaps, ">u8" if wide else ">u4")
+            width, gaps = _gaps(index)
+            buf.push_u8(width)
+            buf.push_array(gaps, f">u{width}")
         buf.push_bits(message.bases)
     elif isinstance(message, SiftReply):
         buf.push_bits(message.bases)
@@ -360,7 +401,7 @@ def encode_payload(message: Message) -> bytes:
         buf.push_bytes(message.seed)
     elif isinstance(message, Abort):
         buf.push_bytes(message.reason.encode("utf-8"))
-    return buf.getvalue()
+    return buf
 
 
 def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:

@@ -20,7 +20,7 @@ from protocols.bb84._codec import (
     Message,
     MessageType,
     decode_payload,
-    encode_payload,
+    encode_payload_buffer,
     message_type,
 )
 from protocols.bb84._config import PostProcessingConfig
@@ -71,7 +71,8 @@ class Endpoint(abc.ABC):
         self._auth = MessageAuthenticator(auth_pool, role=int(role))
         self._random: RandomSource = random_source or os.urandom
         self._inbox = bytearray()
-        self._outbox = bytearray()
+        """Bytes of a frame not yet complete."""
+        self._outbox: list[bytes] = []
         self._events: deque[KeyDistilled] = deque()
         self._abort_reason: str | None = None
         self.bytes_sent = 0
@@ -91,7 +92,7 @@ class Endpoint(abc.ABC):
 
     def data_to_send(self) -> bytes:
         """Bytes to hand to the transport (and forget)."""
-        out = bytes(self._outbox)
+        out = self._outbox[0] if len(self._outbox) == 1 else b"".join(self._outbox)
         self._outbox.clear()
         return out
 
@@ -110,10 +111,25 @@ class Endpoint(abc.ABC):
         """
         if self._machine.terminal:
             raise LocalProtocolError(f"endpoint is {self._machine.state.name}")
-        self._inbox += data
+        if type(data) is not bytes:
+            data = bytes(data)  # frames are kept as views until their tag: they must not change
+        pos = 0
         try:
-            while self._handle_frame():
-                pass
+            if self._inbox:
+                # A frame started earlier: wait until it is whole, then go on from one copy.
+                self._inbox += data
+                with memoryview(self._inbox) as pending:
+                    if not self._frame_size(pending, 0):
+                        return
+                data = bytes(self._inbox)
+                self._inbox.clear()
+            view = memoryview(data)
+            while not self._machine.terminal:
+                size = self._frame_size(view, pos)
+                if not size:
+                    break
+                pos += size
+                self._handle_frame(view[pos - size : pos])
         except DecodeError as exc:
             self._machine.fail()
             raise RemoteProtocolError(str(exc)) from None
@@ -123,38 +139,42 @@ class Endpoint(abc.ABC):
         except PostProcessingAbortedError as exc:
             self._record_abort(exc)
             raise
+        finally:
+            # Whatever follows the last frame taken (a partial frame) waits for more bytes.
+            if not self._inbox and pos < len(data) and not self._machine.terminal:
+                self._inbox += memoryview(data)[pos:]
 
     def _record_abort(self, exc: PostProcessingAbortedError) -> None:
         """Enter ABORTED and keep the reason (whichever call of this end learned it)."""
         self._machine.abort()
         self._abort_reason = exc.reason
 
-    def _handle_frame(self) -> bool:
-        """Process one complete frame from the inbox; False if none is complete yet."""
-        if len(self._inbox) < FRAME_HEADER_BYTES:
-            return False
-        kind, length = struct.unpack_from(">BI", self._inbox)
+    def _frame_size(self, data: memoryview, pos: int) -> int:
+        """Bytes of the frame (with its tag) at `pos`, or 0 if it is not complete yet."""
+        if len(data) - pos < FRAME_HEADER_BYTES:
+            return 0
+        kind: int
+        length: int
+        kind, length = struct.unpack_from(">BI", data, pos)
         if length > self._config.max_message_bytes:
             raise DecodeError("message exceeds the size cap")
         try:
             mtype = MessageType(kind)
         except ValueError:
             raise DecodeError("unknown message type") from None
-        tag_len = 0 if mtype in UNTAGGED else TAG_BYTES
-        total = FRAME_HEADER_BYTES + length + tag_len
-        if len(self._inbox) < total:
-            return False
-        # One copy out of the inbox (a bytearray slice, then bytes(), would be two); the view
-        # is released before the inbox shrinks.
-        with memoryview(self._inbox) as view:
-            frame = bytes(view[: FRAME_HEADER_BYTES + length])
-            tag = bytes(view[FRAME_HEADER_BYTES + length : total])
-        del self._inbox[:total]
-        # Authenticate before parsing: hostile bytes reach the parser only if untagged, and
-        # untagged frames are covered by the next tag anyway.
-        self._auth.open(frame, tag, tagged=bool(tag_len))
-        payload = memoryview(frame)[FRAME_HEADER_BYTES:]  # parsed in place, not copied
-        message = decode_payload(kind, payload, self._bit_cap())
+        size = FRAME_HEADER_BYTES + length + (0 if mtype in UNTAGGED else TAG_BYTES)
+        return size if len(data) - pos >= size else 0
+
+    def _handle_frame(self, data: memoryview) -> None:
+        """Authenticate, parse and act on one whole frame (a view of immutable bytes)."""
+        mtype = MessageType(data[0])
+        tagged = mtype not in UNTAGGED
+        end = len(data) - TAG_BYTES if tagged else len(data)
+        # Views, not copies: the bytes cannot change, so what is authenticated is what is
+        # parsed. Authenticate before parsing: hostile bytes reach the parser only if untagged,
+        # and untagged frames are covered by the next tag anyway.
+        self._auth.open(data[:end], bytes(data[end:]), tagged=tagged)
+        message = decode_payload(mtype, data[FRAME_HEADER_BYTES:end], self._bit_cap())
         self._machine.on_receive(mtype)
         if isinstance(message, Abort):
             self._inbox.clear()
@@ -162,7 +182,6 @@ class Endpoint(abc.ABC):
             # lines or flood an exception message.
             raise PostProcessingAbortedError(f"peer aborted: {message.reason[:200]!r}")
         self._on_message(message)
-        return not self._machine.terminal
 
     def _bit_cap(self) -> int:
         return self._config.max_message_bytes * 8
@@ -170,14 +189,21 @@ class Endpoint(abc.ABC):
     def _send(self, message: Message) -> None:
         mtype = message_type(message)
         self._machine.on_send(mtype)
-        payload = encode_payload(message)
-        if len(payload) > self._config.max_message_bytes:
+        payload = encode_payload_buffer(message)
+        if payload.size > self._config.max_message_bytes:
             raise LocalProtocolError("message exceeds max_message_bytes; raise the cap")
-        frame = struct.pack(">BI", int(mtype), len(payload)) + payload
-        tag = self._auth.seal(frame, tagged=mtype not in UNTAGGED)
-        self._outbox += frame
-        self._outbox += tag
-        self.bytes_sent += len(frame) + len(tag)
+        pieces = [struct.pack(">BI", int(mtype), payload.size), *payload.parts()]
+        if mtype in UNTAGGED:
+            # Kept until the next tag covers it: its own immutable bytes.
+            frame = b"".join(pieces)
+            self._auth.seal(frame, tagged=False)
+            out = frame
+        else:
+            # MACed piece by piece, then header, payload and tag joined in one copy.
+            pieces.append(self._auth.seal(pieces, tagged=True))
+            out = b"".join(pieces)
+        self._outbox.append(out)
+        self.bytes_sent += len(out)
         self.messages_sent += 1
 
     def _abort(self, reason: str) -> PostProcessingAbortedError:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from qkdlink._aclose import AsyncClosing
 from qkdlink.errors import ConfigurationError
-from qkdlink.keysource import KeySource
+from qkdlink.keysource import KeySource, LinkStatistics, ReportsLinkStatistics
 from qkdlink.keystore import KeyStore
 from qkdlink.keystore._config import open_key_store
 from qkdlink.kme._config import KmeConfig
@@ -41,7 +41,7 @@ class KmeServer(AsyncClosing):
         self.config = config
         self._store = store
         self._owns_store = store is None
-        self._sources: list[KeySource] = []
+        self._sources: dict[str, KeySource] = {}
         self._peers: list[PeerClient] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
@@ -79,6 +79,23 @@ class KmeServer(AsyncClosing):
             raise ConfigurationError("KME is not started")
         return self._service.delivered
 
+    def link_statistics(self, link_id: str) -> LinkStatistics | None:
+        """What link `link_id`'s key source reports about its distillation so far (a snapshot);
+        None if that source does not report (test or file source) or has finished no attempt.
+
+        Raises:
+            ConfigurationError: the KME is not running (not started, or closed), or has no link
+                `link_id`.
+        """
+        if self._runner is None:
+            raise ConfigurationError("KME is not running")
+        source = self._sources.get(link_id)
+        if source is None:
+            raise ConfigurationError(f"KME {self.config.kme_id} has no link {link_id!r}")
+        if not isinstance(source, ReportsLinkStatistics):
+            return None
+        return source.statistics
+
     async def start(self) -> None:
         """Open the store, start ingestion and sync per link, and listen.
 
@@ -102,7 +119,7 @@ class KmeServer(AsyncClosing):
         cap_bytes = limits.max_key_count * limits.key_size // 8
         for peer in config.peers:
             source = make_key_source(peer.link_id, peer.key_source)
-            self._sources.append(source)
+            self._sources[peer.link_id] = source
             client_ctx = client_ssl_context(config.tls, peer.kme_id)
             client = PeerClient(peer.url, peer.kme_id, client_ctx, limits.peer_timeout_s)
             self._peers.append(client)
@@ -169,7 +186,7 @@ class KmeServer(AsyncClosing):
         for client in self._peers:
             await client.aclose()
         self._peers.clear()
-        for source in self._sources:
+        for source in self._sources.values():
             await source.aclose()
         self._sources.clear()
         if self._owns_store and self._store is not None:

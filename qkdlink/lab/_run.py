@@ -20,6 +20,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from qkdlink.errors import ConfigurationError
+from qkdlink.keysource import LinkStatistics
 from qkdlink.kme import DeliveredKeys, KmeServer, load_config
 from qkdlink.lab._layout import LabSpec
 
@@ -83,6 +84,15 @@ class Lab:
         self._processes[name] = process
         await _wait_listening(node.kme_url, process)
 
+    def _server(self, name: str, what: str) -> KmeServer:
+        self.spec.node(name)
+        server = self.servers.get(name)
+        if server is None:
+            if self.mode == "subprocess":
+                raise ConfigurationError(f"{what} needs an in-process lab")
+            raise ConfigurationError(f"lab node {name!r} is not running")
+        return server
+
     def delivered_keys(self, name: str) -> DeliveredKeys:
         """Keys node `name`'s KME delivered since it (last) started, as the KME counted them.
 
@@ -90,13 +100,18 @@ class Lab:
             ConfigurationError: unknown or stopped node, or a subprocess lab (its KMEs' counters
                 live in other processes).
         """
-        self.spec.node(name)
-        server = self.servers.get(name)
-        if server is None:
-            if self.mode == "subprocess":
-                raise ConfigurationError("delivered_keys needs an in-process lab")
-            raise ConfigurationError(f"lab node {name!r} is not running")
-        return server.delivered
+        return self._server(name, "delivered_keys").delivered
+
+    def link_statistics(self, name: str, link_id: str) -> LinkStatistics | None:
+        """What the key source of link `link_id` at node `name`'s KME reports so far (since that
+        KME last started); None for sources that do not report (test, file) or before their
+        first attempt.
+
+        Raises:
+            ConfigurationError: unknown or stopped node, a link the node does not have, or a
+                subprocess lab (its key sources live in other processes).
+        """
+        return self._server(name, "link_statistics").link_statistics(link_id)
 
     async def stop_node(self, name: str) -> None:
         """Stop a node cleanly (SIGTERM / aclose)."""

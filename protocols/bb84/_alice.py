@@ -59,8 +59,11 @@ class AlicePostProcessing(Endpoint):
             Role.ALICE, config=config, auth_pool=auth_pool, random_source=random_source
         )
         self._record = record
-        self._key_pos = np.zeros(0, dtype=np.int64)
-        self._test_pos = np.zeros(0, dtype=np.int64)
+        # Which record entries are sifted key / test bits: a mask over the record when Bob
+        # announced exactly Alice's pulses (the usual case), else their positions.
+        self._key_sel: NDArray[np.bool_] | NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        self._test_sel: NDArray[np.bool_] | NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+        self._test_bits = 0
         self._detections = 0
         self._sifted = 0
         self._key: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
@@ -87,11 +90,11 @@ class AlicePostProcessing(Endpoint):
     def _on_sift(self, message: Sift) -> None:
         index = self._record.pulse_index
         if np.array_equal(index, message.pulse_index):
-            # Records already aligned: positions are the mask indices, no gathers needed.
+            # Records already aligned: select with masks, no positions or gathers needed.
             bases = self._record.bases
             match = bases == message.bases
-            self._key_pos = np.flatnonzero(match & (bases == BASIS_Z))
-            self._test_pos = np.flatnonzero(match & (bases == BASIS_X))
+            self._key_sel = match & (bases == BASIS_Z)
+            self._test_sel = match & (bases == BASIS_X)
         else:
             pos = np.searchsorted(index, message.pulse_index)
             if message.pulse_index.size and (
@@ -101,29 +104,28 @@ class AlicePostProcessing(Endpoint):
                 raise DecodeError("Bob announced a pulse Alice has no record of")
             bases = self._record.bases[pos]
             match = bases == message.bases
-            self._key_pos = pos[match & (bases == BASIS_Z)]
-            self._test_pos = pos[match & (bases == BASIS_X)]
+            self._key_sel = pos[match & (bases == BASIS_Z)]
+            self._test_sel = pos[match & (bases == BASIS_X)]
         self._detections = int(message.pulse_index.shape[0])
         self._sifted = int(np.count_nonzero(match))
-        self._key = self._record.bits[self._key_pos]
+        self._key = self._record.bits[self._key_sel]
+        self._test_bits = _count(self._test_sel)
         self._send(SiftReply(bases))
 
     def _on_test_bits(self, message: DisclosedBits) -> None:
-        if message.bits.shape[0] != self._test_pos.shape[0]:
+        if message.bits.shape[0] != self._test_bits:
             raise DecodeError("one test bit per sifted X-basis pulse")
         classes = len(self._config.intensities)
-        errors = message.bits ^ self._record.bits[self._test_pos]
-        test_class = self._record.intensity[self._test_pos]
+        errors = message.bits != self._record.bits[self._test_sel]
+        test_class = self._record.intensity[self._test_sel]
         counts = Counts(
             sent=self._record.pulses_sent,
-            key=_per_class(self._record.intensity[self._key_pos], classes),
+            key=_per_class(self._record.intensity[self._key_sel], classes),
             test=_per_class(test_class, classes),
-            test_errors=tuple(
-                int(v) for v in np.bincount(test_class, weights=errors, minlength=classes)
-            ),
+            test_errors=_per_class(test_class[errors], classes),
         )
         n = int(self._key.shape[0])
-        if n < 2 or not self._test_pos.shape[0]:
+        if n < 2 or not self._test_bits:
             raise self._abort("too few sifted bits for key and estimation")
         bounds = estimate(counts, self._config.intensities, self._config.eps_sec)
         self._bounds = bounds
@@ -144,7 +146,7 @@ class AlicePostProcessing(Endpoint):
         seed = self._random(16)
         qber = bounds.qber_x
         if self._config.reconciliation == "ldpc":
-            qber = design_qber(qber, int(self._test_pos.shape[0]))
+            qber = design_qber(qber, self._test_bits)
             self._cascade = LdpcAlice(self._key, qber, seed, self._config.ldpc_frame_bits)
         else:
             frames = split_frames(n, self._config.frame_bits)
@@ -208,7 +210,7 @@ class AlicePostProcessing(Endpoint):
             detections=self._detections,
             sifted=self._sifted,
             key_bits=n,
-            test_bits=int(self._test_pos.shape[0]),
+            test_bits=self._test_bits,
             bounds=bounds,
             errors_corrected=message.errors_corrected,
             leaked=leaked,
@@ -221,7 +223,16 @@ class AlicePostProcessing(Endpoint):
 
 
 def _per_class(classes: NDArray[np.uint8], count: int) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.bincount(classes, minlength=count))
+    """How many entries name each class (one comparison per class: bincount would first widen
+    the codes to intp)."""
+    return tuple(int(np.count_nonzero(classes == k)) for k in range(count))
+
+
+def _count(selection: NDArray[np.bool_] | NDArray[np.intp]) -> int:
+    """Entries a mask or a position list selects."""
+    if selection.dtype == np.bool_:
+        return int(np.count_nonzero(selection))
+    return int(selection.shape[0])
 
 
 def block_statistics(

@@ -58,7 +58,7 @@ class BobPostProcessing(Endpoint):
         super().__init__(Role.BOB, config=config, auth_pool=auth_pool, random_source=random_source)
         self._record = record
         self._key: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
-        self._test = np.zeros(0, dtype=np.int64)
+        self._test_bits = 0
         self._sifted = 0
         self._estimate: Estimate | None = None
         self._cascade: CascadeBob | LdpcBob | None = None
@@ -90,11 +90,11 @@ class BobPostProcessing(Endpoint):
         if message.bases.shape[0] != len(self._record):
             raise DecodeError("one basis per announced detection")
         match = message.bases == self._record.bases
-        self._sifted = int(match.sum())
-        key = np.flatnonzero(match & (self._record.bases == BASIS_Z))
-        self._test = np.flatnonzero(match & (self._record.bases == BASIS_X))
-        self._key = self._record.bits[key]
-        self._send(DisclosedBits(self._record.bits[self._test]))
+        self._sifted = int(np.count_nonzero(match))
+        self._key = self._record.bits[match & (self._record.bases == BASIS_Z)]
+        test = self._record.bits[match & (self._record.bases == BASIS_X)]
+        self._test_bits = int(test.shape[0])
+        self._send(DisclosedBits(test))
 
     def _on_estimate(self, message: Estimate) -> None:
         n = int(self._key.shape[0])
@@ -176,7 +176,7 @@ class BobPostProcessing(Endpoint):
             detections=len(self._record),
             sifted=self._sifted,
             key_bits=n,
-            test_bits=int(self._test.shape[0]),
+            test_bits=self._test_bits,
             bounds=bounds,
             errors_corrected=cascade.errors_corrected,
             leaked=int(est.top_parities.shape[0]) + cascade.queries,

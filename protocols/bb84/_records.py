@@ -26,7 +26,8 @@ def _as_bits(name: str, value: NDArray[np.generic], size: int, top: int = 1) -> 
     array = np.asarray(value)
     if array.ndim != 1 or array.shape[0] != size:
         raise LocalProtocolError(f"{name} must be a 1-D array of length {size}")
-    if array.size and (array.min() < 0 or array.max() > top):
+    # Unsigned codes cannot be negative: one reduction instead of two.
+    if array.size and ((array.dtype.kind != "u" and array.min() < 0) or array.max() > top):
         raise LocalProtocolError(f"{name} values must lie in 0..{top}")
     return np.ascontiguousarray(array, dtype=np.uint8)
 
@@ -35,7 +36,8 @@ def _as_index(value: NDArray[np.generic]) -> NDArray[np.int64]:
     array = np.ascontiguousarray(value, dtype=np.int64)
     if array.ndim != 1:
         raise LocalProtocolError("pulse_index must be a 1-D array")
-    if array.size and (array[0] < 0 or np.any(np.diff(array) <= 0)):
+    # Neighbours compared directly: no int64 array of differences.
+    if array.size and (array[0] < 0 or bool(np.any(array[1:] <= array[:-1]))):
         raise LocalProtocolError("pulse_index must be non-negative and strictly increasing")
     return array
 
@@ -71,8 +73,8 @@ class AliceRecord:
         object.__setattr__(
             self, "intensity", _as_bits("intensity", self.intensity, size, top=classes - 1)
         )
-        counts = np.bincount(self.intensity, minlength=classes)
-        if np.any(counts > np.asarray(self.pulses_sent)):
+        counts = [int(np.count_nonzero(self.intensity == k)) for k in range(classes)]
+        if any(c > sent for c, sent in zip(counts, self.pulses_sent, strict=True)):
             raise LocalProtocolError("more records than pulses sent in an intensity class")
 
     def __len__(self) -> int:

@@ -153,28 +153,31 @@ class PassLayout:
         return out
 
 
-def _pass_rng(seed: bytes, index: int, frame: int) -> np.random.Generator:
-    return np.random.default_rng([int.from_bytes(seed, "big"), index, frame])
+def _seed_words(seed: bytes) -> NDArray[np.uint64]:
+    """The seed as numpy's SeedSequence splits an integer: 32-bit words, least significant
+    first (one zero word for 0)."""
+    value = int.from_bytes(seed, "big")
+    words = []
+    while True:
+        words.append(value & 0xFFFFFFFF)
+        value >>= 32
+        if not value:
+            return np.array(words, dtype=np.uint64)
 
 
-def _permutation(out: NDArray[np.int32], offset: int, rng: np.random.Generator) -> None:
-    """out = offset + rng.permutation(len(out)), compiled (numpy's PCG64 and shuffle, replayed
-    from the generator's state; the tests check it against numpy)."""
-    state = rng.bit_generator.state
-    if state["bit_generator"] != "PCG64" or state["has_uint32"]:
-        out[:] = rng.permutation(out.shape[0])
-        out += offset
-        return
-    value, inc = state["state"]["state"], state["state"]["inc"]
-    low = (1 << 64) - 1
-    kernels.shuffle_pcg64(
-        out,
-        offset,
-        np.uint64(value >> 64),
-        np.uint64(value & low),
-        np.uint64(inc >> 64),
-        np.uint64(inc & low),
-    )
+def _frame_permutation(
+    out: NDArray[np.int32], offset: int, seed: bytes, index: int, frame: int
+) -> None:
+    """out = offset + numpy.random.default_rng([seed, index, frame]).permutation(len(out)),
+    compiled (SeedSequence, PCG64 and numpy's shuffle replayed; the tests check it)."""
+    kernels.frame_permutation(out, offset, _seed_words(seed), index, frame)
+
+
+def _frame_bytes(count: int, seed: bytes, index: int, frame: int) -> NDArray[np.uint8]:
+    """numpy.random.default_rng([seed, index, frame]).bytes(count), compiled."""
+    out = np.empty(count, dtype=np.uint8)
+    kernels.frame_bytes(out, _seed_words(seed), index, frame)
+    return out
 
 
 def build_pass(n: int, k: int, seed: bytes, index: int, frame: int = 0) -> PassLayout:
@@ -226,8 +229,7 @@ def _frames_pass(
         if kind == "halves":
             # Two random halves: a public random mask, stably partitioned (cheaper than a
             # shuffle).
-            rng = _pass_rng(seed, index, first_frame + frame)
-            raw = np.frombuffer(bytearray(rng.bytes((n + 7) // 8)), dtype=np.uint8)
+            raw = _frame_bytes((n + 7) // 8, seed, index, first_frame + frame)
             if n % 8:
                 raw[-1] &= (0xFF << (8 - n % 8)) & 0xFF  # bits past the frame are not drawn
             n0 = n - int(np.bitwise_count(raw).sum())
@@ -244,7 +246,7 @@ def _frames_pass(
         else:
             if chunk is not None:
                 if kind == "permutation":
-                    _permutation(chunk, offset, _pass_rng(seed, index, first_frame + frame))
+                    _frame_permutation(chunk, offset, seed, index, first_frame + frame)
                 else:
                     chunk[:] = np.arange(offset, offset + n, dtype=_IDX)
             k = max(1, min(k, n))
@@ -398,6 +400,7 @@ class _Tables:
             blk[kernels.B_FE, gb] = self.frame_start[frame_of + 1]
             blk[kernels.B_HALF, gb] = half
             blk[kernels.B_RANK, gb] = np.where(half == 1, ones, fs - ones)
+        self.blk = np.ascontiguousarray(blk.T)  # a block's fields side by side
         lasts = [
             first[p] + np.cumsum(frame_blocks[p]) - 1
             for p in range(1, passes)
@@ -471,7 +474,7 @@ class CascadeAlice:
         frame has a parity that follows from the others and is not sent (parity inference).
         """
         t = self._tables
-        tops = np.zeros(t.blk.shape[1], dtype=np.uint8)
+        tops = np.zeros(t.blk.shape[0], dtype=np.uint8)
         kernels.block_parities(
             0, tops.shape[0], t.blk, t.pas, self._key, self._pass_words, t.masks, t.ones, tops
         )
@@ -526,7 +529,7 @@ class CascadeBob:
         self.bits = bits.astype(np.uint8)  # a copy: Bob corrects it in place
         self._layouts = layouts
         self._tables = t = _Tables(layouts)
-        blocks = t.blk.shape[1]
+        blocks = t.blk.shape[0]
         self._alice_top = self._infer_tops(layouts, top_parities)
         self._key = t.key_words(self.bits)
         """Bob's key as it is now, packed (flips update it, `bits` and the pass-order copies)."""
@@ -539,7 +542,7 @@ class CascadeBob:
         # are always learnt together and the parent's parity is known to any search standing
         # on it, so the right child follows as parent ^ left.
         self._known = np.zeros((t.known_size + 3) // 4 if reuse else 0, dtype=np.uint8)
-        self._rows = np.zeros((kernels.R_FIELDS, blocks), dtype=_I64)
+        self._rows = np.zeros((blocks, kernels.R_FIELDS), dtype=_I64)
         self._row_of = np.full(blocks, -1, dtype=_I64)
         self._flipped = np.zeros(t.n, dtype=np.uint8)
         self._found = np.zeros(blocks, dtype=_I64)

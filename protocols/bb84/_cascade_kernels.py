@@ -36,7 +36,7 @@ def _inline(function: Any) -> Any:
     return _compile(cache=True, inline="always")(function)
 
 
-# Rows of the per-block table `blk` (one column per global block, int64).
+# Columns of the per-block table `blk` (one row per global block, int64).
 B_LOCAL = 0  # node offset of the block inside its pass (block * 2K, as sent on the wire)
 B_SIZE = 1  # real bits
 B_START = 2  # offset in pass order (identity and ordered passes)
@@ -56,7 +56,7 @@ P_BLOCKS = 3
 P_ROW = 4  # ordered: row in the pass-order key tables; halves: row in the mask tables
 P_FIELDS = 5
 
-# Rows of Bob's search table (one column per open search, int64).
+# Columns of Bob's search table (one row per open search, int64).
 R_GB = 0
 R_NODE = 1  # heap node h of the block (1 = the block)
 R_LO = 2
@@ -167,26 +167,26 @@ def _select(mask, ones, half, target, lo_word, hi_word):
 def _range_parity(gb, lo, hi, blk, pas, key, pass_words, masks, ones):
     """Parity of [lo, hi) of global block gb (block-relative; virtual bits are 0) over the key
     `key` (key order) or its pass-order copies `pass_words`."""
-    size = blk[B_SIZE, gb]
+    size = blk[gb, B_SIZE]
     lo = min(lo, size)
     hi = min(hi, size)
     if lo >= hi:
         return 0
-    p = blk[B_PASS, gb]
+    p = blk[gb, B_PASS]
     kind = pas[P_KIND, p]
     if kind == 0:
-        start = blk[B_START, gb]
+        start = blk[gb, B_START]
         return _words_parity(key, masks[0, :0], _ALL, start + lo, start + hi)
     row = pas[P_ROW, p]
     if kind == 1:
-        start = blk[B_START, gb]
+        start = blk[gb, B_START]
         return _words_parity(pass_words[row], masks[0, :0], _ALL, start + lo, start + hi)
-    half = blk[B_HALF, gb]
+    half = blk[gb, B_HALF]
     mask = masks[row]
     rank = ones[row]
-    fs = blk[B_FS, gb]
-    fe = blk[B_FE, gb]
-    first = blk[B_RANK, gb]
+    fs = blk[gb, B_FS]
+    fe = blk[gb, B_FE]
+    first = blk[gb, B_RANK]
     a = fs if lo == 0 else _select(mask, rank, half, first + lo, fs >> 6, (fe - 1) >> 6)
     b = fe if hi == size else _select(mask, rank, half, first + hi, fs >> 6, (fe - 1) >> 6)
     return _words_parity(key, mask, np.uint64(0) if half else _ALL, a, b)
@@ -220,7 +220,7 @@ def pack_pass(order, key, out, inverse):
 def block_parities(first, last, blk, pas, key, pass_words, masks, ones, out):
     """Parity of every global block first .. last-1 (into out[first:last])."""
     for gb in range(first, last):
-        out[gb] = _range_parity(gb, 0, blk[B_SIZE, gb], blk, pas, key, pass_words, masks, ones)
+        out[gb] = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, key, pass_words, masks, ones)
 
 
 @_jit
@@ -280,12 +280,12 @@ def _locate(p, x, frame, pas, blk, frame_start, pf_first, pf_size, pf_blocks, in
         gb = pf_first[p, frame]
         if pf_blocks[p, frame] == 2:
             gb += half
-        return gb, _rank(masks[row], ones[row], half, x) - blk[B_RANK, gb]
+        return gb, _rank(masks[row], ones[row], half, x) - blk[gb, B_RANK]
     at = x if kind == 0 else np.int64(inverse[row, x])
     place = at - frame_start[frame]
     block = place // pf_size[p, frame]
     gb = pf_first[p, frame] + block
-    return gb, at - blk[B_START, gb]
+    return gb, at - blk[gb, B_START]
 
 
 @_jit
@@ -329,45 +329,45 @@ def bob_step(
             ctl[C_PENDING] = 0
             j = 0
             for r in range(count):
-                if rows[R_NEED, r]:
-                    rows[R_LEFT, r] = replies[j]
+                if rows[r, R_NEED]:
+                    rows[r, R_LEFT] = replies[j]
                     j += 1
             # Bob's left parities, all before any flip of this level.
             found_count = 0
             for r in range(count):
-                gb = rows[R_GB, r]
-                node = rows[R_NODE, r]
-                lo = rows[R_LO, r]
-                half = rows[R_WIDTH, r] >> 1
-                left = rows[R_LEFT, r]
+                gb = rows[r, R_GB]
+                node = rows[r, R_NODE]
+                lo = rows[r, R_LO]
+                half = rows[r, R_WIDTH] >> 1
+                left = rows[r, R_LEFT]
                 if reuse:
-                    _known_set(known, blk[B_KNOWN, gb] + node, left | 2)
+                    _known_set(known, blk[gb, B_KNOWN] + node, left | 2)
                 mine = _range_parity(gb, lo, lo + half, blk, pas, key, pass_words, masks, ones)
                 if mine == left:  # the odd error count is in the right child
-                    rows[R_LO, r] = lo + half
-                    rows[R_NODE, r] = 2 * node + 1
-                    rows[R_APAR, r] ^= left
+                    rows[r, R_LO] = lo + half
+                    rows[r, R_NODE] = 2 * node + 1
+                    rows[r, R_APAR] ^= left
                 else:
-                    rows[R_NODE, r] = 2 * node
-                    rows[R_APAR, r] = left
-                rows[R_WIDTH, r] = half
+                    rows[r, R_NODE] = 2 * node
+                    rows[r, R_APAR] = left
+                rows[r, R_WIDTH] = half
                 if half == 1:
-                    p = blk[B_PASS, gb]
-                    at = rows[R_LO, r]
+                    p = blk[gb, B_PASS]
+                    at = rows[r, R_LO]
                     kind = pas[P_KIND, p]
                     if kind == 0:
-                        x = blk[B_START, gb] + at
+                        x = blk[gb, B_START] + at
                     elif kind == 1:
-                        x = np.int64(orders[pas[P_ROW, p], blk[B_START, gb] + at])
+                        x = np.int64(orders[pas[P_ROW, p], blk[gb, B_START] + at])
                     else:
                         row = pas[P_ROW, p]
                         x = _select(
                             masks[row],
                             ones[row],
-                            blk[B_HALF, gb],
-                            blk[B_RANK, gb] + at,
-                            blk[B_FS, gb] >> 6,
-                            (blk[B_FE, gb] - 1) >> 6,
+                            blk[gb, B_HALF],
+                            blk[gb, B_RANK] + at,
+                            blk[gb, B_FS] >> 6,
+                            (blk[gb, B_FE] - 1) >> 6,
                         )
                     found[found_count] = x
                     found_count += 1
@@ -375,22 +375,26 @@ def bob_step(
             # Leaves leave the table (order kept).
             kept = 0
             for r in range(count):
-                if rows[R_WIDTH, r] > 1:
+                if rows[r, R_WIDTH] > 1:
                     if kept != r:
                         for field in range(R_FIELDS):
-                            rows[field, kept] = rows[field, r]
-                        row_of[rows[R_GB, kept]] = kept
+                            rows[kept, field] = rows[r, field]
+                        row_of[rows[kept, R_GB]] = kept
                     kept += 1
             count = kept
             ctl[C_ROWS] = count
             if found_count:
-                located = np.unique(found[:found_count])
-                for x in located:
-                    if flipped[x]:
+                for i in range(found_count):
+                    if flipped[found[i]]:
                         return -2
                 started = ctl[C_STARTED]
                 frames = frame_start.shape[0] - 1
-                for x in located:
+                flips = 0
+                for i in range(found_count):
+                    x = found[i]
+                    if flipped[x]:  # located twice in this level: one flip
+                        continue
+                    flips += 1
                     flipped[x] = 1
                     bits[x] ^= 1
                     _toggle(key, x)
@@ -420,20 +424,20 @@ def bob_step(
                             _toggle(pass_words[pas[P_ROW, p]], np.int64(inverse[pas[P_ROW, p], x]))
                         odd[gb] ^= 1
                         r = row_of[gb]
-                        if r >= 0 and rows[R_LO, r] <= offset < rows[R_LO, r] + rows[R_WIDTH, r]:
-                            rows[R_DROP, r] ^= 1
-                ctl[C_ERRORS] += located.shape[0]
+                        if r >= 0 and rows[r, R_LO] <= offset < rows[r, R_LO] + rows[r, R_WIDTH]:
+                            rows[r, R_DROP] ^= 1
+                ctl[C_ERRORS] += flips
                 # A search whose range gained an odd number of flips now holds an even number
                 # of errors: it is dropped (its block is re-examined from its top parity).
                 kept = 0
                 for r in range(count):
-                    if rows[R_DROP, r]:
-                        row_of[rows[R_GB, r]] = -1
+                    if rows[r, R_DROP]:
+                        row_of[rows[r, R_GB]] = -1
                         continue
                     if kept != r:
                         for field in range(R_FIELDS):
-                            rows[field, kept] = rows[field, r]
-                        row_of[rows[R_GB, kept]] = kept
+                            rows[kept, field] = rows[r, field]
+                        row_of[rows[kept, R_GB]] = kept
                     kept += 1
                 count = kept
                 ctl[C_ROWS] = count
@@ -441,13 +445,13 @@ def bob_step(
             # A new wave: every odd block of the started passes, in global block order.
             for gb in range(ctl[C_END]):
                 if odd[gb]:
-                    p = blk[B_PASS, gb]
-                    rows[R_GB, count] = gb
-                    rows[R_NODE, count] = 1
-                    rows[R_LO, count] = 0
-                    rows[R_WIDTH, count] = np.int64(1) << pas[P_DEPTH, p]
-                    rows[R_APAR, count] = alice_top[gb]
-                    rows[R_DROP, count] = 0
+                    p = blk[gb, B_PASS]
+                    rows[count, R_GB] = gb
+                    rows[count, R_NODE] = 1
+                    rows[count, R_LO] = 0
+                    rows[count, R_WIDTH] = np.int64(1) << pas[P_DEPTH, p]
+                    rows[count, R_APAR] = alice_top[gb]
+                    rows[count, R_DROP] = 0
                     row_of[gb] = count
                     count += 1
             ctl[C_ROWS] = count
@@ -455,25 +459,25 @@ def bob_step(
                 return -1
         asked = 0
         for r in range(count):
-            gb = rows[R_GB, r]
-            node = rows[R_NODE, r]
-            mid = rows[R_LO, r] + (rows[R_WIDTH, r] >> 1)
+            gb = rows[r, R_GB]
+            node = rows[r, R_NODE]
+            mid = rows[r, R_LO] + (rows[r, R_WIDTH] >> 1)
             need = 0
-            if mid >= blk[B_SIZE, gb]:
+            if mid >= blk[gb, B_SIZE]:
                 # Right child entirely virtual: the left child carries the whole parity.
-                rows[R_LEFT, r] = rows[R_APAR, r]
+                rows[r, R_LEFT] = rows[r, R_APAR]
             elif reuse:
-                state = _known_get(known, blk[B_KNOWN, gb] + node)
-                rows[R_LEFT, r] = state & 1
+                state = _known_get(known, blk[gb, B_KNOWN] + node)
+                rows[r, R_LEFT] = state & 1
                 need = 1 if state < 2 else 0
             else:
-                rows[R_LEFT, r] = rows[R_APAR, r]
+                rows[r, R_LEFT] = rows[r, R_APAR]
                 need = 1
-            rows[R_NEED, r] = need
+            rows[r, R_NEED] = need
             if need:
-                p = blk[B_PASS, gb]
+                p = blk[gb, B_PASS]
                 out_passes[asked] = p
-                out_nodes[asked] = blk[B_LOCAL, gb] + 2 * node
+                out_nodes[asked] = blk[gb, B_LOCAL] + 2 * node
                 asked += 1
         ctl[C_PENDING] = 1
         if asked:
@@ -489,7 +493,7 @@ def start_pass(p, ctl, blk, pas, odd, alice_top, key, pass_words, orders, invers
         _gather(orders[row], key, pass_words[row], inverse[row])
     first = pas[P_FIRST, p]
     for gb in range(first, first + pas[P_BLOCKS, p]):
-        mine = _range_parity(gb, 0, blk[B_SIZE, gb], blk, pas, key, pass_words, masks, ones)
+        mine = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, key, pass_words, masks, ones)
         odd[gb] = mine ^ alice_top[gb]
     ctl[C_STARTED] = p + 1
     ctl[C_END] = first + pas[P_BLOCKS, p]
@@ -544,8 +548,16 @@ else:
         return signature, codegen
 
 
-@_jit
-def shuffle_pcg64(out, offset, state_hi, state_lo, inc_hi, inc_lo):
+@_inline
+def _output(state_hi, state_lo):
+    """PCG64's XSL-RR output of a state."""
+    mixed = state_hi ^ state_lo
+    turn = state_hi >> np.uint64(58)
+    return (mixed >> turn) | (mixed << ((np.uint64(64) - turn) & np.uint64(63)))
+
+
+@_inline
+def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo):
     """out = offset + numpy's `Generator(PCG64).permutation(len(out))` from the given fresh
     state: Fisher-Yates from the top, each index drawn by numpy's `random_interval` (masked
     rejection on 32-bit halves of the 64-bit outputs, low half first)."""
@@ -568,9 +580,7 @@ def shuffle_pcg64(out, offset, state_hi, state_lo, inc_hi, inc_lo):
                 has_cached = False
             else:
                 state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
-                mixed = state_hi ^ state_lo
-                turn = state_hi >> np.uint64(58)
-                word = (mixed >> turn) | (mixed << ((np.uint64(64) - turn) & np.uint64(63)))
+                word = _output(state_hi, state_lo)
                 cached = word >> np.uint64(32)
                 has_cached = True
                 value = word & _LOW32
@@ -581,3 +591,90 @@ def shuffle_pcg64(out, offset, state_hi, state_lo, inc_hi, inc_lo):
         held = out[i]
         out[i] = out[j]
         out[j] = held
+
+
+# numpy's SeedSequence (O'Neill's seed_seq design, numpy/random/bit_generator.pyx): constants.
+_M32 = np.uint64(0xFFFFFFFF)
+_INIT_A = np.uint64(0x43B0D7E5)
+_MULT_A = np.uint64(0x931E8875)
+_INIT_B = np.uint64(0x8B51F9DD)
+_MULT_B = np.uint64(0x58F38DED)
+_MIX_L = np.uint64(0xCA01F9DD)
+_MIX_R = np.uint64(0x4973F715)
+
+
+@_inline
+def _mix(x, y):
+    result = (_MIX_L * x - _MIX_R * y) & _M32
+    return result ^ (result >> np.uint64(16))
+
+
+@_inline
+def _seeded(seed_words, index, frame):
+    """The state of `numpy.random.default_rng([seed, index, frame])` (PCG64 seeded through
+    SeedSequence) as (state_hi, state_lo, inc_hi, inc_lo); `seed_words`: the 32-bit words of
+    the seed integer, least significant first, as SeedSequence splits it."""
+    count = seed_words.shape[0] + 2
+    entropy = np.empty(count, dtype=np.uint64)
+    entropy[: count - 2] = seed_words
+    entropy[count - 2] = np.uint64(index)
+    entropy[count - 1] = np.uint64(frame)
+    pool = np.zeros(4, dtype=np.uint64)
+    hashed = _INIT_A
+    for i in range(4):
+        value = entropy[i] if i < count else np.uint64(0)
+        value ^= hashed
+        hashed = (hashed * _MULT_A) & _M32
+        value = (value * hashed) & _M32
+        pool[i] = value ^ (value >> np.uint64(16))
+    for source in range(4):
+        for target in range(4):
+            if source != target:
+                value = pool[source] ^ hashed
+                hashed = (hashed * _MULT_A) & _M32
+                value = (value * hashed) & _M32
+                pool[target] = _mix(pool[target], value ^ (value >> np.uint64(16)))
+    for source in range(4, count):
+        for target in range(4):
+            value = entropy[source] ^ hashed
+            hashed = (hashed * _MULT_A) & _M32
+            value = (value * hashed) & _M32
+            pool[target] = _mix(pool[target], value ^ (value >> np.uint64(16)))
+    words = np.zeros(8, dtype=np.uint64)
+    hashed = _INIT_B
+    for i in range(8):
+        value = pool[i % 4] ^ hashed
+        hashed = (hashed * _MULT_B) & _M32
+        value = (value * hashed) & _M32
+        words[i] = value ^ (value >> np.uint64(16))
+    seed_hi = words[0] | (words[1] << np.uint64(32))
+    seed_lo = words[2] | (words[3] << np.uint64(32))
+    seq_hi = words[4] | (words[5] << np.uint64(32))
+    seq_lo = words[6] | (words[7] << np.uint64(32))
+    # PCG's srandom: inc = 2 seq + 1; state = 0; step; state += seed; step.
+    inc_hi = (seq_hi << np.uint64(1)) | (seq_lo >> np.uint64(63))
+    inc_lo = (seq_lo << np.uint64(1)) | _ONE
+    state_hi, state_lo = _pcg_step(np.uint64(0), np.uint64(0), inc_hi, inc_lo)
+    low = state_lo + seed_lo
+    state_hi = state_hi + seed_hi + (_ONE if low < seed_lo else np.uint64(0))
+    state_hi, state_lo = _pcg_step(state_hi, low, inc_hi, inc_lo)
+    return state_hi, state_lo, inc_hi, inc_lo
+
+
+@_jit
+def frame_permutation(out, offset, seed_words, index, frame):
+    """out = offset + default_rng([seed, index, frame]).permutation(len(out))."""
+    state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, frame)
+    _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo)
+
+
+@_jit
+def frame_bytes(out, seed_words, index, frame):
+    """out = default_rng([seed, index, frame]).bytes(len(out)): the 64-bit outputs, little
+    endian (numpy draws them as pairs of 32-bit halves, low half first)."""
+    state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, frame)
+    for i in range(0, out.shape[0], 8):
+        state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
+        word = _output(state_hi, state_lo)
+        for j in range(min(8, out.shape[0] - i)):
+            out[i + j] = np.uint8((word >> np.uint64(8 * j)) & np.uint64(0xFF))

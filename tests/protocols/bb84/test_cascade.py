@@ -13,7 +13,8 @@ from protocols.bb84._cascade import (
     CascadeBob,
     CascadeQueryError,
     PassLayout,
-    _permutation,
+    _frame_bytes,
+    _frame_permutation,
     _words,
     block_sizes,
     build_layouts,
@@ -262,10 +263,19 @@ def test_packed_range_parity_rank_and_select(data: bytes, draw: st.DataObject) -
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 1000, 65_537, 131_072])
-def test_compiled_permutation_is_numpy_permutation(n: int) -> None:
-    # The pass orders are public and must agree at both ends: the compiled shuffle replays
-    # numpy's PCG64 permutation exactly (this fails if numpy ever changes its algorithm).
-    for seed in ([1, 2, 3], [2**127 + 5, 13, 0]):
+def test_compiled_randomness_is_numpy_randomness(n: int) -> None:
+    # The pass orders and masks are public and must agree at both ends: the compiled code
+    # replays numpy's SeedSequence, PCG64, permutation and bytes exactly (this fails if numpy
+    # ever changes one of them).
+    for seed, index, frame in (
+        (b"\x00" * 16, 0, 0),
+        (b"\x01" * 3, 1, 7),
+        (b"\xff" * 16, 13, 2**31),
+    ):
+        rng_seed = [int.from_bytes(seed, "big"), index, frame]
         out = np.empty(n, dtype=np.int32)
-        _permutation(out, 7, np.random.default_rng(seed))
-        assert np.array_equal(out, np.random.default_rng(seed).permutation(n) + 7)
+        _frame_permutation(out, 7, seed, index, frame)
+        assert np.array_equal(out, np.random.default_rng(rng_seed).permutation(n) + 7)
+        assert _frame_bytes(n // 8, seed, index, frame).tobytes() == np.random.default_rng(
+            rng_seed
+        ).bytes(n // 8)

@@ -212,6 +212,8 @@ def _frames_pass(
     (`out`, if given)."""
     total = sum(frame_sizes)
     kinds = _frame_kinds(frame_sizes, ks, index)
+    if len(set(kinds)) == 1:
+        return _uniform_pass(frame_sizes, ks, seed, index, kinds[0], first_frame, out)
     halves = all(kind == "halves" for kind in kinds)
     order: NDArray[np.int32] | None = None
     if _has_order(kinds):
@@ -266,6 +268,49 @@ def _frames_pass(
         tuple(frame_blocks),
         None if packed is None else packed[: (total + 7) // 8],
     )
+
+
+def _uniform_pass(
+    frame_sizes: list[int],
+    ks: list[int],
+    seed: bytes,
+    index: int,
+    kind: str,
+    first_frame: int,
+    out: NDArray[np.int32] | None,
+) -> PassLayout:
+    """`_frames_pass` when every frame is reordered the same way: one kernel call draws every
+    frame's permutation or mask, and the blocks of all frames are cut at once."""
+    sizes_f = np.array(frame_sizes, dtype=_I64)
+    offsets = np.cumsum(sizes_f) - sizes_f
+    total = int(sizes_f.sum())
+    words = _seed_words(seed)
+    if kind == "halves":
+        packed = np.zeros((total + 7) // 8 + 1, dtype=np.uint8)
+        zeros = np.empty(sizes_f.shape[0], dtype=_I64)
+        kernels.pass_halves(packed, sizes_f, words, index, first_frame, zeros)
+        # Each frame: its zeros, then its ones (a half that is empty is no block).
+        pairs = np.stack((zeros, sizes_f - zeros), axis=1)
+        real = pairs > 0
+        sizes = pairs[real]
+        starts = np.stack((offsets, offsets + zeros), axis=1)[real]
+        counts = np.count_nonzero(real, axis=1)
+        depth = max(0, int(sizes.max(initial=1) - 1).bit_length())
+        return PassLayout(
+            None, starts, sizes, depth, tuple(counts.tolist()), packed[: (total + 7) // 8]
+        )
+    order: NDArray[np.int32] | None = None
+    if kind == "permutation":
+        order = np.empty(total, dtype=_IDX) if out is None else out
+        kernels.pass_permutations(order, sizes_f, words, index, first_frame)
+    k = np.maximum(1, np.minimum(np.array(ks, dtype=_I64), sizes_f))
+    counts = -(-sizes_f // k)
+    frame_of = np.repeat(np.arange(sizes_f.shape[0]), counts)
+    local = np.arange(int(counts.sum()), dtype=_I64) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = offsets[frame_of] + local * k[frame_of]
+    sizes = np.minimum(k[frame_of], sizes_f[frame_of] - local * k[frame_of])
+    depth = max(0, int(k.max(initial=1) - 1).bit_length())
+    return PassLayout(order, starts, sizes, depth, tuple(counts.tolist()))
 
 
 def _or_at_bit(packed: NDArray[np.uint8], raw: NDArray[np.uint8], bit: int) -> None:

@@ -678,3 +678,44 @@ def frame_bytes(out, seed_words, index, frame):
         word = _output(state_hi, state_lo)
         for j in range(min(8, out.shape[0] - i)):
             out[i + j] = np.uint8((word >> np.uint64(8 * j)) & np.uint64(0xFF))
+
+
+@_jit
+def pass_permutations(order, frame_sizes, seed_words, index, first_frame):
+    """Every frame's permutation (`frame_permutation`), frame after frame, into one order."""
+    offset = 0
+    for frame in range(frame_sizes.shape[0]):
+        n = frame_sizes[frame]
+        state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, first_frame + frame)
+        _shuffle(order[offset : offset + n], offset, state_hi, state_lo, inc_hi, inc_lo)
+        offset += n
+
+
+@_jit
+def pass_halves(packed, frame_sizes, seed_words, index, first_frame, zeros):
+    """Every frame's random mask (`frame_bytes`, bits past the frame cleared) ORed into
+    `packed` at the frame's bit offset; zeros[f]: the frame's mask bits that are 0."""
+    offset = 0
+    for frame in range(frame_sizes.shape[0]):
+        n = frame_sizes[frame]
+        state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, first_frame + frame)
+        count = (n + 7) >> 3
+        ones = 0
+        byte = offset >> 3
+        shift = np.uint64(offset & 7)
+        word = np.uint64(0)
+        for i in range(count):
+            if i & 7 == 0:
+                state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
+                word = _output(state_hi, state_lo)
+            value = (word >> np.uint64(8 * (i & 7))) & np.uint64(0xFF)
+            if i == count - 1 and n & 7:
+                value &= np.uint64((0xFF << (8 - (n & 7))) & 0xFF)
+            ones += _popcount(value)
+            packed[byte + i] |= np.uint8(value >> shift)
+            if shift:
+                packed[byte + i + 1] |= np.uint8(
+                    (value << (np.uint64(8) - shift)) & np.uint64(0xFF)
+                )
+        zeros[frame] = n - ones
+        offset += n

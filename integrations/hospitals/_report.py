@@ -30,11 +30,14 @@ def format_report(report: dict[str, Any]) -> str:
             f"  {link['link']:<28} QBER {_fmt(link['qber'])}   "
             f"secret key rate {_fmt(link['secret_key_rate_bps'])} bit/s   ({link['source']})"
         )
-        block = link.get("block")
-        if block is not None:
+        stats = link.get("statistics")
+        if stats is not None:
+            unchecked = "" if link["ends_agree"] else "   (not compared at both ends)"
             lines.append(
-                f"  {'':<28} first block: {block['net_key_bits']} key bits in "
-                f"{block['link_seconds']:.3g} s of link time, {block['sifted_bits']} sifted bits"
+                f"  {'':<28} so far: {stats['net_key_bits']} key bits from "
+                f"{stats['accepted_blocks']} blocks ({stats['aborted_attempts']} aborted) in "
+                f"{stats['link_seconds']:.3g} s of link time, {stats['sifted_bits']} sifted bits"
+                f"{unchecked}"
             )
     keys = report["keys"]
     lines.append(

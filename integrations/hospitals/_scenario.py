@@ -14,13 +14,11 @@ import contextlib
 import socket
 import tempfile
 import time
-import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -36,6 +34,10 @@ from integrations.hospitals._training import (
 from integrations.mpyc import run_mpyc_party
 from qkdlink.errors import ConfigurationError
 from qkdlink.mesh import Mesh
+
+if TYPE_CHECKING:
+    from qkdlink.keysource import LinkStatistics
+    from qkdlink.lab import Lab
 
 __all__ = ["ScenarioOptions", "run_scenario", "start_meshes"]
 
@@ -122,64 +124,74 @@ def _choose_key_source(wanted: str) -> Literal["bb84", "test"]:
     return "bb84"
 
 
-_MAX_ATTEMPTS = 8
-"""Attempts of block 0 tried before a link is reported broken (one is the rule at 10 km)."""
+_AGREE_WAIT_S = 60.0
+"""How long to wait for a link's two KMEs to have finished the same number of attempts (their
+identical sources run apart by a fraction of an attempt) before reporting one end unchecked."""
 
 
-def _first_block(link_id: str, table: dict[str, Any]) -> dict[str, Any]:
-    """Block 0 of a simulated link as both its KMEs distil it: attempts (0, 0), (0, 1), ...
-    until one is accepted (`SimulatedLinkKeySource.blocks`), so the figures describe the key
-    the KMEs hold. The rate counts every attempt's link time, as the source paces them."""
-    from simulators.bb84 import make_key_source
-
-    distance_km = float(table.get("distance_km", 10.0))
-    sim = make_key_source(link_id, seed=int(table["seed"]), distance_km=distance_km)
-    pulses = 0
-    link_seconds = 0.0
-    for attempt in range(_MAX_ATTEMPTS):
-        result = sim.attempt(0, attempt)  # type: ignore[attr-defined]
-        pulses += result.pulses
-        link_seconds += result.link_seconds
-        if not result.aborted and result.keys_equal and result.key:
-            break
-    else:
-        raise ConfigurationError(f"link {link_id}: no accepted block in {_MAX_ATTEMPTS} attempts")
-    return {
-        "link": link_id,
-        "source": "bb84 (simulated, decoy-state)",
-        "distance_km": distance_km,
-        "qber": round(float(result.qber), 5),
-        "secret_key_rate_bps": round(result.net_key_bits / link_seconds, 1),
-        "block": {
-            "attempts": attempt + 1,
-            "pulses": pulses,
-            "link_seconds": link_seconds,
-            "detections": int(result.detections),
-            "sifted_bits": int(result.sifted_bits),
-            "net_key_bits": int(result.net_key_bits),
-        },
-    }
-
-
-def _link_physics(lab_dir: Path, source: str) -> list[dict[str, Any]]:
-    """Per link: QBER and secret key rate of the link's first block (as the KMEs got it)."""
-    links: dict[str, dict[str, Any]] = {}
+def _link_ends(lab: Lab) -> dict[str, list[str]]:
+    """Each link of the lab (in the KMEs' config order) and the two nodes at its ends."""
+    ends: dict[str, list[str]] = {}
     for node in HOSPITALS:
-        config = tomllib.loads((lab_dir / node / "kme.toml").read_text())
-        for peer in config.get("peers", []):
-            link_id = peer["link_id"]
-            if link_id in links:
-                continue
-            if source != "bb84":
-                links[link_id] = {
-                    "link": link_id,
-                    "source": "test",
-                    "qber": None,
-                    "secret_key_rate_bps": None,
-                }
-                continue
-            links[link_id] = _first_block(link_id, peer["key_source"])
-    return list(links.values())
+        for peer in lab.servers[node].config.peers:
+            ends.setdefault(peer.link_id, []).append(node)
+    return ends
+
+
+async def _agreed_statistics(
+    lab: Lab, link_id: str, ends: list[str]
+) -> tuple[LinkStatistics | None, bool]:
+    """The figures both KMEs of a link report, read once both finished the same attempts.
+
+    Returns the figures and whether both ends were compared (False: they never stood at the same
+    attempt within `_AGREE_WAIT_S`; the figures are then the first end's, if it has any).
+
+    Raises:
+        ConfigurationError: the two ends' sources, identical by construction, report different
+            figures after the same attempts.
+    """
+    deadline = time.monotonic() + _AGREE_WAIT_S
+    while True:
+        first, second = (lab.link_statistics(node, link_id) for node in ends)
+        if first is None and second is None:
+            return None, True
+        if first is not None and second is not None and first.attempts == second.attempts:
+            if first != second:
+                raise ConfigurationError(
+                    f"link {link_id}: its KMEs' key sources disagree after {first.attempts} "
+                    f"attempts ({ends[0]}: {first}; {ends[1]}: {second})"
+                )
+            return first, True
+        if time.monotonic() > deadline:
+            return (first if first is not None else second), False
+        await asyncio.sleep(0.05)
+
+
+async def _link_physics(lab: Lab, source: str) -> list[dict[str, Any]]:
+    """Per link: QBER and secret key rate of the running link so far, as both its KMEs' key
+    sources report them (`Lab.link_statistics`); None for the test source (no link physics)."""
+    links: list[dict[str, Any]] = []
+    for link_id, ends in _link_ends(lab).items():
+        stats, checked = await _agreed_statistics(lab, link_id, ends)
+        if stats is None:
+            links.append(
+                {"link": link_id, "source": source, "qber": None, "secret_key_rate_bps": None}
+            )
+            continue
+        peer = next(p for p in lab.servers[ends[0]].config.peers if p.link_id == link_id)
+        links.append(
+            {
+                "link": link_id,
+                "source": "bb84 (simulated, decoy-state)",
+                "distance_km": float(peer.key_source.params.get("distance_km", 10.0)),
+                "qber": None if stats.qber is None else round(stats.qber, 6),
+                "secret_key_rate_bps": round(stats.secret_key_rate_bps, 1),
+                "statistics": stats.to_json(),
+                "read_from": ends,
+                "ends_agree": checked,
+            }
+        )
+    return links
 
 
 async def _wait_for_keys(clients: dict[str, Any], sae_ids: dict[str, str], clock: _Clock) -> None:
@@ -219,7 +231,6 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
                 f"3 KMEs, links {', '.join('-'.join(link) for link in spec.links)}, "
                 f"key source {source}"
             )
-            physics = asyncio.create_task(asyncio.to_thread(_link_physics, spec.directory, source))
         async with contextlib.AsyncExitStack() as stack:
             lab = await stack.enter_async_context(run_lab(spec))
             sae_ids = lab_sae_ids(lab_json)
@@ -370,7 +381,8 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
             report["traffic"] = _traffic(meshes)
             delivered = {h: lab.delivered_keys(h).to_json() for h in HOSPITALS}
             report["keys"] = _keys(meshes, counts, delivered)
-        report["links"] = await physics
+            report["links"] = await _link_physics(lab, source)
+            clock.say("link figures read from both KMEs of every link")
     report["phases_s"] = clock.phases
     report["total_s"] = round(time.monotonic() - clock.start, 3)
     report["ok"] = all(r["ok"] for r in results.values())

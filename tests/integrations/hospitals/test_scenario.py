@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 
 from integrations.hospitals import format_report
 from integrations.hospitals._data import HOSPITALS
+from qkdlink.errors import ConfigurationError
+from qkdlink.keysource import LinkStatistics
 from simulators.bb84 import LinkConfig, default_block_pulses
 from simulators.keyrate import DecoyMethod, key_rate
 
@@ -62,38 +65,48 @@ def _click_probability(config: LinkConfig) -> float:
 
 
 def _assert_link_physics(link: dict[str, Any]) -> None:
-    """The report's QBER and key rate are those of the configured simulated link's first block.
+    """The report's QBER and key rate are those both KMEs' key sources report for the configured
+    simulated link: every attempt they ran so far, the QBER pooled over the accepted blocks.
 
-    Tolerances are 6 standard deviations of the block's own sample sizes, so a QBER or rate from
-    another link configuration, another block or another formula fails.
+    Tolerances are 6 standard deviations of the reported sample sizes, so a QBER or rate from
+    another link configuration, other attempts or another formula fails.
     """
     config = LinkConfig(distance_km=DISTANCE_KM)
-    block = link["block"]
+    stats = link["statistics"]
     assert link["source"].startswith("bb84")
     assert link["distance_km"] == DISTANCE_KM
-    # Link time: the pulses of every attempt of the block at the source's pulse rate.
-    assert block["attempts"] >= 1
-    assert block["pulses"] == block["attempts"] * default_block_pulses(config)
-    assert block["link_seconds"] == pytest.approx(block["pulses"] / config.pulse_rate_hz)
-    # Clicks and sifting of the accepted attempt, against the channel model.
-    pulses = block["pulses"] // block["attempts"]
-    clicks = pulses * _click_probability(config)
-    assert abs(block["detections"] - clicks) <= 6 * math.sqrt(clicks)
+    # Read from the KMEs at both ends, which reported identical figures after the same attempts.
+    assert link["read_from"] == link["link"].split("--")
+    assert link["ends_agree"] is True
+    # Attempts: aborted ones cost pulses and link time, at the source's pulse rate.
+    attempts, accepted = stats["attempts"], stats["accepted_blocks"]
+    assert 1 <= accepted <= attempts
+    assert stats["aborted_attempts"] == attempts - accepted
+    assert stats["pulses"] == attempts * default_block_pulses(config)
+    assert stats["link_seconds"] == pytest.approx(stats["pulses"] / config.pulse_rate_hz)
+    # Clicks and sifting of all attempts, against the channel model.
+    clicks = stats["pulses"] * _click_probability(config)
+    assert abs(stats["detections"] - clicks) <= 6 * math.sqrt(clicks)
     p_z = config.basis_probability_z
     p_sift = p_z**2 + (1 - p_z) ** 2
-    sifted = block["detections"] * p_sift
-    assert abs(block["sifted_bits"] - sifted) <= 6 * math.sqrt(sifted * (1 - p_sift))
-    # QBER of the n Z-basis key bits: misalignment plus half the dark counts' share.
-    n_z = block["sifted_bits"] * p_z**2 / p_sift
+    sifted = stats["detections"] * p_sift
+    assert abs(stats["sifted_bits"] - sifted) <= 6 * math.sqrt(sifted * (1 - p_sift))
+    assert stats["accepted_sifted_bits"] <= stats["sifted_bits"]
+    if accepted == attempts:
+        assert stats["accepted_sifted_bits"] == stats["sifted_bits"]
+    # QBER of the accepted blocks' n Z-basis key bits: misalignment plus half the dark counts'.
+    n_z = stats["accepted_sifted_bits"] * p_z**2 / p_sift
     expected = _expected_qber(config)
     assert 0.0325 < expected < 0.0335  # e_d = 3.3% dominates at 10 km
+    assert link["qber"] == pytest.approx(stats["qber"], abs=1e-6)
     assert abs(link["qber"] - expected) <= 6 * math.sqrt(expected * (1 - expected) / n_z) + 1e-5
-    # Key rate: the block's net key bits over its link time, below the asymptotic decoy-state
-    # rate of the same devices with this basis choice (a finite block cannot beat it).
-    bits = block["net_key_bits"]
+    # Key rate: net key bits over the link time of every attempt, below the asymptotic
+    # decoy-state rate of the same devices with this basis choice (finite blocks cannot beat it).
+    bits = stats["net_key_bits"]
     assert 0 < bits < n_z
     assert bits % 8 == 0
-    assert link["secret_key_rate_bps"] == pytest.approx(bits / block["link_seconds"], abs=0.1)
+    assert link["secret_key_rate_bps"] == pytest.approx(bits / stats["link_seconds"], abs=0.1)
+    assert stats["secret_key_rate_bps"] == pytest.approx(bits / stats["link_seconds"])
     device = replace(config.device_parameters(), sifting_factor=p_z**2)
     asymptotic_bps = config.pulse_rate_hz * key_rate(
         config.signal_intensity, DISTANCE_KM, DecoyMethod.VACUUM_WEAK, device
@@ -141,15 +154,16 @@ def test_demo_cli_over_tcp_on_bb84_links_prints_json() -> None:
     text = format_report(report)
     assert "overall: OK" in text
     assert f"QBER {report['links'][0]['qber']:.4g}" in text
+    assert text.count(" so far: ") == 3
+    assert "not compared" not in text
 
 
-def test_report_text_without_link_physics() -> None:
-    """A test-source lab has no QBER or key rate: the text says n/a instead of failing."""
-    link = {"link": "a--b", "source": "test", "qber": None, "secret_key_rate_bps": None}
+def _report_with(link: dict[str, Any]) -> dict[str, Any]:
+    """A small finished report around one link entry (for the text form)."""
     keys = {"enc_keys": 1, "dec_keys": 0}
-    report: dict[str, Any] = {
+    return {
         "transport": "tcp",
-        "key_source": "test",
+        "key_source": link["source"],
         "total_s": 1.0,
         "links": [link],
         "keys": {
@@ -184,10 +198,16 @@ def test_report_text_without_link_physics() -> None:
         },
         "ok": False,
     }
+
+
+def test_report_text_without_link_physics() -> None:
+    """A test-source lab has no QBER or key rate: the text says n/a instead of failing."""
+    link = {"link": "a--b", "source": "test", "qber": None, "secret_key_rate_bps": None}
+    report = _report_with(link)
     text = format_report(report)
     assert "a--b  " in text
     assert "QBER n/a" in text
-    assert "first block" not in text
+    assert "so far" not in text
     assert "overall: FAILED" in text
 
 
@@ -262,3 +282,69 @@ async def test_failed_mesh_start_closes_every_mesh_at_once() -> None:
     assert time.monotonic() - began < 5
     assert net.listeners == {}
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("mesh-")]
+
+
+class _ReadingsLab:
+    """A lab whose KMEs report the given figures for one link, one reading per call."""
+
+    def __init__(self, **readings: Iterator[LinkStatistics | None]) -> None:
+        self.readings = readings
+        self.reads = 0
+
+    def link_statistics(self, node: str, link_id: str) -> LinkStatistics | None:
+        assert link_id == "a--b"
+        self.reads += 1
+        return next(self.readings[node])
+
+
+def _attempts(n: int, qber: float = 0.03) -> LinkStatistics:
+    stats = LinkStatistics()
+    for _ in range(n):
+        stats = stats.after_attempt(
+            pulses=10**6,
+            link_seconds=1e-3,
+            detections=100,
+            sifted_bits=50,
+            accepted=True,
+            qber=qber,
+            net_key_bits=8,
+        )
+    return stats
+
+
+async def test_link_figures_are_read_once_both_ends_ran_the_same_attempts() -> None:
+    from integrations.hospitals._scenario import _agreed_statistics
+
+    # b is one attempt behind at first: the figures are read once it has caught up.
+    lab: Any = _ReadingsLab(a=itertools.repeat(_attempts(2)), b=iter([_attempts(1), _attempts(2)]))
+    assert await _agreed_statistics(lab, "a--b", ["a", "b"]) == (_attempts(2), True)
+    assert lab.reads == 4
+    # Sources that report nothing (the test source): nothing to compare.
+    quiet: Any = _ReadingsLab(a=itertools.repeat(None), b=itertools.repeat(None))
+    assert await _agreed_statistics(quiet, "a--b", ["a", "b"]) == (None, True)
+
+
+async def test_kmes_disagreeing_on_a_link_is_an_error() -> None:
+    from integrations.hospitals._scenario import _agreed_statistics
+
+    lab: Any = _ReadingsLab(
+        a=itertools.repeat(_attempts(2)), b=itertools.repeat(_attempts(2, 0.04))
+    )
+    with pytest.raises(ConfigurationError, match="disagree after 2 attempts"):
+        await _agreed_statistics(lab, "a--b", ["a", "b"])
+
+
+async def test_ends_never_at_the_same_attempt_are_reported_unchecked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from integrations.hospitals import _scenario
+
+    monkeypatch.setattr(_scenario, "_AGREE_WAIT_S", 0.2)
+    lab: Any = _ReadingsLab(a=itertools.repeat(_attempts(3)), b=itertools.repeat(_attempts(2)))
+    stats, checked = await _scenario._agreed_statistics(lab, "a--b", ["a", "b"])
+    assert (stats, checked) == (_attempts(3), False)
+    assert stats is not None
+    link = {"link": "a--b", "source": "bb84", "qber": stats.qber, "secret_key_rate_bps": 1.0}
+    text = format_report(_report_with(link | {"statistics": stats.to_json(), "ends_agree": False}))
+    assert "so far: 24 key bits from 3 blocks (0 aborted)" in text
+    assert "not compared at both ends" in text

@@ -580,8 +580,9 @@ class CascadeBob:
         """Bob's key as it is now, packed (flips update it, `bits` and the pass-order copies)."""
         self._pass_words = t.pass_words()
         self._inverse = np.empty_like(t.orders)
-        self._odd = np.zeros(blocks, dtype=np.uint8)
-        """Per global block of a started pass: Alice's top parity differs from Bob's."""
+        self._odd = np.zeros(blocks // 64 + 1, dtype=np.uint64)
+        """Bit gb % 64 of word gb // 64: block gb (of a started pass) is odd, i.e. Alice's top
+        parity differs from Bob's."""
         # With reuse, Alice's parity of the left child of every node whose children she has
         # disclosed (2 | parity, two bits per entry; 0: unknown), indexed by the node. Children
         # are always learnt together and the parent's parity is known to any search standing

@@ -422,7 +422,7 @@ def bob_step(
                         )
                         if pas[P_KIND, p] == 1:
                             _toggle(pass_words[pas[P_ROW, p]], np.int64(inverse[pas[P_ROW, p], x]))
-                        odd[gb] ^= 1
+                        odd[gb >> 6] ^= _ONE << np.uint64(gb & 63)
                         r = row_of[gb]
                         if r >= 0 and rows[r, R_LO] <= offset < rows[r, R_LO] + rows[r, R_WIDTH]:
                             rows[r, R_DROP] ^= 1
@@ -443,8 +443,12 @@ def bob_step(
                 ctl[C_ROWS] = count
         if count == 0:
             # A new wave: every odd block of the started passes, in global block order.
-            for gb in range(ctl[C_END]):
-                if odd[gb]:
+            for w in range((ctl[C_END] + 63) >> 6):
+                bits_left = odd[w]
+                while bits_left:
+                    lowest = bits_left & (~bits_left + _ONE)
+                    bits_left ^= lowest
+                    gb = 64 * w + _popcount(lowest - _ONE)
                     p = blk[gb, B_PASS]
                     rows[count, R_GB] = gb
                     rows[count, R_NODE] = 1
@@ -487,14 +491,16 @@ def bob_step(
 @_jit
 def start_pass(p, ctl, blk, pas, odd, alice_top, key, pass_words, orders, inverse, masks, ones):
     """Set up pass p on Bob's side from his key as it is now: its pass-order copy and the
-    inverse of its order (ordered passes), and the odd blocks."""
+    inverse of its order (ordered passes), and the odd blocks (bit gb % 64 of word gb // 64
+    of `odd`)."""
     if pas[P_KIND, p] == 1:
         row = pas[P_ROW, p]
         _gather(orders[row], key, pass_words[row], inverse[row])
     first = pas[P_FIRST, p]
     for gb in range(first, first + pas[P_BLOCKS, p]):
         mine = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, key, pass_words, masks, ones)
-        odd[gb] = mine ^ alice_top[gb]
+        if mine ^ alice_top[gb]:
+            odd[gb >> 6] |= _ONE << np.uint64(gb & 63)
     ctl[C_STARTED] = p + 1
     ctl[C_END] = first + pas[P_BLOCKS, p]
 

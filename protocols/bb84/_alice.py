@@ -27,7 +27,8 @@ from protocols.bb84._endpoint import Endpoint, RandomSource, random_bits, unpack
 from protocols.bb84._estimation import Counts, binary_entropy, estimate, final_key_length
 from protocols.bb84._estimation import Estimate as Bounds
 from protocols.bb84._ldpc import LdpcAlice, design_qber
-from protocols.bb84._records import BASIS_X, BASIS_Z, AliceRecord
+from protocols.bb84._records import AliceRecord
+from protocols.bb84._sift import Sifted, same_pulses, sift
 from protocols.bb84._state import Role
 from protocols.bb84._toeplitz import privacy_amplify, toeplitz_multiply
 from protocols.bb84.events import BlockStatistics, KeyDistilled
@@ -59,11 +60,7 @@ class AlicePostProcessing(Endpoint):
             Role.ALICE, config=config, auth_pool=auth_pool, random_source=random_source
         )
         self._record = record
-        # Which record entries are sifted key / test bits: a mask over the record when Bob
-        # announced exactly Alice's pulses (the usual case), else their positions.
-        self._key_sel: NDArray[np.bool_] | NDArray[np.intp] = np.zeros(0, dtype=np.intp)
-        self._test_sel: NDArray[np.bool_] | NDArray[np.intp] = np.zeros(0, dtype=np.intp)
-        self._test_bits = 0
+        self._sifting: Sifted | None = None
         self._detections = 0
         self._sifted = 0
         self._key: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)
@@ -88,44 +85,43 @@ class AlicePostProcessing(Endpoint):
             self._pending = None
 
     def _on_sift(self, message: Sift) -> None:
-        index = self._record.pulse_index
-        if np.array_equal(index, message.pulse_index):
-            # Records already aligned: select with masks, no positions or gathers needed.
-            bases = self._record.bases
-            match = bases == message.bases
-            self._key_sel = match & (bases == BASIS_Z)
-            self._test_sel = match & (bases == BASIS_X)
+        record = self._record
+        if same_pulses(record.pulse_index, message.pulse_index):
+            # Records already aligned: no positions or gathers needed.
+            bases, bits, classes = record.bases, record.bits, record.intensity
         else:
+            index = record.pulse_index
             pos = np.searchsorted(index, message.pulse_index)
             if message.pulse_index.size and (
                 pos.max() >= index.shape[0]
                 or np.any(index[np.minimum(pos, index.shape[0] - 1)] != message.pulse_index)
             ):
                 raise DecodeError("Bob announced a pulse Alice has no record of")
-            bases = self._record.bases[pos]
-            match = bases == message.bases
-            self._key_sel = pos[match & (bases == BASIS_Z)]
-            self._test_sel = pos[match & (bases == BASIS_X)]
+            bases, bits, classes = record.bases[pos], record.bits[pos], record.intensity[pos]
+        if message.bases.shape[0] != bases.shape[0]:
+            raise DecodeError("one basis per announced detection")
+        sifted = sift(bases, message.bases, bits, classes, len(self._config.intensities))
         self._detections = int(message.pulse_index.shape[0])
-        self._sifted = int(np.count_nonzero(match))
-        self._key = self._record.bits[self._key_sel]
-        self._test_bits = _count(self._test_sel)
+        self._sifted = int(sifted.key.shape[0] + sifted.test.shape[0])
+        self._key = sifted.key
+        self._sifting = sifted
         self._send(SiftReply(bases))
 
     def _on_test_bits(self, message: DisclosedBits) -> None:
-        if message.bits.shape[0] != self._test_bits:
+        sifted = self._sifting
+        if sifted is None or message.bits.shape[0] != sifted.test.shape[0]:
             raise DecodeError("one test bit per sifted X-basis pulse")
         classes = len(self._config.intensities)
-        errors = message.bits != self._record.bits[self._test_sel]
-        test_class = self._record.intensity[self._test_sel]
+        errors = message.bits != sifted.test
         counts = Counts(
             sent=self._record.pulses_sent,
-            key=_per_class(self._record.intensity[self._key_sel], classes),
-            test=_per_class(test_class, classes),
-            test_errors=_per_class(test_class[errors], classes),
+            key=sifted.key_per_class,
+            test=_per_class(sifted.test_class, classes),
+            test_errors=_per_class(sifted.test_class[errors], classes),
         )
         n = int(self._key.shape[0])
-        if n < 2 or not self._test_bits:
+        test_bits = int(sifted.test.shape[0])
+        if n < 2 or not test_bits:
             raise self._abort("too few sifted bits for key and estimation")
         bounds = estimate(counts, self._config.intensities, self._config.eps_sec)
         self._bounds = bounds
@@ -146,7 +142,7 @@ class AlicePostProcessing(Endpoint):
         seed = self._random(16)
         qber = bounds.qber_x
         if self._config.reconciliation == "ldpc":
-            qber = design_qber(qber, self._test_bits)
+            qber = design_qber(qber, test_bits)
             self._cascade = LdpcAlice(self._key, qber, seed, self._config.ldpc_frame_bits)
         else:
             frames = split_frames(n, self._config.frame_bits)
@@ -210,7 +206,7 @@ class AlicePostProcessing(Endpoint):
             detections=self._detections,
             sifted=self._sifted,
             key_bits=n,
-            test_bits=self._test_bits,
+            test_bits=0 if self._sifting is None else int(self._sifting.test.shape[0]),
             bounds=bounds,
             errors_corrected=message.errors_corrected,
             leaked=leaked,
@@ -226,13 +222,6 @@ def _per_class(classes: NDArray[np.uint8], count: int) -> tuple[int, ...]:
     """How many entries name each class (one comparison per class: bincount would first widen
     the codes to intp)."""
     return tuple(int(np.count_nonzero(classes == k)) for k in range(count))
-
-
-def _count(selection: NDArray[np.bool_] | NDArray[np.intp]) -> int:
-    """Entries a mask or a position list selects."""
-    if selection.dtype == np.bool_:
-        return int(np.count_nonzero(selection))
-    return int(selection.shape[0])
 
 
 def block_statistics(

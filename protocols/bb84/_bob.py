@@ -31,7 +31,8 @@ from protocols.bb84._config import PostProcessingConfig
 from protocols.bb84._endpoint import Endpoint, RandomSource, random_bits, unpack_exact
 from protocols.bb84._estimation import Estimate as Bounds
 from protocols.bb84._ldpc import LdpcBob, LdpcFrameError
-from protocols.bb84._records import BASIS_X, BASIS_Z, BobRecord
+from protocols.bb84._records import BobRecord
+from protocols.bb84._sift import sift
 from protocols.bb84._state import Role
 from protocols.bb84._toeplitz import privacy_amplify, toeplitz_multiply
 from protocols.errors import PostProcessingAbortedError
@@ -89,12 +90,11 @@ class BobPostProcessing(Endpoint):
     def _on_sift_reply(self, message: SiftReply) -> None:
         if message.bases.shape[0] != len(self._record):
             raise DecodeError("one basis per announced detection")
-        match = message.bases == self._record.bases
-        self._sifted = int(np.count_nonzero(match))
-        self._key = self._record.bits[match & (self._record.bases == BASIS_Z)]
-        test = self._record.bits[match & (self._record.bases == BASIS_X)]
-        self._test_bits = int(test.shape[0])
-        self._send(DisclosedBits(test))
+        sifted = sift(self._record.bases, message.bases, self._record.bits)
+        self._key = sifted.key
+        self._test_bits = int(sifted.test.shape[0])
+        self._sifted = int(self._key.shape[0]) + self._test_bits
+        self._send(DisclosedBits(sifted.test))
 
     def _on_estimate(self, message: Estimate) -> None:
         n = int(self._key.shape[0])

@@ -220,7 +220,10 @@ class _Model:
     p_click: float
     """Q̄: probability that a pulse slot clicks."""
     edges: npt.NDArray[np.float64]
-    """Cumulative P(class, category | click), flattened; the last edge is 1."""
+    """The distinct values of the cumulative P(class, category | click), flattened (the last
+    is 1)..."""
+    repeats: npt.NDArray[np.int64]
+    """... and how many cells end at each (cells of probability 0 share their edge)."""
     undetected: npt.NDArray[np.float64]
     """P(class | no click)."""
     table: npt.NDArray[np.float64]
@@ -237,10 +240,12 @@ class _Model:
         undetected = np.array([c.probability for c in config.pulse_classes]) - per_class_click
         undetected = np.clip(undetected, 0.0, None)
         table = outcome_table(config.misalignment)
+        values, repeats = np.unique(edges, return_counts=True)
         return cls(
             classes=config.pulse_classes,
             p_click=p_click,
-            edges=edges,
+            edges=values,
+            repeats=repeats.astype(np.int64),
             undetected=undetected / undetected.sum(),
             table=np.ascontiguousarray(table.ravel()),
             table_shape=np.array(table.shape, dtype=np.int64),
@@ -361,7 +366,8 @@ class BlockSampler:
         kernels.classify(
             self._uniforms(rng, n),
             model.edges,
-            _N_CAT,
+            model.repeats,
+            _N_CAT * len(model.classes),
             a["pulse_class"],
             a["photon"],
             split,

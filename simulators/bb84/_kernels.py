@@ -14,6 +14,10 @@ import math
 import numpy as np
 from numba import njit
 
+CATEGORIES = 4
+"""Photon categories per class (`_channel._N_CAT`), a power of two: cells split by shifts."""
+_CATEGORY_BITS = 2
+
 _INT64_CAP = 9.223372036854776e18
 """numpy's `random_geometric_inversion` returns INT64_MAX from this value on."""
 
@@ -43,31 +47,37 @@ _BATCH = 1024
 
 
 @njit(cache=True, nogil=True)
-def classify(u, edges, categories, pulse_class, photon, split, detected):  # type: ignore[no-untyped-def]
-    """Class and photon category of each detection from one uniform u: code = #edges <= u
-    (capped at the last cell), class = code // categories; counts detections per class.
+def classify(u, edges, repeats, cells, pulse_class, photon, split, detected):  # type: ignore[no-untyped-def]
+    """Class and photon category of each detection from one uniform u: cell = #edges <= u
+    (capped at the last of `cells`), class = cell // CATEGORIES; counts detections per class.
+    `edges` are the distinct cumulative edges, each standing for `repeats` equal ones.
 
-    Runs in batches, one edge at a time over the batch (a loop the compiler vectorises).
+    Runs in batches, one edge at a time over the batch (loops the compiler vectorises).
     """
-    last = edges.shape[0] - 1
-    code = np.empty(_BATCH, dtype=np.int64)
+    last = cells - 1
+    cell = np.empty(_BATCH, dtype=np.int64)
     for b0 in range(0, u.shape[0], _BATCH):
         m = min(_BATCH, u.shape[0] - b0)
         x = u[b0 : b0 + m]
-        c = code[:m]
+        c = cell[:m]
         c[:] = 0
         for e in range(edges.shape[0]):
             edge = edges[e]
+            step = repeats[e]
             for i in range(m):
-                c[i] += x[i] >= edge
+                c[i] += step * (x[i] >= edge)
         for i in range(m):
-            cell = min(c[i], last)
-            k = cell // categories
-            cat = cell - k * categories
+            code = min(c[i], last)
+            k = code >> _CATEGORY_BITS
+            cat = code & (CATEGORIES - 1)
             pulse_class[b0 + i] = k
-            photon[b0 + i] = cat == 1 or cat == 2
+            photon[b0 + i] = (cat == 1) | (cat == 2)
             split[b0 + i] = cat >= 2
-            detected[k] += 1
+    for k in range(detected.shape[0]):
+        total = 0
+        for i in range(pulse_class.shape[0]):
+            total += pulse_class[i] == k
+        detected[k] = total
 
 
 @njit(cache=True, nogil=True)
@@ -97,17 +107,27 @@ def eve_knowledge(split, eve_action, alice_basis):  # type: ignore[no-untyped-de
 
 @njit(cache=True, nogil=True)
 def class_statistics(classes, pulse_class, alice_basis, bob_basis, alice_bit, bob_bit, eve_knows):  # type: ignore[no-untyped-def]
-    """Per class: detections, sifted detections, sifted errors, sifted bits Eve knows."""
-    out = np.zeros((4, classes), dtype=np.int64)
+    """Per class: detections, sifted detections, sifted errors, sifted bits Eve knows.
+
+    Each detection adds one to a histogram cell (class, sifted, error, known); counters that
+    depend on each other (the same class again and again) would serialise the loop.
+    """
+    hist = np.zeros(classes * 8, dtype=np.int64)
     for i in range(pulse_class.shape[0]):
-        k = pulse_class[i]
+        k = np.int64(pulse_class[i])
         if k >= classes:
             raise ValueError("pulse class out of range")
-        out[0, k] += 1
-        if alice_basis[i] == bob_basis[i]:
-            out[1, k] += 1
-            if alice_bit[i] != bob_bit[i]:
-                out[2, k] += 1
-            if eve_knows[i]:
-                out[3, k] += 1
+        sifted = np.int64(alice_basis[i] == bob_basis[i])
+        error = np.int64(alice_bit[i] != bob_bit[i])
+        known = np.int64(eve_knows[i])
+        hist[(k << 3) | (sifted << 2) | (sifted & error) << 1 | (sifted & known)] += 1
+    out = np.zeros((4, classes), dtype=np.int64)
+    for k in range(classes):
+        for code in range(8):
+            count = hist[(k << 3) | code]
+            out[0, k] += count
+            if code & 4:
+                out[1, k] += count
+                out[2, k] += count * ((code >> 1) & 1)
+                out[3, k] += count * (code & 1)
     return out

@@ -2,7 +2,8 @@
 
 Both KMEs of a link run this loop on identical streams, so block `i` holds the same bytes at
 both ends. The loop pauses while both partitions hold at least `cap_bytes` (the pool is full)
-unless a peer assignment is waiting for material not ingested yet (`demand`).
+unless a peer assignment is waiting for material not ingested yet (`demand`), and so does the
+source: a full pool stops the reading ahead after one block.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ the slave's `take`, which wait behind a running ingest. At 64 blocks an ingest t
 17 ms (90th percentile) during `kme-bulk`; with 16, alternating runs delivered 15-30% more
 keys/s, and 16 blocks of 4 KiB per commit still ingest far faster than any QKD link."""
 _QUEUE_BLOCKS = 128
-"""Blocks read ahead of the store (backpressure on the source beyond this)."""
+"""Blocks read ahead of the store while the pool has room (backpressure on the source beyond
+this); once the pool is full, at most one block is read ahead."""
 _FULL_POLL_S = 0.05
 """How often a paused (full) loop re-checks the pool."""
 
@@ -80,10 +82,22 @@ class LinkIngestor:
         """
         start = await self._store.next_block_id(self.link_id)
         queue: asyncio.Queue[KeyBlock | None] = asyncio.Queue(_QUEUE_BLOCKS)
+        room = asyncio.Event()  # clear while the consumer waits on a full pool
+        room.set()
 
         async def produce() -> None:
             try:
-                async for block in self._source.blocks(start):
+                blocks = aiter(self._source.blocks(start))
+                while True:
+                    # While the pool is full and a block already waits, stop pulling: each
+                    # pull makes the source distil a block (seconds of CPU for a simulated
+                    # link), and read-ahead nobody takes would starve the rest of the host.
+                    if not queue.empty():
+                        await room.wait()
+                    try:
+                        block = await anext(blocks)
+                    except StopAsyncIteration:
+                        break
                     await queue.put(block)
             except asyncio.CancelledError:
                 raise
@@ -97,8 +111,10 @@ class LinkIngestor:
             ended = False
             while not ended:
                 # Polled, not signalled: with a shared PostgreSQL store other replicas consume.
-                while await self._pool_full():  # noqa: ASYNC110
+                while await self._pool_full():
+                    room.clear()
                     await asyncio.sleep(_FULL_POLL_S)
+                room.set()
                 first = await queue.get()
                 batch: list[KeyBlock] = []
                 if first is None:

@@ -222,10 +222,10 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="qkdlink-hospitals-") as tmp:
         with clock.phase("lab"):
-            # A small pool cap: the KMEs store only a few blocks (the pool refills as keys are
-            # taken). The simulated links still distil on: the ingestor reads up to 128 blocks
-            # ahead of the store, so the sources run through the whole scenario (the report's
-            # per-link figures count every attempt they finished).
+            # A small pool cap: the KMEs store only a few blocks, and a full pool stops the
+            # simulated links after one block read ahead (they resume as keys are taken), so
+            # they do not compete with the phases for CPU. The report's per-link figures count
+            # every attempt the sources finished.
             limits = LimitsConfig(max_key_count=64, max_key_per_request=64)
             spec = create_lab(tmp, nodes=HOSPITALS, key_source=source, limits=limits)
             lab_json = spec.directory / "lab.json"

@@ -401,7 +401,7 @@ class _Tables:
         self.pas[kernels.P_DEPTH] = [layout.depth for layout in layouts]
         self.pas[kernels.P_FIRST] = first
         self.pas[kernels.P_BLOCKS] = counts
-        self.pas[kernels.P_ROW, self.ordered] = np.arange(len(self.ordered))
+        self.pas[kernels.P_ROW, self.ordered] = 1 + np.arange(len(self.ordered))
         self.pas[kernels.P_ROW, halves] = np.arange(len(halves))
         total = int(counts.sum())
         blk = self.blk = np.zeros((kernels.B_FIELDS, total), dtype=_I64)
@@ -454,13 +454,12 @@ class _Tables:
         self.frame_lasts = np.concatenate(lasts) if lasts else np.zeros(0, dtype=_I64)
         """Global block of the last block of each frame, in passes 2 and later."""
 
-    def pass_words(self) -> NDArray[np.uint64]:
-        """An empty table of pass-order copies of a key, one row per ordered pass."""
-        return np.zeros((max(1, len(self.ordered)), self.words), dtype=np.uint64)
-
     def key_words(self, bits: NDArray[np.uint8]) -> NDArray[np.uint64]:
-        """The key packed for the kernels."""
-        return _words(np.packbits(bits), self.words)
+        """A key packed for the kernels: row 0 in key order, row 1 + q (filled later) in the
+        order of the q-th ordered pass."""
+        words = np.zeros((1 + len(self.ordered), self.words), dtype=np.uint64)
+        words[0] = _words(np.packbits(bits), self.words)
+        return words
 
 
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -504,11 +503,9 @@ class CascadeAlice:
 
     def __init__(self, bits: NDArray[np.uint8], layouts: list[PassLayout]) -> None:
         self._tables = tables = _Tables(layouts)
-        self._key = tables.key_words(bits)
-        self._pass_words = tables.pass_words()
-        nothing = np.zeros(0, dtype=_IDX)
-        for row in range(len(tables.ordered)):
-            kernels.pack_pass(tables.orders[row], self._key, self._pass_words[row], nothing)
+        self._words = tables.key_words(bits)
+        for q in range(len(tables.ordered)):
+            kernels.gather(tables.orders, q, self._words, 1 + q, tables.orders, False)
         self.disclosed = 0
         """Parity bits disclosed so far (λ_EC)."""
 
@@ -520,9 +517,7 @@ class CascadeAlice:
         """
         t = self._tables
         tops = np.zeros(t.blk.shape[0], dtype=np.uint8)
-        kernels.block_parities(
-            0, tops.shape[0], t.blk, t.pas, self._key, self._pass_words, t.masks, t.ones, tops
-        )
+        kernels.block_parities(0, tops.shape[0], t.blk, t.pas, self._words, t.masks, t.ones, tops)
         out = np.delete(tops, t.frame_lasts)
         self.disclosed += int(out.shape[0])
         return out
@@ -542,8 +537,7 @@ class CascadeAlice:
             nodes.astype(np.uint32),
             t.blk,
             t.pas,
-            self._key,
-            self._pass_words,
+            self._words,
             t.masks,
             t.ones,
             out,
@@ -576,9 +570,9 @@ class CascadeBob:
         self._tables = t = _Tables(layouts)
         blocks = t.blk.shape[0]
         self._alice_top = self._infer_tops(layouts, top_parities)
-        self._key = t.key_words(self.bits)
-        """Bob's key as it is now, packed (flips update it, `bits` and the pass-order copies)."""
-        self._pass_words = t.pass_words()
+        self._words = t.key_words(self.bits)
+        """Bob's key as it is now, packed, and its pass-order copies (flips update them all
+        and `bits`)."""
         self._inverse = np.empty_like(t.orders)
         self._odd = np.zeros(blocks // 64 + 1, dtype=np.uint64)
         """Bit gb % 64 of word gb // 64: block gb (of a started pass) is odd, i.e. Alice's top
@@ -684,8 +678,7 @@ class CascadeBob:
                 self._known,
                 self.bits,
                 self._flipped,
-                self._key,
-                self._pass_words,
+                self._words,
                 t.orders,
                 self._inverse,
                 t.masks,
@@ -705,8 +698,7 @@ class CascadeBob:
             t.pas,
             self._odd,
             self._alice_top,
-            self._key,
-            self._pass_words,
+            self._words,
             t.orders,
             self._inverse,
             t.masks,

@@ -29,6 +29,13 @@ def _compile(**options: Any) -> Any:
 
 
 def _jit(function: Any) -> Any:
+    """A kernel that allocates nothing: compiled without numba's reference counting (`_nrt`),
+    whose increments and decrements on every array handed to an inlined helper cost several
+    times the helper's own work in the hot loops."""
+    return _compile(cache=True, nogil=True, _nrt=False)(function)
+
+
+def _jit_allocating(function: Any) -> Any:
     return _compile(cache=True, nogil=True)(function)
 
 
@@ -102,129 +109,152 @@ def _parity(v):
 
 
 @_inline
-def _bit(words, i):
-    return np.int64((words[i >> 6] >> np.uint64(63 - (i & 63))) & _ONE)
+def _bit_length(v):
+    """Bits needed for v >= 0 (0 for 0)."""
+    u = np.uint64(v)
+    u |= u >> np.uint64(1)
+    u |= u >> np.uint64(2)
+    u |= u >> np.uint64(4)
+    u |= u >> np.uint64(8)
+    u |= u >> np.uint64(16)
+    u |= u >> np.uint64(32)
+    return _popcount(u)
 
 
 @_inline
-def _toggle(words, i):
-    words[i >> 6] ^= _ONE << np.uint64(63 - (i & 63))
+def _bit(words, row, i):
+    return np.int64((words[row, i >> 6] >> np.uint64(63 - (i & 63))) & _ONE)
 
 
 @_inline
-def _words_parity(words, mask, flip, a, b):
-    """Parity of bits a .. b-1 (a < b) of `words`, ANDed with `mask ^ flip` when mask is given
-    (a 0-length mask means none)."""
+def _toggle(words, row, i):
+    words[row, i >> 6] ^= _ONE << np.uint64(63 - (i & 63))
+
+
+@_inline
+def _plain_parity(words, row, a, b):
+    """Parity of bits a .. b-1 (a < b) of row `row` of `words`."""
     wa = a >> 6
     wb = (b - 1) >> 6
     first = _ALL >> np.uint64(a & 63)
     last = _ALL << np.uint64(63 - ((b - 1) & 63))
-    masked = mask.shape[0] > 0
-    acc = np.uint64(0)
-    for w in range(wa, wb + 1):
-        v = words[w]
-        if masked:
-            v &= mask[w] ^ flip
-        if w == wa:
-            v &= first
-        if w == wb:
-            v &= last
-        acc ^= v
-    return _parity(acc)
+    if wa == wb:
+        return _parity(words[row, wa] & first & last)
+    acc = words[row, wa] & first
+    for w in range(wa + 1, wb):
+        acc ^= words[row, w]
+    return _parity(acc ^ (words[row, wb] & last))
 
 
 @_inline
-def _rank(mask, ones, half, x):
+def _masked_parity(words, masks, mask_row, flip, a, b):
+    """Parity of bits a .. b-1 (a < b) of the key (row 0 of `words`) where the mask row,
+    XORed with `flip`, has ones."""
+    wa = a >> 6
+    wb = (b - 1) >> 6
+    first = _ALL >> np.uint64(a & 63)
+    last = _ALL << np.uint64(63 - ((b - 1) & 63))
+    if wa == wb:
+        return _parity(words[0, wa] & (masks[mask_row, wa] ^ flip) & first & last)
+    acc = words[0, wa] & (masks[mask_row, wa] ^ flip) & first
+    for w in range(wa + 1, wb):
+        acc ^= words[0, w] & (masks[mask_row, w] ^ flip)
+    return _parity(acc ^ (words[0, wb] & (masks[mask_row, wb] ^ flip) & last))
+
+
+@_inline
+def _rank(masks, ones, mask_row, half, x):
     """Bits of the given half (mask bit 0 or 1) before position x of the mask row."""
     w = x >> 6
-    before = ones[w] + _popcount(mask[w] & ~(_ALL >> np.uint64(x & 63)))
+    before = ones[mask_row, w] + _popcount(masks[mask_row, w] & ~(_ALL >> np.uint64(x & 63)))
     return before if half else x - before
 
 
 @_inline
-def _select(mask, ones, half, target, lo_word, hi_word):
+def _select(masks, ones, mask_row, half, target, lo_word, hi_word):
     """Position of the bit of the given half with rank `target`, within words lo .. hi."""
     lo, hi = lo_word, hi_word
     while lo < hi:  # last word whose start has rank <= target
         mid = (lo + hi + 1) >> 1
-        start = ones[mid] if half else 64 * mid - ones[mid]
+        start = ones[mask_row, mid] if half else 64 * mid - ones[mask_row, mid]
         if start <= target:
             lo = mid
         else:
             hi = mid - 1
-    start = ones[lo] if half else 64 * lo - ones[lo]
-    v = mask[lo] if half else ~mask[lo]
+    start = ones[mask_row, lo] if half else 64 * lo - ones[mask_row, lo]
+    v = masks[mask_row, lo] if half else ~masks[mask_row, lo]
     k = target - start
-    for j in range(64):
+    base = 0
+    for _ in range(8):  # whole bytes first
+        count = _popcount(v >> np.uint64(56))
+        if k < count:
+            break
+        k -= count
+        v <<= np.uint64(8)
+        base += 8
+    for j in range(8):
         if (v >> np.uint64(63 - j)) & _ONE:
             if k == 0:
-                return 64 * lo + j
+                return 64 * lo + base + j
             k -= 1
     return 64 * lo + 64  # unreachable for a target inside the frame
 
 
 @_inline
-def _range_parity(gb, lo, hi, blk, pas, key, pass_words, masks, ones):
-    """Parity of [lo, hi) of global block gb (block-relative; virtual bits are 0) over the key
-    `key` (key order) or its pass-order copies `pass_words`."""
+def _halves_parity(gb, lo, hi, size, blk, words, masks, ones, row):
+    """`_range_parity` in a pass of random halves."""
+    half = blk[gb, B_HALF]
+    fs = blk[gb, B_FS]
+    fe = blk[gb, B_FE]
+    first = blk[gb, B_RANK]
+    words_lo, words_hi = fs >> 6, (fe - 1) >> 6
+    a = fs if lo == 0 else _select(masks, ones, row, half, first + lo, words_lo, words_hi)
+    b = fe if hi == size else _select(masks, ones, row, half, first + hi, words_lo, words_hi)
+    return _masked_parity(words, masks, row, np.uint64(0) if half else _ALL, a, b)
+
+
+@_inline
+def _range_parity(gb, lo, hi, blk, pas, words, masks, ones):
+    """Parity of [lo, hi) of global block gb (block-relative; virtual bits are 0) over a key:
+    row 0 of `words` in key order, the other rows its copies in the order of a pass."""
     size = blk[gb, B_SIZE]
     lo = min(lo, size)
     hi = min(hi, size)
     if lo >= hi:
         return 0
     p = blk[gb, B_PASS]
-    kind = pas[P_KIND, p]
-    if kind == 0:
-        start = blk[gb, B_START]
-        return _words_parity(key, masks[0, :0], _ALL, start + lo, start + hi)
     row = pas[P_ROW, p]
-    if kind == 1:
+    if pas[P_KIND, p] != 2:
         start = blk[gb, B_START]
-        return _words_parity(pass_words[row], masks[0, :0], _ALL, start + lo, start + hi)
-    half = blk[gb, B_HALF]
-    mask = masks[row]
-    rank = ones[row]
-    fs = blk[gb, B_FS]
-    fe = blk[gb, B_FE]
-    first = blk[gb, B_RANK]
-    a = fs if lo == 0 else _select(mask, rank, half, first + lo, fs >> 6, (fe - 1) >> 6)
-    b = fe if hi == size else _select(mask, rank, half, first + hi, fs >> 6, (fe - 1) >> 6)
-    return _words_parity(key, mask, np.uint64(0) if half else _ALL, a, b)
+        return _plain_parity(words, row, start + lo, start + hi)
+    return _halves_parity(gb, lo, hi, size, blk, words, masks, ones, row)
 
 
-@_inline
-def _gather(order, key, out, inverse):
-    """Key bits in pass order (`out`, packed; whole words are written); `inverse` (if not
-    empty): the pass position of every key position."""
-    n = order.shape[0]
-    with_inverse = inverse.shape[0] > 0
+@_jit
+def gather(orders, q, words, row, inverse, with_inverse):
+    """Row `row` of `words` = the key (row 0) in the order orders[q], packed (whole words are
+    written); with_inverse: inverse[q] = the pass position of every key position."""
+    n = orders.shape[1]
     for w in range((n + 63) >> 6):
         first = w << 6
         acc = np.uint64(0)
         for j in range(min(64, n - first)):
-            x = np.int64(order[first + j])
-            acc |= ((key[x >> 6] >> np.uint64(63 - (x & 63))) & _ONE) << np.uint64(63 - j)
+            x = np.int64(orders[q, first + j])
+            acc |= ((words[0, x >> 6] >> np.uint64(63 - (x & 63))) & _ONE) << np.uint64(63 - j)
             if with_inverse:
-                inverse[x] = first + j
-        out[w] = acc
+                inverse[q, x] = first + j
+        words[row, w] = acc
 
 
 @_jit
-def pack_pass(order, key, out, inverse):
-    """Key bits in pass order (`out`, packed); `inverse` (if not empty): pass position of
-    every key position."""
-    _gather(order, key, out, inverse)
-
-
-@_jit
-def block_parities(first, last, blk, pas, key, pass_words, masks, ones, out):
+def block_parities(first, last, blk, pas, words, masks, ones, out):
     """Parity of every global block first .. last-1 (into out[first:last])."""
     for gb in range(first, last):
-        out[gb] = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, key, pass_words, masks, ones)
+        out[gb] = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, words, masks, ones)
 
 
 @_jit
-def answer(passes, nodes, blk, pas, key, pass_words, masks, ones, out):
+def answer(passes, nodes, blk, pas, words, masks, ones, out):
     """Alice's parity of each (pass, node); 0 on success, 1: no such pass, 2: no such node."""
     count = passes.shape[0]
     total = pas.shape[1]
@@ -246,14 +276,12 @@ def answer(passes, nodes, blk, pas, key, pass_words, masks, ones, out):
         node = np.int64(nodes[i])
         block = node >> span
         local = node - (block << span)
-        level = 0
-        while local >> (level + 1):
-            level += 1
+        level = _bit_length(local) - 1
         full = np.int64(1) << depth
         width = full >> level
         lo = local * width - full
         out[i] = _range_parity(
-            pas[P_FIRST, p] + block, lo, lo + width, blk, pas, key, pass_words, masks, ones
+            pas[P_FIRST, p] + block, lo, lo + width, blk, pas, words, masks, ones
         )
     return 0
 
@@ -271,20 +299,18 @@ def _known_set(known, index, value):
 
 
 @_inline
-def _locate(p, x, frame, pas, blk, frame_start, pf_first, pf_size, pf_blocks, inverse, masks, ones):
+def _locate(p, x, frame, pas, blk, frame_start, pf, inverse, masks, ones):
     """Global block of key position x (in frame `frame`) in pass p, and its offset there."""
     kind = pas[P_KIND, p]
     row = pas[P_ROW, p]
     if kind == 2:
-        half = _bit(masks[row], x)
-        gb = pf_first[p, frame]
-        if pf_blocks[p, frame] == 2:
+        half = np.int64((masks[row, x >> 6] >> np.uint64(63 - (x & 63))) & _ONE)
+        gb = pf[0, p, frame]
+        if pf[2, p, frame] == 2:
             gb += half
-        return gb, _rank(masks[row], ones[row], half, x) - blk[gb, B_RANK]
-    at = x if kind == 0 else np.int64(inverse[row, x])
-    place = at - frame_start[frame]
-    block = place // pf_size[p, frame]
-    gb = pf_first[p, frame] + block
+        return gb, _rank(masks, ones, row, half, x) - blk[gb, B_RANK]
+    at = x if kind == 0 else np.int64(inverse[row - 1, x])
+    gb = pf[0, p, frame] + (at - frame_start[frame]) // pf[1, p, frame]
     return gb, at - blk[gb, B_START]
 
 
@@ -303,8 +329,7 @@ def bob_step(
     known,
     bits,
     flipped,
-    key,
-    pass_words,
+    words,
     orders,
     inverse,
     masks,
@@ -320,9 +345,6 @@ def bob_step(
     open and no block of a started pass is odd, -2 when a located bit was located before.
     """
     reuse = known.shape[0] > 0
-    pf_first = pf[0]
-    pf_size = pf[1]
-    pf_blocks = pf[2]
     while True:
         count = ctl[C_ROWS]
         if ctl[C_PENDING]:
@@ -342,7 +364,7 @@ def bob_step(
                 left = rows[r, R_LEFT]
                 if reuse:
                     _known_set(known, blk[gb, B_KNOWN] + node, left | 2)
-                mine = _range_parity(gb, lo, lo + half, blk, pas, key, pass_words, masks, ones)
+                mine = _range_parity(gb, lo, lo + half, blk, pas, words, masks, ones)
                 if mine == left:  # the odd error count is in the right child
                     rows[r, R_LO] = lo + half
                     rows[r, R_NODE] = 2 * node + 1
@@ -358,12 +380,13 @@ def bob_step(
                     if kind == 0:
                         x = blk[gb, B_START] + at
                     elif kind == 1:
-                        x = np.int64(orders[pas[P_ROW, p], blk[gb, B_START] + at])
+                        x = np.int64(orders[pas[P_ROW, p] - 1, blk[gb, B_START] + at])
                     else:
                         row = pas[P_ROW, p]
                         x = _select(
-                            masks[row],
-                            ones[row],
+                            masks,
+                            ones,
+                            row,
                             blk[gb, B_HALF],
                             blk[gb, B_RANK] + at,
                             blk[gb, B_FS] >> 6,
@@ -397,7 +420,7 @@ def bob_step(
                     flips += 1
                     flipped[x] = 1
                     bits[x] ^= 1
-                    _toggle(key, x)
+                    _toggle(words, 0, x)
                     lo_f, hi_f = 0, frames - 1
                     while lo_f < hi_f:
                         mid_f = (lo_f + hi_f + 1) >> 1
@@ -405,23 +428,14 @@ def bob_step(
                             lo_f = mid_f
                         else:
                             hi_f = mid_f - 1
+                    frame = lo_f
                     for p in range(started):
                         gb, offset = _locate(
-                            p,
-                            x,
-                            lo_f,
-                            pas,
-                            blk,
-                            frame_start,
-                            pf_first,
-                            pf_size,
-                            pf_blocks,
-                            inverse,
-                            masks,
-                            ones,
+                            p, x, frame, pas, blk, frame_start, pf, inverse, masks, ones
                         )
+                        row = pas[P_ROW, p]
                         if pas[P_KIND, p] == 1:
-                            _toggle(pass_words[pas[P_ROW, p]], np.int64(inverse[pas[P_ROW, p], x]))
+                            _toggle(words, row, np.int64(inverse[row - 1, x]))
                         odd[gb >> 6] ^= _ONE << np.uint64(gb & 63)
                         r = row_of[gb]
                         if r >= 0 and rows[r, R_LO] <= offset < rows[r, R_LO] + rows[r, R_WIDTH]:
@@ -489,16 +503,16 @@ def bob_step(
 
 
 @_jit
-def start_pass(p, ctl, blk, pas, odd, alice_top, key, pass_words, orders, inverse, masks, ones):
+def start_pass(p, ctl, blk, pas, odd, alice_top, words, orders, inverse, masks, ones):
     """Set up pass p on Bob's side from his key as it is now: its pass-order copy and the
     inverse of its order (ordered passes), and the odd blocks (bit gb % 64 of word gb // 64
     of `odd`)."""
+    row = pas[P_ROW, p]
     if pas[P_KIND, p] == 1:
-        row = pas[P_ROW, p]
-        _gather(orders[row], key, pass_words[row], inverse[row])
+        gather(orders, row - 1, words, row, inverse, True)
     first = pas[P_FIRST, p]
     for gb in range(first, first + pas[P_BLOCKS, p]):
-        mine = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, key, pass_words, masks, ones)
+        mine = _range_parity(gb, 0, blk[gb, B_SIZE], blk, pas, words, masks, ones)
         if mine ^ alice_top[gb]:
             odd[gb >> 6] |= _ONE << np.uint64(gb & 63)
     ctl[C_STARTED] = p + 1
@@ -667,14 +681,14 @@ def _seeded(seed_words, index, frame):
     return state_hi, state_lo, inc_hi, inc_lo
 
 
-@_jit
+@_jit_allocating
 def frame_permutation(out, offset, seed_words, index, frame):
     """out = offset + default_rng([seed, index, frame]).permutation(len(out))."""
     state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, frame)
     _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo)
 
 
-@_jit
+@_jit_allocating
 def frame_bytes(out, seed_words, index, frame):
     """out = default_rng([seed, index, frame]).bytes(len(out)): the 64-bit outputs, little
     endian (numpy draws them as pairs of 32-bit halves, low half first)."""
@@ -686,7 +700,7 @@ def frame_bytes(out, seed_words, index, frame):
             out[i + j] = np.uint8((word >> np.uint64(8 * j)) & np.uint64(0xFF))
 
 
-@_jit
+@_jit_allocating
 def pass_permutations(order, frame_sizes, seed_words, index, first_frame):
     """Every frame's permutation (`frame_permutation`), frame after frame, into one order."""
     offset = 0
@@ -697,7 +711,7 @@ def pass_permutations(order, frame_sizes, seed_words, index, first_frame):
         offset += n
 
 
-@_jit
+@_jit_allocating
 def pass_halves(packed, frame_sizes, seed_words, index, first_frame, zeros):
     """Every frame's random mask (`frame_bytes`, bits past the frame cleared) ORed into
     `packed` at the frame's bit offset; zeros[f]: the frame's mask bits that are 0."""

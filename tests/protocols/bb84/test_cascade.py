@@ -246,20 +246,22 @@ def test_packed_range_parity_rank_and_select(data: bytes, draw: st.DataObject) -
     mask_bits = np.unpackbits(np.frombuffer(bytes(reversed(data)), dtype=np.uint8))
     n = int(bits.shape[0])
     count = n // 64 + 1
-    key, mask = _words(np.packbits(bits), count), _words(np.packbits(mask_bits), count)
-    ones = np.concatenate(([0], np.cumsum(np.bitwise_count(mask[:-1])))).astype(np.int64)
+    key = _words(np.packbits(bits), count)[None, :]
+    mask = _words(np.packbits(mask_bits), count)[None, :]
+    ones = np.concatenate(([0], np.cumsum(np.bitwise_count(mask[0, :-1])))).astype(np.int64)
+    ones = ones[None, :]
     a = draw.draw(st.integers(0, n - 1))
     b = draw.draw(st.integers(a + 1, n))
-    assert kernels._words_parity(key, mask[:0], kernels._ALL, a, b) == bits[a:b].sum() % 2
+    assert kernels._plain_parity(key, 0, a, b) == bits[a:b].sum() % 2
     for half in (0, 1):
         inside = mask_bits[a:b] == half
         flip = np.uint64(0) if half else kernels._ALL
-        assert kernels._words_parity(key, mask, flip, a, b) == bits[a:b][inside].sum() % 2
-        assert kernels._rank(mask, ones, half, a) == np.count_nonzero(mask_bits[:a] == half)
+        assert kernels._masked_parity(key, mask, 0, flip, a, b) == bits[a:b][inside].sum() % 2
+        assert kernels._rank(mask, ones, 0, half, a) == np.count_nonzero(mask_bits[:a] == half)
         where = np.flatnonzero(mask_bits == half)
         if where.shape[0]:
             r = draw.draw(st.integers(0, where.shape[0] - 1))
-            assert kernels._select(mask, ones, half, r, 0, (n - 1) >> 6) == where[r]
+            assert kernels._select(mask, ones, 0, half, r, 0, (n - 1) >> 6) == where[r]
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 1000, 65_537, 131_072])

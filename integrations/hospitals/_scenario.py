@@ -124,11 +124,6 @@ def _choose_key_source(wanted: str) -> Literal["bb84", "test"]:
     return "bb84"
 
 
-_AGREE_WAIT_S = 60.0
-"""How long to wait for a link's two KMEs to have finished the same number of attempts (their
-identical sources run apart by a fraction of an attempt) before reporting one end unchecked."""
-
-
 def _link_ends(lab: Lab) -> dict[str, list[str]]:
     """Each link of the lab (in the KMEs' config order) and the two nodes at its ends."""
     ends: dict[str, list[str]] = {}
@@ -138,41 +133,42 @@ def _link_ends(lab: Lab) -> dict[str, list[str]]:
     return ends
 
 
-async def _agreed_statistics(
+def _agreed_statistics(
     lab: Lab, link_id: str, ends: list[str]
 ) -> tuple[LinkStatistics | None, bool]:
-    """The figures both KMEs of a link report, read once both finished the same attempts.
+    """The figures both KMEs of a link report after the attempts both have finished.
 
-    Returns the figures and whether both ends were compared (False: they never stood at the same
-    attempt within `_AGREE_WAIT_S`; the figures are then the first end's, if it has any).
+    The two ends' sources run apart (a full pool pauses each after its own last block), so they
+    are compared at the attempt count both reached. Returns the figures and whether both ends
+    were compared (False: one end has finished no attempt yet, or no longer keeps that point;
+    the figures are then the other end's latest).
 
     Raises:
         ConfigurationError: the two ends' sources, identical by construction, report different
             figures after the same attempts.
     """
-    deadline = time.monotonic() + _AGREE_WAIT_S
-    while True:
-        first, second = (lab.link_statistics(node, link_id) for node in ends)
-        if first is None and second is None:
-            return None, True
-        if first is not None and second is not None and first.attempts == second.attempts:
-            if first != second:
-                raise ConfigurationError(
-                    f"link {link_id}: its KMEs' key sources disagree after {first.attempts} "
-                    f"attempts ({ends[0]}: {first}; {ends[1]}: {second})"
-                )
-            return first, True
-        if time.monotonic() > deadline:
-            return (first if first is not None else second), False
-        await asyncio.sleep(0.05)
+    latest = [lab.link_statistics(node, link_id) for node in ends]
+    reached = [s for s in latest if s is not None]
+    if len(reached) < 2:
+        return (reached[0] if reached else None), False
+    common = min(s.attempts for s in reached)
+    first, second = (lab.link_statistics(node, link_id, common) for node in ends)
+    if first is None or second is None:
+        return max(reached, key=lambda s: s.attempts), False
+    if first != second:
+        raise ConfigurationError(
+            f"link {link_id}: its KMEs' key sources disagree after {common} attempts "
+            f"({ends[0]}: {first}; {ends[1]}: {second})"
+        )
+    return first, True
 
 
-async def _link_physics(lab: Lab, source: str) -> list[dict[str, Any]]:
+def _link_physics(lab: Lab, source: str) -> list[dict[str, Any]]:
     """Per link: QBER and secret key rate of the running link so far, as both its KMEs' key
     sources report them (`Lab.link_statistics`); None for the test source (no link physics)."""
     links: list[dict[str, Any]] = []
     for link_id, ends in _link_ends(lab).items():
-        stats, checked = await _agreed_statistics(lab, link_id, ends)
+        stats, checked = _agreed_statistics(lab, link_id, ends)
         if stats is None:
             links.append(
                 {"link": link_id, "source": source, "qber": None, "secret_key_rate_bps": None}
@@ -383,7 +379,7 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
             report["traffic"] = _traffic(meshes)
             delivered = {h: lab.delivered_keys(h).to_json() for h in HOSPITALS}
             report["keys"] = _keys(meshes, counts, delivered)
-            report["links"] = await _link_physics(lab, source)
+            report["links"] = _link_physics(lab, source)
             clock.say("link figures read from both KMEs of every link")
     report["phases_s"] = clock.phases
     report["total_s"] = round(time.monotonic() - clock.start, 3)

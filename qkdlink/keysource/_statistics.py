@@ -138,3 +138,8 @@ class ReportsLinkStatistics(Protocol):
     def statistics(self) -> LinkStatistics | None:
         """The figures so far (a snapshot); None until the first attempt has finished."""
         ...
+
+    def statistics_after(self, attempts: int) -> LinkStatistics | None:
+        """The figures as they stood after `attempts` attempts (1 or more), so the two ends of
+        a link can be compared at the same point; None if not reached yet or no longer kept."""
+        ...

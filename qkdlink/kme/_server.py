@@ -79,9 +79,10 @@ class KmeServer(AsyncClosing):
             raise ConfigurationError("KME is not started")
         return self._service.delivered
 
-    def link_statistics(self, link_id: str) -> LinkStatistics | None:
-        """What link `link_id`'s key source reports about its distillation so far (a snapshot);
-        None if that source does not report (test or file source) or has finished no attempt.
+    def link_statistics(self, link_id: str, attempts: int | None = None) -> LinkStatistics | None:
+        """What link `link_id`'s key source reports about its distillation so far (a snapshot),
+        or as it stood after `attempts` attempts; None if that source does not report (test or
+        file source) or has not reached (or no longer keeps) that point.
 
         Raises:
             ConfigurationError: the KME is not running (not started, or closed), or has no link
@@ -94,7 +95,7 @@ class KmeServer(AsyncClosing):
             raise ConfigurationError(f"KME {self.config.kme_id} has no link {link_id!r}")
         if not isinstance(source, ReportsLinkStatistics):
             return None
-        return source.statistics
+        return source.statistics if attempts is None else source.statistics_after(attempts)
 
     async def start(self) -> None:
         """Open the store, start ingestion and sync per link, and listen.

@@ -102,16 +102,18 @@ class Lab:
         """
         return self._server(name, "delivered_keys").delivered
 
-    def link_statistics(self, name: str, link_id: str) -> LinkStatistics | None:
+    def link_statistics(
+        self, name: str, link_id: str, attempts: int | None = None
+    ) -> LinkStatistics | None:
         """What the key source of link `link_id` at node `name`'s KME reports so far (since that
-        KME last started); None for sources that do not report (test, file) or before their
-        first attempt.
+        KME last started), or after `attempts` attempts; None for sources that do not report
+        (test, file) or before that point.
 
         Raises:
             ConfigurationError: unknown or stopped node, a link the node does not have, or a
                 subprocess lab (its key sources live in other processes).
         """
-        return self._server(name, "link_statistics").link_statistics(link_id)
+        return self._server(name, "link_statistics").link_statistics(link_id, attempts)
 
     async def stop_node(self, name: str) -> None:
         """Stop a node cleanly (SIGTERM / aclose)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,9 @@ from simulators.bb84._link import BlockResult, auth_material, block_rng, run_blo
 from simulators.keyrate import DecoyMethod, key_rate
 
 __all__ = ["SimulatedLinkKeySource", "default_block_pulses", "make_key_source"]
+
+_HISTORY_ATTEMPTS = 4096
+"""Snapshots kept for `statistics_after` (a few hours of a lab's link at 10 km)."""
 
 TARGET_DETECTIONS = 2.5e6
 """Detections per block aimed for when the block size is not given: enough for the finite-key
@@ -78,6 +82,7 @@ class SimulatedLinkKeySource:
         self.link_seconds_per_attempt = block_pulses / config.pulse_rate_hz
         """Link time one attempt stands for (pulses / pulse rate)."""
         self._statistics: LinkStatistics | None = None
+        self._history: deque[LinkStatistics] = deque(maxlen=_HISTORY_ATTEMPTS)
 
     @property
     def link_id(self) -> str:
@@ -96,6 +101,13 @@ class SimulatedLinkKeySource:
         """The link's figures over the attempts `blocks()` finished; None before the first."""
         return self._statistics
 
+    def statistics_after(self, attempts: int) -> LinkStatistics | None:
+        """The figures after `attempts` attempts, if among the last `_HISTORY_ATTEMPTS`."""
+        if self._statistics is None or not 1 <= attempts <= self._statistics.attempts:
+            return None
+        back = self._statistics.attempts - attempts
+        return self._history[-1 - back] if back < len(self._history) else None
+
     def _record(self, result: BlockResult, accepted: bool) -> None:
         """Count one finished attempt (an aborted one: its link time and clicks, no key)."""
         self._statistics = (self._statistics or LinkStatistics()).after_attempt(
@@ -107,6 +119,7 @@ class SimulatedLinkKeySource:
             qber=float(result.qber) if accepted else None,
             net_key_bits=int(result.net_key_bits) if accepted else 0,
         )
+        self._history.append(self._statistics)
 
     def attempt(self, block_id: int, attempt: int) -> BlockResult:
         """Run attempt `attempt` of block `block_id` (deterministic; CPU-heavy)."""

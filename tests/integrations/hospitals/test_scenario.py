@@ -7,7 +7,6 @@ import json
 import math
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -285,16 +284,19 @@ async def test_failed_mesh_start_closes_every_mesh_at_once() -> None:
 
 
 class _ReadingsLab:
-    """A lab whose KMEs report the given figures for one link, one reading per call."""
+    """A lab whose KMEs' sources have run the given attempts of one link (their histories)."""
 
-    def __init__(self, **readings: Iterator[LinkStatistics | None]) -> None:
-        self.readings = readings
-        self.reads = 0
+    def __init__(self, **histories: list[LinkStatistics]) -> None:
+        self.histories = histories
 
-    def link_statistics(self, node: str, link_id: str) -> LinkStatistics | None:
+    def link_statistics(
+        self, node: str, link_id: str, attempts: int | None = None
+    ) -> LinkStatistics | None:
         assert link_id == "a--b"
-        self.reads += 1
-        return next(self.readings[node])
+        history = self.histories[node]
+        if attempts is None:
+            return history[-1] if history else None
+        return history[attempts - 1] if 1 <= attempts <= len(history) else None
 
 
 def _attempts(n: int, qber: float = 0.03) -> LinkStatistics:
@@ -312,36 +314,39 @@ def _attempts(n: int, qber: float = 0.03) -> LinkStatistics:
     return stats
 
 
-async def test_link_figures_are_read_once_both_ends_ran_the_same_attempts() -> None:
+def _history(n: int, qber: float = 0.03) -> list[LinkStatistics]:
+    return [_attempts(i, qber) for i in range(1, n + 1)]
+
+
+def test_link_figures_are_compared_at_the_attempts_both_ends_finished() -> None:
     from integrations.hospitals._scenario import _agreed_statistics
 
-    # b is one attempt behind at first: the figures are read once it has caught up.
-    lab: Any = _ReadingsLab(a=itertools.repeat(_attempts(2)), b=iter([_attempts(1), _attempts(2)]))
-    assert await _agreed_statistics(lab, "a--b", ["a", "b"]) == (_attempts(2), True)
-    assert lab.reads == 4
+    # b stopped one attempt behind a (a full pool pauses each source on its own): compared at 2.
+    lab: Any = _ReadingsLab(a=_history(3), b=_history(2))
+    assert _agreed_statistics(lab, "a--b", ["a", "b"]) == (_attempts(2), True)
     # Sources that report nothing (the test source): nothing to compare.
-    quiet: Any = _ReadingsLab(a=itertools.repeat(None), b=itertools.repeat(None))
-    assert await _agreed_statistics(quiet, "a--b", ["a", "b"]) == (None, True)
+    quiet: Any = _ReadingsLab(a=[], b=[])
+    assert _agreed_statistics(quiet, "a--b", ["a", "b"]) == (None, False)
 
 
-async def test_kmes_disagreeing_on_a_link_is_an_error() -> None:
+def test_kmes_disagreeing_on_a_link_is_an_error() -> None:
     from integrations.hospitals._scenario import _agreed_statistics
 
-    lab: Any = _ReadingsLab(
-        a=itertools.repeat(_attempts(2)), b=itertools.repeat(_attempts(2, 0.04))
+    # They agree after the first attempt and differ after the second, the last both finished.
+    aborted = _attempts(1).after_attempt(
+        pulses=10**6, link_seconds=1e-3, detections=100, sifted_bits=50, accepted=False
     )
+    b = [*_history(1), aborted]
+    lab: Any = _ReadingsLab(a=_history(3), b=b)
     with pytest.raises(ConfigurationError, match="disagree after 2 attempts"):
-        await _agreed_statistics(lab, "a--b", ["a", "b"])
+        _agreed_statistics(lab, "a--b", ["a", "b"])
 
 
-async def test_ends_never_at_the_same_attempt_are_reported_unchecked(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from integrations.hospitals import _scenario
+def test_one_end_without_attempts_is_reported_unchecked() -> None:
+    from integrations.hospitals._scenario import _agreed_statistics
 
-    monkeypatch.setattr(_scenario, "_AGREE_WAIT_S", 0.2)
-    lab: Any = _ReadingsLab(a=itertools.repeat(_attempts(3)), b=itertools.repeat(_attempts(2)))
-    stats, checked = await _scenario._agreed_statistics(lab, "a--b", ["a", "b"])
+    lab: Any = _ReadingsLab(a=_history(3), b=[])
+    stats, checked = _agreed_statistics(lab, "a--b", ["a", "b"])
     assert (stats, checked) == (_attempts(3), False)
     assert stats is not None
     link = {"link": "a--b", "source": "bb84", "qber": stats.qber, "secret_key_rate_bps": 1.0}

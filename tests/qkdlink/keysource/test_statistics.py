@@ -97,6 +97,9 @@ class _Reporting:
     def __init__(self) -> None:
         self.statistics: LinkStatistics | None = None
 
+    def statistics_after(self, attempts: int) -> LinkStatistics | None:
+        return None
+
 
 def test_reporting_is_optional_for_key_sources() -> None:
     assert isinstance(_Reporting(), ReportsLinkStatistics)

@@ -27,10 +27,14 @@ class CountingSource:
     def __init__(self, link_id: str, *, seed: str) -> None:
         self._blocks = TestKeySource(link_id, seed=seed.encode(), block_bytes=1024)
         self.statistics: LinkStatistics | None = None
+        self.history: list[LinkStatistics] = []
 
     @property
     def link_id(self) -> str:
         return self._blocks.link_id
+
+    def statistics_after(self, attempts: int) -> LinkStatistics | None:
+        return self.history[attempts - 1] if 1 <= attempts <= len(self.history) else None
 
     def _count(self, attempt: int) -> bool:
         accepted = attempt % 3 != 2
@@ -43,6 +47,7 @@ class CountingSource:
             qber=0.25 if accepted else None,
             net_key_bits=8 * 1024 if accepted else 0,
         )
+        self.history.append(self.statistics)
         return accepted
 
     async def blocks(self, start: int = 0) -> AsyncIterator[KeyBlock]:
@@ -97,6 +102,12 @@ async def test_both_kmes_report_their_own_sources_figures(tmp_path: Path) -> Non
         # A snapshot: the KME hands out the source's own figures, no copy kept elsewhere.
         server = lab.servers[A]
         assert server.link_statistics(LINK) is at_a
+        # And earlier points, so two ends that stopped apart are compared at the same attempt.
+        third = lab.link_statistics(A, LINK, 3)
+        assert third is not None
+        assert (third.attempts, third.accepted_blocks, third.aborted_attempts) == (3, 2, 1)
+        assert lab.link_statistics(B, LINK, 3) == third
+        assert lab.link_statistics(A, LINK, 8) is None
         with pytest.raises(ConfigurationError, match="no link"):
             lab.link_statistics(A, "hospital-a--hospital-z")
         with pytest.raises(ConfigurationError, match="no lab node"):

@@ -159,6 +159,15 @@ async def test_statistics_add_up_over_the_attempts_run_aborted_ones_included() -
     other_end = _source(42, FakeClock(), **THRESHOLD)
     await _take(other_end, 2)
     assert other_end.statistics == stats
+    # Earlier points stay readable, so ends that stopped apart compare at the same attempt.
+    assert source.statistics_after(stats.attempts) == stats
+    first = source.statistics_after(1)
+    assert first is not None
+    assert first.attempts == 1
+    assert first.pulses == results[0].pulses
+    assert first.sifted_bits == results[0].sifted_bits
+    assert source.statistics_after(0) is None
+    assert source.statistics_after(stats.attempts + 1) is None
 
 
 async def test_a_link_without_accepted_blocks_reports_attempts_but_no_key() -> None:

@@ -32,6 +32,9 @@ __all__ = ["TAG_BYTES", "AuthKeyPool", "MessageAuthenticator"]
 
 TAG_BYTES = 16
 _KEY_BYTES = 16
+_HEADER = struct.Struct(">BQ")
+_LENGTH = struct.Struct(">Q")
+_JOIN_BELOW = 1 << 16
 
 Frame = bytes | memoryview | Sequence[bytes | memoryview]
 """One frame: its bytes, or its consecutive pieces (MACed as if joined; never modified later)."""
@@ -124,13 +127,21 @@ class MessageAuthenticator:
 
     def _mac(self, key: bytes, sender: int, counter: int, frames: list[Frame]) -> Poly1305:
         mac = Poly1305(key)
-        mac.update(struct.pack(">BQ", sender, counter))
+        # Small pieces are joined and fed at once (one update per Cascade frame would cost more
+        # than hashing it); large ones are fed in place.
+        pending: list[bytes | memoryview] = [_HEADER.pack(sender, counter)]
         for frame in frames:
             pieces = (frame,) if isinstance(frame, bytes | memoryview) else frame
             # Length-prefix each frame so frame boundaries are authenticated too.
-            mac.update(struct.pack(">Q", sum(len(piece) for piece in pieces)))
+            pending.append(_LENGTH.pack(sum(len(piece) for piece in pieces)))
             for piece in pieces:
-                mac.update(piece)
+                if len(piece) < _JOIN_BELOW:
+                    pending.append(piece)
+                else:
+                    mac.update(b"".join(pending))
+                    pending = []
+                    mac.update(piece)
+        mac.update(b"".join(pending))
         return mac
 
     def seal(self, frame: Frame, *, tagged: bool) -> bytes:

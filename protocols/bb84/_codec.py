@@ -10,14 +10,17 @@ bytes are decode errors. Parsers raise `DecodeError`, which the endpoints turn i
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
     "FRAME_HEADER_BYTES",
+    "MESSAGE_TYPES",
     "UNTAGGED",
     "Abort",
     "Confirm",
@@ -63,6 +66,9 @@ class MessageType(enum.IntEnum):
     CONFIRM = 10
 
 
+MESSAGE_TYPES: dict[int, MessageType] = {int(kind): kind for kind in MessageType}
+"""Wire code -> type (a dict lookup: cheaper than calling the enum once per message)."""
+
 UNTAGGED = frozenset({MessageType.PARITY_QUERY, MessageType.PARITY_REPLY})
 """Cascade rounds carry no tag of their own: the next tagged message in the same direction
 authenticates them together with itself (see `_auth`)."""
@@ -72,6 +78,16 @@ _U8 = struct.Struct(">B")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _F64 = struct.Struct(">d")
+
+
+@functools.cache
+def _wire(dtype: str) -> np.dtype[Any]:
+    return np.dtype(dtype)
+
+
+@functools.cache
+def _native(dtype: str) -> np.dtype[Any]:
+    return np.dtype(dtype).newbyteorder("=")
 
 
 class Buffer:
@@ -117,7 +133,7 @@ class Buffer:
     def push_array(self, values: NDArray[np.generic], dtype: str) -> None:
         self.push_u32(int(values.shape[0]))
         # A byte view of the array: joined from its buffer later (no intermediate bytes copy).
-        self._push(np.ascontiguousarray(values, dtype=dtype).data.cast("B"))
+        self._push(np.ascontiguousarray(values, dtype=_wire(dtype)).data.cast("B"))
 
     @property
     def size(self) -> int:
@@ -169,24 +185,23 @@ class Buffer:
         if size > cap:
             raise DecodeError("bit field exceeds its cap")
         count = (size + 7) // 8
-        raw = np.frombuffer(self._data, dtype=np.uint8, count=count, offset=self._advance(count))
-        bits = np.unpackbits(raw, count=size)
+        start = self._advance(count)
         # Padding bits must be zero: one encoding per value, so tags cannot be malleated.
-        if size % 8 and raw[-1] & ((1 << (8 - size % 8)) - 1):
+        if size % 8 and self._data[start + count - 1] & ((1 << (8 - size % 8)) - 1):
             raise DecodeError("non-zero padding bits")
-        return bits
+        raw = np.frombuffer(self._data, dtype=np.uint8, count=count, offset=start)
+        return np.unpackbits(raw, count=size)
 
     def pull_array(self, dtype: str, cap: int) -> NDArray[np.generic]:
         """`size` values of wire type `dtype`, copied into the same type in native byte order."""
-        values = self.pull_array_view(dtype, cap)
-        return values.astype(values.dtype.newbyteorder("="))
+        return self.pull_array_view(dtype, cap).astype(_native(dtype))
 
     def pull_array_view(self, dtype: str, cap: int) -> NDArray[np.generic]:
         """Like `pull_array`, but a read-only view of the data (copy it out before it goes)."""
         size = self.pull_u32()
         if size > cap:
             raise DecodeError("array exceeds its cap")
-        wire = np.dtype(dtype)
+        wire = _wire(dtype)
         start = self._advance(size * wire.itemsize)
         return np.frombuffer(self._data, dtype=wire, count=size, offset=start)
 
@@ -410,10 +425,9 @@ def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
     Raises:
         DecodeError: unknown type, truncation, trailing bytes, over-cap or invalid fields.
     """
-    try:
-        mtype = MessageType(kind)
-    except ValueError:
-        raise DecodeError("unknown message type") from None
+    mtype = MESSAGE_TYPES.get(kind)
+    if mtype is None:
+        raise DecodeError("unknown message type")
     buf = Buffer(payload)
     message: Message
     if mtype is MessageType.SIFT:

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from protocols.bb84._auth import TAG_BYTES, AuthKeyPool, MessageAuthenticator
 from protocols.bb84._codec import (
     FRAME_HEADER_BYTES,
+    MESSAGE_TYPES,
     UNTAGGED,
     Abort,
     DecodeError,
@@ -119,17 +120,18 @@ class Endpoint(abc.ABC):
                 # A frame started earlier: wait until it is whole, then go on from one copy.
                 self._inbox += data
                 with memoryview(self._inbox) as pending:
-                    if not self._frame_size(pending, 0):
+                    if self._frame_at(pending, 0) is None:
                         return
                 data = bytes(self._inbox)
                 self._inbox.clear()
             view = memoryview(data)
             while not self._machine.terminal:
-                size = self._frame_size(view, pos)
-                if not size:
+                found = self._frame_at(view, pos)
+                if found is None:
                     break
+                mtype, size = found
                 pos += size
-                self._handle_frame(view[pos - size : pos])
+                self._handle_frame(mtype, view[pos - size : pos])
         except DecodeError as exc:
             self._machine.fail()
             raise RemoteProtocolError(str(exc)) from None
@@ -149,25 +151,23 @@ class Endpoint(abc.ABC):
         self._machine.abort()
         self._abort_reason = exc.reason
 
-    def _frame_size(self, data: memoryview, pos: int) -> int:
-        """Bytes of the frame (with its tag) at `pos`, or 0 if it is not complete yet."""
+    def _frame_at(self, data: memoryview, pos: int) -> tuple[MessageType, int] | None:
+        """Type and bytes (with the tag) of the frame at `pos`, or None if it is not complete."""
         if len(data) - pos < FRAME_HEADER_BYTES:
-            return 0
+            return None
         kind: int
         length: int
         kind, length = struct.unpack_from(">BI", data, pos)
         if length > self._config.max_message_bytes:
             raise DecodeError("message exceeds the size cap")
-        try:
-            mtype = MessageType(kind)
-        except ValueError:
-            raise DecodeError("unknown message type") from None
+        mtype = MESSAGE_TYPES.get(kind)
+        if mtype is None:
+            raise DecodeError("unknown message type")
         size = FRAME_HEADER_BYTES + length + (0 if mtype in UNTAGGED else TAG_BYTES)
-        return size if len(data) - pos >= size else 0
+        return (mtype, size) if len(data) - pos >= size else None
 
-    def _handle_frame(self, data: memoryview) -> None:
+    def _handle_frame(self, mtype: MessageType, data: memoryview) -> None:
         """Authenticate, parse and act on one whole frame (a view of immutable bytes)."""
-        mtype = MessageType(data[0])
         tagged = mtype not in UNTAGGED
         end = len(data) - TAG_BYTES if tagged else len(data)
         # Views, not copies: the bytes cannot change, so what is authenticated is what is

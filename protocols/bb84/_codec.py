@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from protocols.bb84 import _sift_kernels as kernels
+
 __all__ = [
     "FRAME_HEADER_BYTES",
     "MESSAGE_TYPES",
@@ -344,26 +346,53 @@ def message_type(message: Message) -> MessageType:
     return _TYPES[type(message)]
 
 
-_GAP_BATCH = 1 << 16
-
-
 def _gaps(index: NDArray[np.int64]) -> tuple[int, NDArray[np.generic]]:
     """(width, gaps between consecutive indices as big-endian u4, or u8 if some gap needs it).
 
-    Differences are taken a batch at a time into a small buffer and narrowed straight into the
-    wire array, instead of materialising all of them in int64 first.
+    One compiled pass writes the u4 wire bytes straight away (no int64 array of differences).
     """
-    count = index.shape[0] - 1
-    narrow = np.empty(count, dtype=">u4")
-    batch = np.empty(min(_GAP_BATCH, count), dtype=np.int64)
-    for lo in range(0, count, _GAP_BATCH):
-        hi = min(lo + _GAP_BATCH, count)
-        gaps = batch[: hi - lo]
-        np.subtract(index[lo + 1 : hi + 1], index[lo:hi], out=gaps)
-        if int(gaps.max()) >= 1 << 32:
-            return 8, np.diff(index).astype(">u8")
-        narrow[lo:hi] = gaps
-    return 4, narrow
+    index = np.ascontiguousarray(index, dtype=np.int64)
+    narrow = np.empty(max(index.shape[0] - 1, 0), dtype=">u4")
+    if kernels.gaps_be32(index, narrow.view(np.uint8)):
+        return 4, narrow
+    return 8, np.diff(index).astype(">u8")
+
+
+def _indices_be32(first: int, raw_gaps: NDArray[np.generic], count: int) -> NDArray[np.int64]:
+    """Pulse indices from the first one and u4 gaps, summed in one compiled pass.
+
+    Fewer than 2^30 u4 gaps fit in a frame (u32 length), so first (< 2^62) plus their sum stays
+    below 2^63: the running sum cannot overflow.
+    """
+    if raw_gaps.shape[0] != count - 1:
+        raise DecodeError("pulse indices must be strictly increasing")
+    index = np.empty(count, dtype=np.int64)
+    in_range = first < 1 << 62
+    if not kernels.prefix_be32(raw_gaps.view(np.uint8), first if in_range else 0, index):
+        raise DecodeError("pulse indices must be strictly increasing")
+    if not in_range or int(index[-1]) >= 1 << 62:
+        raise DecodeError("pulse index out of range")
+    return index
+
+
+def _indices_be64(first: int, raw_gaps: NDArray[np.generic], count: int) -> NDArray[np.int64]:
+    """Pulse indices from the first one and u8 gaps (range-checked before summing)."""
+    # Gaps are widened straight into the index array, which is then summed in place.
+    index = np.empty(raw_gaps.shape[0] + 1, dtype=np.int64)
+    gaps = index[1:]
+    gaps[:] = raw_gaps  # gaps >= 2^63 wrap negative: caught as out of range
+    if gaps.size and (int(gaps.max()) >= 1 << 62 or int(gaps.min()) < 0):
+        raise DecodeError("pulse index out of range")
+    if gaps.shape[0] != count - 1 or (gaps.size and gaps.min() == 0):
+        raise DecodeError("pulse indices must be strictly increasing")
+    # Bounded in floats before the in-place integer sum.
+    if first >= 1 << 62 or first + int(gaps.sum(dtype=np.float64)) >= 1 << 62:
+        raise DecodeError("pulse index out of range")
+    index[0] = first  # only now: a first index >= 2^63 would not fit the int64 array
+    np.cumsum(index, out=index)
+    if int(index[-1]) >= 1 << 62:
+        raise DecodeError("pulse index out of range")
+    return index
 
 
 def encode_payload(message: Message) -> bytes:
@@ -440,25 +469,10 @@ def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
             if width not in (4, 8):
                 raise DecodeError("gap width must be 4 or 8 bytes")
             raw_gaps = buf.pull_array_view(">u4" if width == 4 else ">u8", cap)
-            # Gaps are widened straight into the index array, which is then summed in place:
-            # three passes over the data instead of seven.
-            index = np.empty(raw_gaps.shape[0] + 1, dtype=np.int64)
-            gaps = index[1:]
-            gaps[:] = raw_gaps  # u8 gaps >= 2^63 wrap negative: caught as out of range below
-            if width == 8 and gaps.size and (int(gaps.max()) >= 1 << 62 or int(gaps.min()) < 0):
-                raise DecodeError("pulse index out of range")
-            if gaps.shape[0] != count - 1 or (gaps.size and gaps.min() == 0):
-                raise DecodeError("pulse indices must be strictly increasing")
-            # u4 gaps: fewer than 2^30 fit in a frame (u32 length), so first + their sum stays
-            # below 2^63 and the in-place sum cannot overflow; u8 ones are bounded in floats.
-            if first >= 1 << 62 or (
-                width == 8 and first + int(gaps.sum(dtype=np.float64)) >= 1 << 62
-            ):
-                raise DecodeError("pulse index out of range")
-            index[0] = first  # only now: a first index >= 2^63 would not fit the int64 array
-            np.cumsum(index, out=index)
-            if int(index[-1]) >= 1 << 62:
-                raise DecodeError("pulse index out of range")
+            if width == 4:
+                index = _indices_be32(first, raw_gaps, count)
+            else:
+                index = _indices_be64(first, raw_gaps, count)
         else:
             index = np.zeros(0, dtype=np.int64)
         bases = buf.pull_bits(cap)

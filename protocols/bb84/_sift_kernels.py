@@ -12,6 +12,8 @@ cached on disk). Without numba the same functions run as plain Python: correct, 
 
 from typing import Any
 
+import numpy as np
+
 try:
     import numba
 except ImportError:  # pragma: no cover - numba is in the `sim` extra
@@ -22,6 +24,10 @@ def _compile(**options: Any) -> Any:
     if numba is None:  # pragma: no cover
         return lambda function: function
     return numba.njit(**options)
+
+
+numba_int = np.int64
+"""Widens a byte before shifting (compiled or not)."""
 
 
 @_compile(cache=True, nogil=True)
@@ -70,3 +76,41 @@ def split_classes(mine, theirs, bits, classes, key_out, test_out, test_class_out
         nk += key
         nt += same & (basis != 0)
     return nk, nt
+
+
+@_compile(cache=True, nogil=True)
+def gaps_be32(index, out):
+    """Gaps between consecutive indices as big-endian 32-bit words, byte by byte into `out`
+    (4 bytes per gap; negative gaps wrap as a cast would). Returns False, leaving `out`
+    incomplete, as soon as a gap needs more than 32 bits."""
+    for i in range(index.shape[0] - 1):
+        gap = index[i + 1] - index[i]
+        if gap >= 4294967296:
+            return False
+        j = 4 * i
+        out[j] = (gap >> 24) & 0xFF
+        out[j + 1] = (gap >> 16) & 0xFF
+        out[j + 2] = (gap >> 8) & 0xFF
+        out[j + 3] = gap & 0xFF
+    return True
+
+
+@_compile(cache=True, nogil=True)
+def prefix_be32(raw, first, index):
+    """index = first, then running sums of the big-endian 32-bit gaps in the bytes `raw`.
+    Returns False (and stops) at the first zero gap."""
+    total = first
+    index[0] = total
+    for i in range(index.shape[0] - 1):
+        j = 4 * i
+        gap = (
+            (numba_int(raw[j]) << 24)
+            | (numba_int(raw[j + 1]) << 16)
+            | (numba_int(raw[j + 2]) << 8)
+            | numba_int(raw[j + 3])
+        )
+        if gap == 0:
+            return False
+        total += gap
+        index[i + 1] = total
+    return True

@@ -123,3 +123,16 @@ def test_caps_and_invalid_fields() -> None:
 def test_hostile_payloads_only_raise_decode_error(kind: int, payload: bytes) -> None:
     with contextlib.suppress(DecodeError):
         decode_payload(kind, payload, 4096)
+
+
+def test_sift_gap_widths_and_the_running_sum_bound() -> None:
+    bases = np.zeros(4, dtype=np.uint8)
+    for index, width in (([3, 4, 2**32 + 3, 2**32 + 9], 4), ([3, 4, 2**32 + 4, 2**32 + 9], 8)):
+        message = Sift(np.array(index, dtype=np.int64), bases)
+        payload = encode_payload(message)
+        assert payload[12] == width  # count (4) and first index (8), then the gap width
+        assert same(decode_payload(MessageType.SIFT, payload, CAP), message)
+    # First index below 2^62, but a u4 gap takes the last one over: out of range.
+    near = Sift(np.array([2**62 - 2, 2**62 + 5], dtype=np.int64), bases[:2])
+    with pytest.raises(DecodeError, match="out of range"):
+        decode_payload(MessageType.SIFT, encode_payload(near), CAP)

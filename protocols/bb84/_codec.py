@@ -112,6 +112,10 @@ class Buffer:
         self._out.append(part)
         self._size += len(part)
 
+    def push_raw(self, value: bytes) -> None:
+        """Bytes already in wire format."""
+        self._push(value)
+
     def push_u8(self, value: int) -> None:
         self._push(_U8.pack(value))
 
@@ -432,8 +436,14 @@ def encode_payload_buffer(message: Message) -> Buffer:
         buf.push_bytes(message.cascade_seed)
         buf.push_bits(message.top_parities)
     elif isinstance(message, ParityQuery):
-        buf.push_array(message.passes, "u1")
-        buf.push_array(message.nodes, ">u4")
+        # Small and frequent: one bytes object rather than four pushed fields.
+        passes, nodes = message.passes, message.nodes
+        buf.push_raw(
+            _U32.pack(passes.shape[0])
+            + passes.astype(np.uint8, copy=False).tobytes()
+            + _U32.pack(nodes.shape[0])
+            + nodes.astype(_wire(">u4"), copy=False).tobytes()
+        )
     elif isinstance(message, ParityReply):
         buf.push_bits(message.parities)
     elif isinstance(message, Verify):
@@ -448,6 +458,53 @@ def encode_payload_buffer(message: Message) -> Buffer:
     return buf
 
 
+def _decode_query(payload: bytes | memoryview, cap: int) -> ParityQuery:
+    """`ParityQuery`: u32 count, passes (u1), u32 count, nodes (>u4); the checks and errors of
+    `Buffer.pull_array` twice, in the same order."""
+    end = len(payload)
+    if end < 4:
+        raise DecodeError("truncated message")
+    count: int = _U32.unpack_from(payload, 0)[0]
+    if count > cap:
+        raise DecodeError("array exceeds its cap")
+    second = 4 + count
+    if second + 4 > end:
+        raise DecodeError("truncated message")
+    nodes_count: int = _U32.unpack_from(payload, second)[0]
+    if nodes_count > cap:
+        raise DecodeError("array exceeds its cap")
+    stop = second + 4 + 4 * nodes_count
+    if stop > end:
+        raise DecodeError("truncated message")
+    if count != nodes_count:
+        raise DecodeError("one pass per node")
+    if stop != end:
+        raise DecodeError("trailing bytes")
+    passes = np.frombuffer(payload, dtype=np.uint8, count=count, offset=4).copy()
+    nodes = np.frombuffer(payload, dtype=_wire(">u4"), count=count, offset=second + 4)
+    return ParityQuery(passes, nodes.astype(np.uint32))
+
+
+def _decode_reply(payload: bytes | memoryview, cap: int) -> ParityReply:
+    """`ParityReply`: one bit field; the checks and errors of `Buffer.pull_bits`."""
+    end = len(payload)
+    if end < 4:
+        raise DecodeError("truncated message")
+    size: int = _U32.unpack_from(payload, 0)[0]
+    if size > cap:
+        raise DecodeError("bit field exceeds its cap")
+    count = (size + 7) // 8
+    if 4 + count > end:
+        raise DecodeError("truncated message")
+    # Padding bits must be zero: one encoding per value, so tags cannot be malleated.
+    if size % 8 and payload[3 + count] & ((1 << (8 - size % 8)) - 1):
+        raise DecodeError("non-zero padding bits")
+    if 4 + count != end:
+        raise DecodeError("trailing bytes")
+    raw = np.frombuffer(payload, dtype=np.uint8, count=count, offset=4)
+    return ParityReply(np.unpackbits(raw, count=size))
+
+
 def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
     """Parse a payload of wire type `kind`; `cap` bounds every count (bits or entries).
 
@@ -457,6 +514,11 @@ def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
     mtype = MESSAGE_TYPES.get(kind)
     if mtype is None:
         raise DecodeError("unknown message type")
+    # Cascade's rounds are most of a block's messages: parsed without the Buffer machinery.
+    if mtype is MessageType.PARITY_QUERY:
+        return _decode_query(payload, cap)
+    if mtype is MessageType.PARITY_REPLY:
+        return _decode_reply(payload, cap)
     buf = Buffer(payload)
     message: Message
     if mtype is MessageType.SIFT:
@@ -499,14 +561,6 @@ def decode_payload(kind: int, payload: bytes | memoryview, cap: int) -> Message:
         message = Estimate(
             qber, values[1], per_class, values[2], values[3], values[4], seed, parities
         )
-    elif mtype is MessageType.PARITY_QUERY:
-        passes = buf.pull_array("u1", cap).astype(np.uint8, copy=False)
-        nodes = buf.pull_array(">u4", cap).astype(np.uint32, copy=False)
-        if passes.shape != nodes.shape:
-            raise DecodeError("one pass per node")
-        message = ParityQuery(passes, nodes)
-    elif mtype is MessageType.PARITY_REPLY:
-        message = ParityReply(buf.pull_bits(cap))
     elif mtype is MessageType.VERIFY:
         errors = buf.pull_u32()
         seed = buf.pull_bytes(cap // 8 + 64)

@@ -405,15 +405,17 @@ class _Tables:
         self.pas[kernels.P_ROW, self.ordered] = 1 + np.arange(len(self.ordered))
         self.pas[kernels.P_ROW, halves] = np.arange(len(halves))
         total = int(counts.sum())
-        blk = self.blk = np.zeros((kernels.B_FIELDS, total), dtype=_I64)
-        blk[kernels.B_LOCAL] = np.concatenate(
+        blk = self.blk = np.zeros(
+            (total, kernels.B_FIELDS), dtype=_I64
+        )  # a block's fields together
+        blk[:, kernels.B_LOCAL] = np.concatenate(
             [np.arange(layout.blocks, dtype=_I64) * (2 * layout.padded) for layout in layouts]
         )
-        blk[kernels.B_SIZE] = np.concatenate([layout.sizes for layout in layouts])
-        blk[kernels.B_START] = np.concatenate([layout.starts for layout in layouts])
-        blk[kernels.B_PASS] = np.repeat(np.arange(passes), counts)
+        blk[:, kernels.B_SIZE] = np.concatenate([layout.sizes for layout in layouts])
+        blk[:, kernels.B_START] = np.concatenate([layout.starts for layout in layouts])
+        blk[:, kernels.B_PASS] = np.repeat(np.arange(passes), counts)
         spans = np.repeat(np.array([layout.padded for layout in layouts], dtype=_I64), counts)
-        blk[kernels.B_KNOWN] = np.cumsum(spans) - spans
+        blk[:, kernels.B_KNOWN] = np.cumsum(spans) - spans
         self.known_size = int(spans.sum())
         """Entries of the known-parity table: K per block (one per internal node, h < K)."""
         frame_first = np.cumsum(frame_blocks, axis=1) - frame_blocks
@@ -442,11 +444,10 @@ class _Tables:
             start_bit = (self.masks[q, word] >> (np.uint64(63) - bit)) & np.uint64(1)
             half = np.where(frame_blocks[p, frame_of] == 1, start_bit.astype(_I64), place)
             ones = self.ones[q, word] + np.bitwise_count(self.masks[q, word] & ~(_ALL >> bit))
-            blk[kernels.B_FS, gb] = fs
-            blk[kernels.B_FE, gb] = self.frame_start[frame_of + 1]
-            blk[kernels.B_HALF, gb] = half
-            blk[kernels.B_RANK, gb] = np.where(half == 1, ones, fs - ones)
-        self.blk = np.ascontiguousarray(blk.T)  # a block's fields side by side
+            blk[gb, kernels.B_FS] = fs
+            blk[gb, kernels.B_FE] = self.frame_start[frame_of + 1]
+            blk[gb, kernels.B_HALF] = half
+            blk[gb, kernels.B_RANK] = np.where(half == 1, ones, fs - ones)
         lasts = [
             first[p] + np.cumsum(frame_blocks[p]) - 1
             for p in range(1, passes)
@@ -583,9 +584,9 @@ class CascadeBob:
         # are always learnt together and the parent's parity is known to any search standing
         # on it, so the right child follows as parent ^ left.
         self._known = np.zeros((t.known_size + 3) // 4 if reuse else 0, dtype=np.uint8)
-        self._rows = np.zeros((blocks, kernels.R_FIELDS), dtype=_I64)
-        self._row_of = np.full(blocks, -1, dtype=_I64)
-        self._flipped = np.zeros(t.n, dtype=np.uint8)
+        self._rows = np.zeros((blocks, kernels.R_FIELDS), dtype=np.int32)
+        self._row_of = np.full(blocks, -1, dtype=np.int32)
+        self._flipped = np.zeros(t.n // 64 + 1, dtype=np.uint64)  # bit x % 64 of word x // 64
         self._found = np.zeros(blocks, dtype=_I64)
         self._out_passes = np.zeros(blocks, dtype=np.uint8)
         self._out_nodes = np.zeros(blocks, dtype=np.uint32)

@@ -349,76 +349,76 @@ def bob_step(
         count = ctl[C_ROWS]
         if ctl[C_PENDING]:
             ctl[C_PENDING] = 0
+            # One pass over the searches: replies in, Bob's left parities (all before any
+            # flip of this level), descend, leaves out (the others keep their order).
             j = 0
-            for r in range(count):
-                if rows[r, R_NEED]:
-                    rows[r, R_LEFT] = replies[j]
-                    j += 1
-            # Bob's left parities, all before any flip of this level.
+            kept = 0
             found_count = 0
             for r in range(count):
-                gb = rows[r, R_GB]
-                node = rows[r, R_NODE]
-                lo = rows[r, R_LO]
-                half = rows[r, R_WIDTH] >> 1
-                left = rows[r, R_LEFT]
+                gb = np.int64(rows[r, R_GB])
+                node = np.int64(rows[r, R_NODE])
+                lo = np.int64(rows[r, R_LO])
+                half = np.int64(rows[r, R_WIDTH]) >> 1
+                apar = np.int64(rows[r, R_APAR])
+                left = np.int64(rows[r, R_LEFT])
+                if rows[r, R_NEED]:
+                    left = np.int64(replies[j])
+                    j += 1
                 if reuse:
                     _known_set(known, blk[gb, B_KNOWN] + node, left | 2)
                 mine = _range_parity(gb, lo, lo + half, blk, pas, words, masks, ones)
                 if mine == left:  # the odd error count is in the right child
-                    rows[r, R_LO] = lo + half
-                    rows[r, R_NODE] = 2 * node + 1
-                    rows[r, R_APAR] ^= left
+                    lo += half
+                    node = 2 * node + 1
+                    apar ^= left
                 else:
-                    rows[r, R_NODE] = 2 * node
-                    rows[r, R_APAR] = left
-                rows[r, R_WIDTH] = half
-                if half == 1:
-                    p = blk[gb, B_PASS]
-                    at = rows[r, R_LO]
-                    kind = pas[P_KIND, p]
-                    if kind == 0:
-                        x = blk[gb, B_START] + at
-                    elif kind == 1:
-                        x = np.int64(orders[pas[P_ROW, p] - 1, blk[gb, B_START] + at])
-                    else:
-                        row = pas[P_ROW, p]
-                        x = _select(
-                            masks,
-                            ones,
-                            row,
-                            blk[gb, B_HALF],
-                            blk[gb, B_RANK] + at,
-                            blk[gb, B_FS] >> 6,
-                            (blk[gb, B_FE] - 1) >> 6,
-                        )
-                    found[found_count] = x
-                    found_count += 1
-                    row_of[gb] = -1
-            # Leaves leave the table (order kept).
-            kept = 0
-            for r in range(count):
-                if rows[r, R_WIDTH] > 1:
-                    if kept != r:
-                        for field in range(R_FIELDS):
-                            rows[kept, field] = rows[r, field]
-                        row_of[rows[kept, R_GB]] = kept
+                    node = 2 * node
+                    apar = left
+                if half > 1:
+                    rows[kept, R_GB] = gb
+                    rows[kept, R_NODE] = node
+                    rows[kept, R_LO] = lo
+                    rows[kept, R_WIDTH] = half
+                    rows[kept, R_APAR] = apar
+                    rows[kept, R_DROP] = 0
+                    row_of[gb] = kept
                     kept += 1
+                    continue
+                p = blk[gb, B_PASS]
+                kind = pas[P_KIND, p]
+                if kind == 0:
+                    x = blk[gb, B_START] + lo
+                elif kind == 1:
+                    x = np.int64(orders[pas[P_ROW, p] - 1, blk[gb, B_START] + lo])
+                else:
+                    x = _select(
+                        masks,
+                        ones,
+                        pas[P_ROW, p],
+                        blk[gb, B_HALF],
+                        blk[gb, B_RANK] + lo,
+                        blk[gb, B_FS] >> 6,
+                        (blk[gb, B_FE] - 1) >> 6,
+                    )
+                found[found_count] = x
+                found_count += 1
+                row_of[gb] = -1
             count = kept
             ctl[C_ROWS] = count
             if found_count:
                 for i in range(found_count):
-                    if flipped[found[i]]:
+                    if (flipped[found[i] >> 6] >> np.uint64(found[i] & 63)) & _ONE:
                         return -2
                 started = ctl[C_STARTED]
                 frames = frame_start.shape[0] - 1
                 flips = 0
+                dropped = 0
                 for i in range(found_count):
                     x = found[i]
-                    if flipped[x]:  # located twice in this level: one flip
+                    if (flipped[x >> 6] >> np.uint64(x & 63)) & _ONE:  # twice in this level
                         continue
                     flips += 1
-                    flipped[x] = 1
+                    flipped[x >> 6] |= _ONE << np.uint64(x & 63)
                     bits[x] ^= 1
                     _toggle(words, 0, x)
                     lo_f, hi_f = 0, frames - 1
@@ -440,11 +440,12 @@ def bob_step(
                         r = row_of[gb]
                         if r >= 0 and rows[r, R_LO] <= offset < rows[r, R_LO] + rows[r, R_WIDTH]:
                             rows[r, R_DROP] ^= 1
+                            dropped += 1
                 ctl[C_ERRORS] += flips
                 # A search whose range gained an odd number of flips now holds an even number
                 # of errors: it is dropped (its block is re-examined from its top parity).
-                kept = 0
-                for r in range(count):
+                kept = 0 if dropped else count
+                for r in range(kept, count):
                     if rows[r, R_DROP]:
                         row_of[rows[r, R_GB]] = -1
                         continue

@@ -12,6 +12,7 @@ Importing this module imports numba (nothing is compiled until the first call; c
 cached on disk). Without numba the same functions run as plain Python: correct, but slow.
 """
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,20 @@ except ImportError:  # pragma: no cover - numba is in the `sim` extra
 
 def _compile(**options: Any) -> Any:
     if numba is None:  # pragma: no cover
-        return lambda function: function
+        return _plain
     return numba.njit(**options)
+
+
+def _plain(function: Any) -> Any:  # pragma: no cover
+    """Without numba: the function as it is, with numpy's uint64 wrap-around (which the
+    compiled code relies on) not reported as overflow."""
+
+    @functools.wraps(function)
+    def wrapped(*args: Any) -> Any:
+        with np.errstate(over="ignore"):
+            return function(*args)
+
+    return wrapped
 
 
 def _jit(function: Any) -> Any:

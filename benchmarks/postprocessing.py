@@ -6,11 +6,15 @@ Brassard-Salvail Cascade as the baseline. Efficiency f = leaked / (n h(Q)) uses 
 actual error rate and is averaged over frames; the frame error rate counts frames whose keys
 still differ after Cascade (verification would abort them). Throughput is reconciled key bits per
 CPU-second of both ends' Cascade engines in one process (wire codec and MAC excluded; they are
-a small share). Cascade is bound by its ~1,000-2,000 dependent round trips, so the unit of work
-is a batch of frames reconciled side by side (one query batch and one round trip serve all of
-them, as the endpoints do for any key longer than `frame_bits`): frames of n = 10^5 bits, 20 per
-batch; n = 10^6 as the endpoints cut it (eight frames of 125,000 bits, default frame size 2^17);
-and, for reference, one frame of 10^5 bits alone (latency-bound).
+a small share), layouts (public permutations and masks) built by each end included. Both
+variants run on the same compiled engine (numba kernels, `protocols/bb84/_cascade_kernels.py`),
+so the ratio compares the protocols, not implementations; the efficiency runs come first, so
+compiling or loading the kernels is not in the throughput figures. Cascade is bound by its
+~1,000-5,000 dependent round trips, so the unit of work is a batch of frames reconciled side by
+side (one query batch and one round trip serve all of them, as the endpoints do for any key
+longer than `frame_bits`): frames of n = 10^5 bits, 20 per batch; n = 10^6 as the endpoints cut
+it (eight frames of 125,000 bits, default frame size 2^17); and, for reference, one frame of
+10^5 bits alone (latency-bound).
 
 `privacy-amplification` hashes n = 10^6 bits to n/2 with the Hayashi-Tsurumaru modified Toeplitz
 hash (FFT of length n - 1); the baseline is a plain numpy FFT product with the full n/2 x n

@@ -47,6 +47,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -405,9 +406,9 @@ class _Tables:
         self.pas[kernels.P_ROW, self.ordered] = 1 + np.arange(len(self.ordered))
         self.pas[kernels.P_ROW, halves] = np.arange(len(halves))
         total = int(counts.sum())
-        blk = self.blk = np.zeros(
-            (total, kernels.B_FIELDS), dtype=_I64
-        )  # a block's fields together
+        # One row per block, its fields side by side (int32 when they fit, below).
+        blk: NDArray[np.signedinteger[Any]] = np.zeros((total, kernels.B_FIELDS), dtype=_I64)
+        self.blk = blk
         blk[:, kernels.B_LOCAL] = np.concatenate(
             [np.arange(layout.blocks, dtype=_I64) * (2 * layout.padded) for layout in layouts]
         )
@@ -448,6 +449,8 @@ class _Tables:
             blk[gb, kernels.B_FE] = self.frame_start[frame_of + 1]
             blk[gb, kernels.B_HALF] = half
             blk[gb, kernels.B_RANK] = np.where(half == 1, ones, fs - ones)
+        if int(blk.max(initial=0)) < 1 << 31:
+            self.blk = blk.astype(np.int32)  # half the memory traffic of the searches
         lasts = [
             first[p] + np.cumsum(frame_blocks[p]) - 1
             for p in range(1, passes)

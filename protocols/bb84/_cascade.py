@@ -511,6 +511,7 @@ class CascadeAlice:
         self._words = tables.key_words(bits)
         for q in range(len(tables.ordered)):
             kernels.gather(tables.orders, q, self._words, 1 + q, tables.orders, False)
+        self._args = (tables.blk, tables.pas, self._words, tables.masks, tables.ones)
         self.disclosed = 0
         """Parity bits disclosed so far (λ_EC)."""
 
@@ -535,18 +536,8 @@ class CascadeAlice:
         """
         if not passes.size:
             return np.empty(0, dtype=np.uint8)
-        t = self._tables
         out = np.empty(passes.shape[0], dtype=np.uint8)
-        code = kernels.answer(
-            passes.astype(np.uint8),
-            nodes.astype(np.uint32),
-            t.blk,
-            t.pas,
-            self._words,
-            t.masks,
-            t.ones,
-            out,
-        )
+        code = kernels.answer(passes.astype(np.uint8), nodes.astype(np.uint32), *self._args, out)
         if code:
             raise CascadeQueryError("no such pass" if code == 1 else "no such node")
         self.disclosed += int(passes.shape[0])
@@ -597,6 +588,8 @@ class CascadeBob:
         self._ready: int | None = None
         """The kernel's last answer: queries waiting in the out arrays (> 0), or -1."""
         self._outstanding = 0
+        self._state: tuple[tuple[NDArray[Any], ...], ...] | None = None
+        """The kernel's arrays, gathered on first use (`bits` is read at every call)."""
         self.queries = 0
         self.round_trips = 0
 
@@ -668,31 +661,15 @@ class CascadeBob:
     # -- internals ----------------------------------------------------------------------------
     def _step(self, replies: NDArray[np.uint8]) -> int:
         t = self._tables
-        return int(
-            kernels.bob_step(
-                replies,
-                self._ctl,
-                self._rows,
-                self._row_of,
-                t.blk,
-                t.pas,
-                t.frame_start,
-                t.pf,
-                self._odd,
-                self._alice_top,
-                self._known,
-                self.bits,
-                self._flipped,
-                self._words,
-                t.orders,
-                self._inverse,
-                t.masks,
-                t.ones,
-                self._found,
-                self._out_passes,
-                self._out_nodes,
+        if self._state is None:
+            self._state = (
+                (self._ctl, self._rows, self._row_of, t.blk, t.pas, t.frame_start, t.pf),
+                (self._odd, self._alice_top, self._known),
+                (self._flipped, self._words, t.orders, self._inverse, t.masks, t.ones),
+                (self._found, self._out_passes, self._out_nodes),
             )
-        )
+        head, middle, tail, out = self._state
+        return int(kernels.bob_step(replies, *head, *middle, self.bits, *tail, *out))
 
     def _start_pass(self, p: int) -> None:
         t = self._tables

@@ -99,3 +99,51 @@ def test_basis_bias_is_respected() -> None:
     record = simulate(LinkConfig(distance_km=0.0, basis_probability_z=0.9), 10**6, rng=_rng())
     assert np.mean(record.alice_basis == 0) == pytest.approx(0.9, abs=0.01)
     assert np.mean(record.bob_basis == 0) == pytest.approx(0.9, abs=0.01)
+
+
+def _reference_slots(rng: np.random.Generator, pulses: int, p: float) -> np.ndarray:
+    """Bernoulli successes the plain numpy way (geometric gaps, summed), as the sampler's
+    fast path must reproduce them draw for draw."""
+    expected = pulses * p
+    chunk = int(expected + 8.0 * math.sqrt(expected) + 16)
+    parts = []
+    last = -1
+    while True:
+        positions = last + np.cumsum(rng.geometric(p, size=chunk))
+        if positions[-1] >= pulses:
+            parts.append(positions[: np.searchsorted(positions, pulses)])
+            return np.concatenate(parts)
+        parts.append(positions)
+        last = int(positions[-1])
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        LinkConfig(distance_km=10.0),
+        LinkConfig(distance_km=0.0, detector_efficiency=1.0, signal_intensity=2.0),
+    ],
+    ids=["geometric-by-inversion", "geometric-by-search"],
+)
+def test_slots_are_numpys_geometric_draws(config: LinkConfig) -> None:
+    from simulators.bb84._channel import category_probabilities
+
+    p = float(category_probabilities(config).sum())
+    # numpy draws Geometric(p) by inversion below p = 1/3 and by search from there on.
+    assert (p < 1 / 3) == (config.distance_km > 0)
+    record = simulate(config, 3 * 10**6, rng=_rng(5))
+    assert np.array_equal(record.slot, _reference_slots(_rng(5), 3 * 10**6, p))
+
+
+def test_sampler_grows_its_arrays_without_changing_the_record() -> None:
+    from simulators.bb84._channel import BlockSampler
+
+    config = LinkConfig(distance_km=25.0, eve_intercept_fraction=0.2)
+    expected = simulate(config, 2 * 10**6, rng=_rng(3))
+    sampler = BlockSampler(config, 0)  # every chunk has to grow the arrays
+    sampler.add(2 * 10**6, _rng(3))
+    grown = sampler.record()
+    for name in ("slot", "pulse_class", "alice_basis", "alice_bit", "bob_basis", "bob_bit"):
+        assert np.array_equal(getattr(grown, name), getattr(expected, name))
+    for name in ("eve_action", "photon", "eve_knows", "emitted_per_class"):
+        assert np.array_equal(getattr(grown, name), getattr(expected, name))

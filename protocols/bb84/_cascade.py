@@ -12,9 +12,11 @@ permutation; passes whose blocks are >= n/2 split the key into two halves by a p
 mask) and cuts it into blocks. Each block is padded with virtual zero bits to K = 2^depth and
 searched as a complete binary tree: node h (1 = the block, children 2h, 2h+1) covers a dyadic
 range, so a node id is `block * 2K + h`. Virtual bits have known parity 0 and cost nothing.
-Permutations are numpy's `Generator.permutation` (PCG64), replayed by a compiled shuffle.
+The public randomness of pass j in frame f is `numpy.random.default_rng([seed, j, f])`
+(SeedSequence, PCG64); its permutations and mask bytes are replayed by compiled code, which the
+tests check against numpy's.
 
-Batching. Bob keeps every open binary search as a column of one table, and advances all of
+Batching. Bob keeps every open binary search as a row of one table, and advances all of
 them one level per round trip: one `ParityQuery` carries every left-child parity he still needs
 (parities he can infer from known ones are not asked again). Flips are applied after the whole
 level; a search whose range then holds an even number of errors is dropped and the block is

@@ -3,10 +3,11 @@
 # mypy: disable-error-code="assignment,unreachable,has-type"
 """Compiled loops behind `_cascade`: range parities, Alice's answers and Bob's search levels.
 
-The algorithm, its sources (Brassard-Salvail 1994; Martinez-Mateo et al. 2015) and the meaning
-of every table are in `_cascade`'s docstring. Keys and masks are packed 64 bits to a word,
-most significant bit first (bit i of a key is bit 63 - i % 64 of word i // 64), so that public
-masks drawn as bytes (`np.packbits` order) read as big-endian words.
+The algorithm and its sources (Brassard-Salvail 1994; Martinez-Mateo et al. 2015) are in
+`_cascade`'s docstring; the tables' fields are named below. Keys and masks are packed 64 bits
+to a word, most significant bit first (bit i of a key is bit 63 - i % 64 of word i // 64), so
+that public masks drawn as bytes (`np.packbits` order) read as big-endian words. The public
+randomness replays numpy's SeedSequence and PCG64 (O'Neill 2014, cited below).
 
 Importing this module imports numba (nothing is compiled until the first call; compiled code is
 cached on disk). Without numba the same functions run as plain Python: correct, but slow.

@@ -747,8 +747,14 @@ class Mesh(AsyncClosing):
     async def pair_seed(self, peer: str, purpose: str) -> PairSeed:
         """A fresh seed shared with `peer` for `purpose` (one QKD key from their link).
 
+        The party that fetches the key and cannot get one sends a refusal instead of its ID, so
+        both sides fail at once (no wait for `recv_timeout`) and neither derives anything.
+
         Raises:
-            KeyExhaustedError: the link's pool is empty; no local randomness replaces it.
+            KeyExhaustedError: the link's pool is empty, here or at the peer (the error names
+                it); no local randomness replaces the key.
+            KeyDeliveryError: the KME failed otherwise, here or at the peer.
+            ConfigurationError: the KME's keys are shorter than 256 bits.
             KeyIdError: the peer named an unknown or consumed key ID.
         """
         return await agree_pair_seed(
@@ -758,8 +764,12 @@ class Mesh(AsyncClosing):
     async def group_seed(self, members: Sequence[str], purpose: str) -> GroupSeed:
         """A fresh seed shared by `members` (this party among them).
 
+        If the leader cannot agree a pair seed with every member, all members still waiting on
+        it get its refusal and fail at once, none with a seed of the group.
+
         Raises:
             KeyExhaustedError: a link's pool is empty.
+            MeshError: the leader gave up because another member failed.
         """
         return await agree_group_seed(
             self.party,

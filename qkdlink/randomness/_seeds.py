@@ -1,11 +1,12 @@
 """Pairwise and group seeds derived from QKD keys, with their domain separation.
 
-A pair seed is HKDF (RFC 5869) of one QKD key: salt "qkdlink/pair-seed/v1", info = label(purpose,
-lower party, higher party, key ID). Both parties compute it from the same key, and a key ID is
-consumed by one purpose only (`SeedLedger`). A group seed (for a subset of more than two parties:
-MPyC-style PRSS, common coins) is chosen by the subset's leader as HKDF-Expand of its pair seed
-with the second member and sent to each other member encrypted under a pad derived from their
-pair seed (a single-use stream-cipher key: HKDF-Expand is a PRF, RFC 5869 section 2.3).
+A pair seed is HKDF (RFC 5869) of one QKD key of at least 256 bits: salt "qkdlink/pair-seed/v1",
+info = label(purpose, lower party, higher party, key ID). Both parties compute it from the same
+key, and a key ID is consumed by one purpose only (`SeedLedger`). A group seed (for a subset of
+more than two parties: MPyC-style PRSS, common coins) is chosen by the subset's leader as
+HKDF-Expand of its pair seed with the second member and sent to each other member encrypted under
+a pad derived from their pair seed (a single-use stream-cipher key: HKDF-Expand is a PRF, RFC 5869
+section 2.3).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from qkdlink.randomness._kdf import SEED_BYTES, encode_label, expand, extract_an
 __all__ = [
     "GroupSeed",
     "PairSeed",
+    "check_seed_key",
     "derive_pair_seed",
     "leader_group_seed",
     "unwrap_group_seed",
@@ -63,12 +65,30 @@ class GroupSeed:
     """The secret seed; never printed."""
 
 
+def check_seed_key(qkd_key: bytes) -> None:
+    """Refuses a QKD key too short to give a seed its full 256 bits of entropy.
+
+    HKDF is deterministic: its output has no more entropy than its input key, so a 128-bit key
+    would make a "256-bit" seed worth 128 bits.
+
+    Raises:
+        ConfigurationError: the key is shorter than 32 bytes (e.g. a KME `key_size` of 128).
+    """
+    if len(qkd_key) < SEED_BYTES:
+        raise ConfigurationError(
+            f"a QKD key for a seed must be at least {8 * SEED_BYTES} bits, got {8 * len(qkd_key)}"
+        )
+
+
 def derive_pair_seed(qkd_key: bytes, key_id: str, a: str, b: str, purpose: str) -> PairSeed:
-    """The seed of the pair {a, b} for `purpose` from one QKD key (both sides get the same)."""
+    """The seed of the pair {a, b} for `purpose` from one QKD key (both sides get the same).
+
+    Raises:
+        ConfigurationError: the parties are equal, or the key is shorter than 256 bits.
+    """
     if a == b:
         raise ConfigurationError("a pair seed needs two distinct parties")
-    if len(qkd_key) < 16:
-        raise ConfigurationError("a QKD key for a seed must be at least 128 bits")
+    check_seed_key(qkd_key)
     lo, hi = sorted((a, b))
     info = encode_label("pair-seed", purpose, lo, hi, key_id)
     return PairSeed((lo, hi), purpose, key_id, extract_and_expand(qkd_key, _PAIR_SALT, info))

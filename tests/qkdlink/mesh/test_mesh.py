@@ -295,20 +295,42 @@ async def test_seeds_over_the_mesh() -> None:
     assert pool.delivered("a", "b") >= 4
 
 
-async def test_seed_request_with_empty_pool_raises() -> None:
+async def test_seed_request_with_empty_pool_fails_promptly_on_both_sides() -> None:
     pool = InMemoryKeyPool(capacity=0)
 
     async def body(mesh: Mesh) -> str:
-        if mesh.party == "a":
-            with pytest.raises(KeyExhaustedError):
-                await mesh.pair_seed("b", "x")
-            await mesh.send("b", "abort", b"")
-            return "refused"
-        if mesh.party == "b":
-            await mesh.recv("a", "abort")
-        return ""
+        if mesh.party == "c":
+            await mesh.barrier()
+            return ""
+        peer = "b" if mesh.party == "a" else "a"
+        with pytest.raises(KeyExhaustedError) as info:
+            # Bounded well below recv_timeout: b must hear a's refusal, not wait for a key ID
+            # (a stays connected until the barrier, so a link close cannot end b's wait).
+            await asyncio.wait_for(mesh.pair_seed(peer, "x"), 5)
+        assert len(mesh.ledger) == 0  # no seed from anything else than a QKD key
+        await mesh.barrier()
+        return str(info.value)
 
-    assert (await run_parties(body, pool=pool))["a"] == "refused"
+    results = await run_parties(body, pool=pool, recv_timeout=30)
+    assert "party 'a'" in results["b"]  # b is told who refused
+    assert pool.delivered("a", "b") == 0
+
+
+@pytest.mark.parametrize("collective", ["common_coins", "przs", "prss"])
+async def test_collective_seeds_with_empty_pool_fail_promptly_everywhere(collective: str) -> None:
+    pool = InMemoryKeyPool(capacity=0)
+
+    async def body(mesh: Mesh) -> str:
+        seeds: Awaitable[object] = (
+            mesh.prss("p", threshold=1) if collective == "prss" else getattr(mesh, collective)("p")
+        )
+        with pytest.raises(KeyExhaustedError) as info:
+            await asyncio.wait_for(seeds, 5)
+        await mesh.barrier()  # everyone stays connected until all have failed
+        return type(info.value).__name__
+
+    results = await run_parties(body, pool=pool, recv_timeout=30)
+    assert set(results.values()) == {"KeyExhaustedError"}
 
 
 async def test_seed_without_provider_is_a_configuration_error() -> None:

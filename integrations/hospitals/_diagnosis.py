@@ -3,8 +3,9 @@
 The client hospital makes a CKKS context (TenSEAL), keeps the secret key, and sends the public
 context and its encrypted, standardized patient features to the server hospital. The server
 computes the encrypted logit <x, w> + b homomorphically with its plaintext model and returns
-it; only the client can decrypt. The server sees ciphertexts only; the client sees one score
-per patient, not the weights (a single score per query, as any prediction service reveals).
+it masked to the score's slot and noise-flooded (`_circuit_privacy`); only the client can
+decrypt. The server sees ciphertexts only; the client sees one score per patient (within the
+flooding noise), not the partial sums that would give away the weights.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from integrations.hospitals._circuit_privacy import private_score
 from integrations.tenseal import (
     MeshPeerChannel,
     recv_ckks_vector,
@@ -29,7 +31,8 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def make_ckks_context() -> Any:
-    """CKKS, N = 8192, 40-bit scale: ~128-bit security (HE standard) and one multiplication."""
+    """CKKS, N = 8192, 40-bit scale: ~128-bit security (HE standard) and two plaintext
+    multiplications (the dot product and the server's score mask)."""
     import tenseal as ts
 
     context = ts.context(ts.SCHEME_TYPE.CKKS, 8192, coeff_mod_bit_sizes=[60, 40, 40, 60])
@@ -73,5 +76,5 @@ async def diagnosis_server(mesh: Mesh, client: str, weights: FloatArray) -> int:
     w, b = weights[:-1].tolist(), float(weights[-1])
     for _ in range(count):
         encrypted = await recv_ckks_vector(channel, context)
-        await send_ckks_vector(channel, encrypted.dot(w) + b)
+        await send_ckks_vector(channel, private_score(encrypted, w, b, context))
     return count

@@ -1,9 +1,14 @@
-"""Helpers for mesh tests: free ports and channel configs keyed by an in-memory QKD link."""
+"""Helpers for mesh tests: free ports, channel configs keyed by an in-memory QKD link, and a
+TCP proxy that can reset its connections."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import random
 import socket
+import struct
 from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -59,3 +64,60 @@ def channel_configs(
         return config
 
     return {p: factory(p) for p in parties}
+
+
+class ResettingProxy:
+    """TCP forwarders from `listen_base + r` to `target_base + r` (r in `ranks`) that can reset
+    every connection at once, as a crashed host or a cut network does (RST, no goodbye)."""
+
+    def __init__(self, host: str, listen_base: int, target_base: int, ranks: range) -> None:
+        self._host = host
+        self._listen = listen_base
+        self._target = target_base
+        self._ranks = ranks
+        self._servers: list[asyncio.Server] = []
+        self._writers: list[asyncio.StreamWriter] = []
+        self._pumps: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> ResettingProxy:
+        for r in self._ranks:
+            server = await asyncio.start_server(
+                functools.partial(self._forward, self._target + r), self._host, self._listen + r
+            )
+            self._servers.append(server)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.reset()
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+        for pump in list(self._pumps):
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+
+    async def _forward(
+        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        up_reader, up_writer = await asyncio.open_connection(self._host, port)
+        self._writers += [writer, up_writer]
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            pump = asyncio.get_running_loop().create_task(self._pump(src, dst))
+            self._pumps.add(pump)
+            pump.add_done_callback(self._pumps.discard)
+
+    @staticmethod
+    async def _pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await src.read(1 << 16):
+                dst.write(data)
+                await dst.drain()
+
+    def reset(self) -> None:
+        """Abort every forwarded connection with a TCP RST (SO_LINGER 0), both sides."""
+        for writer in self._writers:
+            sock = writer.get_extra_info("socket")
+            if sock is not None and sock.fileno() >= 0:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        self._writers.clear()

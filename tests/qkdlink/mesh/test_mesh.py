@@ -113,18 +113,27 @@ async def test_arrays_collectives_and_stats(kind: str) -> None:
 
 
 async def test_disconnect_mid_protocol_names_the_party() -> None:
+    waiting = asyncio.Event()
+
     async def body(mesh: Mesh) -> str:
         if mesh.party == "c":
-            await mesh.send("a", "one", b"1")
+            await waiting.wait()
+            await mesh.send("a", "last", b"1")
             return "left"  # leaves: its links close
         if mesh.party == "a":
-            assert await mesh.recv("c", "one") == b"1"  # buffered before the close: delivered
+            pending = asyncio.create_task(mesh.recv("c", "two"))
+            await asyncio.sleep(0)  # the receive waits when c leaves
+            waiting.set()
             with pytest.raises(PartyDisconnectedError) as info:
-                await mesh.recv("c", "two")
+                # Bounded far below recv_timeout: the close must be noticed, not timed out.
+                await asyncio.wait_for(pending, 5)
+            assert await mesh.recv("c", "last") == b"1"  # sent before the close: delivered
+            with pytest.raises(PartyDisconnectedError):
+                await asyncio.wait_for(mesh.recv("c", "three"), 5)  # and any later receive
             return info.value.party
         return "b"
 
-    results = await run_parties(body, recv_timeout=20)
+    results = await run_parties(body, recv_timeout=30)
     assert results["a"] == "c"
 
 

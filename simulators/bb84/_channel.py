@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -252,6 +253,9 @@ class _Model:
         )
 
 
+_BATCH = 1 << 16
+"""Random numbers drawn at a time into a reused buffer (the stream is the same as one draw)."""
+
 _FIELDS_U8 = ("pulse_class", "alice_basis", "alice_bit", "bob_basis", "bob_bit", "eve_action")
 
 
@@ -270,8 +274,8 @@ class BlockSampler:
         self._pulses = 0
         self._emitted = np.zeros(len(self._model.classes), dtype=np.int64)
         self._arrays: dict[str, npt.NDArray[Any]] = {}
-        self._scratch = np.empty(0, dtype=np.float64)
-        self._scratch32 = np.empty(0, dtype=np.float32)
+        self._scratch = np.empty(_BATCH, dtype=np.float64)
+        self._scratch32 = np.empty(_BATCH, dtype=np.float32)
         self._allocate(max(capacity, 0))
 
     @staticmethod
@@ -297,19 +301,10 @@ class BlockSampler:
         if size > self._arrays["slot"].shape[0]:
             self._allocate(max(size, self._arrays["slot"].shape[0] * 5 // 4))
 
-    def _uniforms(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
-        """`rng.random(n)` into a reused buffer (same numbers, no fresh pages per chunk)."""
-        if self._scratch.shape[0] < n:
-            self._scratch = np.empty(n, dtype=np.float64)
-        out: npt.NDArray[np.float64] = rng.random(out=self._scratch[:n])
-        return out
-
-    def _uniforms32(self, rng: np.random.Generator, n: int) -> npt.NDArray[np.float32]:
-        """`rng.random(n, dtype=np.float32)` into a reused buffer."""
-        if self._scratch32.shape[0] < n:
-            self._scratch32 = np.empty(n, dtype=np.float32)
-        out: npt.NDArray[np.float32] = rng.random(dtype=np.float32, out=self._scratch32[:n])
-        return out
+    def _batches(self, n: int) -> Iterator[tuple[int, int]]:
+        """(start, stop) of consecutive batches covering n draws."""
+        for lo in range(0, n, _BATCH):
+            yield lo, min(lo + _BATCH, n)
 
     def _slots(self, rng: np.random.Generator, pulses: int, offset: int) -> int:
         """Bernoulli(Q̄) successes among `pulses` slots, appended as offset + index; how many.
@@ -327,15 +322,17 @@ class BlockSampler:
             self._reserve(start + count + chunk)
             slot = self._arrays["slot"]
             if p < _GEOMETRIC_SEARCH_FROM:
-                # rng.geometric(p, chunk) computed from the very exponentials it would draw.
-                if self._scratch.shape[0] < chunk:
-                    self._scratch = np.empty(chunk, dtype=np.float64)
-                exp = rng.standard_exponential(out=self._scratch[:chunk])
-                added, last, done = _compiled().geometric_positions(
-                    exp, math.log1p(-p), last, pulses, slot, start + count, offset
-                )
-                count += int(added)
-                last = int(last)
+                # rng.geometric(p, chunk) computed from the very exponentials it would draw,
+                # a batch at a time (all `chunk` of them are drawn, used or not).
+                done = False
+                for lo, hi in self._batches(chunk):
+                    exp = rng.standard_exponential(out=self._scratch[: hi - lo])
+                    if not done:
+                        added, last, done = _compiled().geometric_positions(
+                            exp, math.log1p(-p), last, pulses, slot, start + count, offset
+                        )
+                        count += int(added)
+                        last = int(last)
                 if done:
                     return count
             else:
@@ -363,16 +360,17 @@ class BlockSampler:
         # Class and category of each detection: one uniform and a search in the cumulative table.
         detected = np.zeros(len(model.classes), dtype=np.int64)
         split = a["eve_knows"]  # split pulses: Eve holds a photon (more knowledge added below)
-        kernels.classify(
-            self._uniforms(rng, n),
-            model.edges,
-            model.repeats,
-            _N_CAT * len(model.classes),
-            a["pulse_class"],
-            a["photon"],
-            split,
-            detected,
-        )
+        for b0, b1 in self._batches(n):
+            kernels.classify(
+                rng.random(out=self._scratch[: b1 - b0]),
+                model.edges,
+                model.repeats,
+                _N_CAT * len(model.classes),
+                a["pulse_class"][b0:b1],
+                a["photon"][b0:b1],
+                split[b0:b1],
+                detected,
+            )
         undetected = rng.multinomial(pulses - n, model.undetected)
         self._emitted += detected + undetected.astype(np.int64)
 
@@ -381,7 +379,10 @@ class BlockSampler:
             if pz == 0.5:
                 a[name][:] = _bits(rng, n)
             else:
-                np.greater_equal(self._uniforms32(rng, n), pz, out=a[name].view(np.bool_))
+                flags = a[name].view(np.bool_)
+                for b0, b1 in self._batches(n):
+                    uniform = rng.random(dtype=np.float32, out=self._scratch32[: b1 - b0])
+                    np.greater_equal(uniform, pz, out=flags[b0:b1])
         a["alice_bit"][:] = _bits(rng, n)
 
         eve_action = a["eve_action"]
@@ -409,17 +410,21 @@ class BlockSampler:
             )
             bob_bit[photon_idx] = bob_photon
         else:
-            kernels.bob_bits(
-                model.table,
-                model.table_shape,
-                a["alice_basis"],
-                a["alice_bit"],
-                eve_action,
-                a["bob_basis"],
-                a["photon"],
-                self._uniforms(rng, photons),
-                bob_bit,
-            )
+            # One uniform per photon detection, in order, a batch at a time.
+            at = 0
+            for b0, b1 in self._batches(photons):
+                at = kernels.bob_bits(
+                    model.table,
+                    model.table_shape,
+                    a["alice_basis"],
+                    a["alice_bit"],
+                    eve_action,
+                    a["bob_basis"],
+                    a["photon"],
+                    rng.random(out=self._scratch[: b1 - b0]),
+                    bob_bit,
+                    at,
+                )
         if config.eve_intercept_fraction > 0.0:
             kernels.eve_knowledge(split, eve_action, a["alice_basis"])
         self._size = hi

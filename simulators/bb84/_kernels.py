@@ -49,7 +49,8 @@ _BATCH = 1024
 @njit(cache=True, nogil=True)
 def classify(u, edges, repeats, cells, pulse_class, photon, split, detected):  # type: ignore[no-untyped-def]
     """Class and photon category of each detection from one uniform u: cell = #edges <= u
-    (capped at the last of `cells`), class = cell // CATEGORIES; counts detections per class.
+    (capped at the last of `cells`), class = cell // CATEGORIES; adds the detections per class
+    to `detected`.
     `edges` are the distinct cumulative edges, each standing for `repeats` equal ones.
 
     Runs in batches, one edge at a time over the batch (loops the compiler vectorises).
@@ -77,24 +78,28 @@ def classify(u, edges, repeats, cells, pulse_class, photon, split, detected):  #
         total = 0
         for i in range(pulse_class.shape[0]):
             total += pulse_class[i] == k
-        detected[k] = total
+        detected[k] += total
 
 
 @njit(cache=True, nogil=True)
 def bob_bits(  # type: ignore[no-untyped-def]
-    table, shape, alice_basis, alice_bit, eve_action, bob_basis, photon, uniforms, bob_bit
+    table, shape, alice_basis, alice_bit, eve_action, bob_basis, photon, uniforms, bob_bit, start
 ):
-    """Bob's bit for each photon detection: uniform < P(1) from the outcome table (indexed
-    [alice_basis, alice_bit, eve_action, bob_basis], flattened in C order); one uniform per
-    photon detection, in order. Other detections keep their (background) random bit."""
+    """Bob's bit for the photon detections from `start` on: uniform < P(1) from the outcome
+    table (indexed [alice_basis, alice_bit, eve_action, bob_basis], flattened in C order), one
+    uniform per photon detection, in order, until `uniforms` is used up; returns where to go on.
+    Other detections keep their (background) random bit."""
     j = 0
-    for i in range(photon.shape[0]):
+    i = start
+    while i < photon.shape[0] and j < uniforms.shape[0]:
         if photon[i]:
             flat = ((alice_basis[i] * shape[1] + alice_bit[i]) * shape[2] + eve_action[i]) * shape[
                 3
             ] + bob_basis[i]
             bob_bit[i] = 1 if uniforms[j] < table[flat] else 0
             j += 1
+        i += 1
+    return i
 
 
 @njit(cache=True, nogil=True)

@@ -4,7 +4,8 @@ Each party's tunnel listens on one local port per peer. A local program that con
 port for peer P gets a stream that P's tunnel opens to P's local target (host, port): the bytes
 travel as mesh messages over the P link. Streams are numbered per (origin, peer); every chunk
 carries a one-byte type: O (open), D (data), E (end of this direction). Tags are
-`tun/<origin>/<n>/<direction>/<k>`, so any number of concurrent streams never mix.
+`tun/<origin>/<n>/<direction>/<k>`, so any number of concurrent streams never mix. A local
+socket reset ends only its own stream (as an E), never the tunnel.
 """
 
 from __future__ import annotations
@@ -73,20 +74,33 @@ async def _pump_out(
 async def _pump_in(
     mesh: Mesh, peer: str, prefix: str, writer: asyncio.StreamWriter, start: int = 0
 ) -> None:
-    """Mesh messages under prefix/start, ... -> local socket, until E (then half-close)."""
+    """Mesh messages under prefix/start, ... -> local socket, until E (then half-close).
+
+    A local socket that fails (the program reset it) ends this connection as a reset ends a TCP
+    connection: it is aborted (so the other direction ends with E) and the peer's remaining
+    chunks are received and dropped until its E, so none is left unclaimed on the mesh.
+    """
+    local_open = True
     for k in itertools.count(start):
         message = await mesh.recv(peer, f"{prefix}/{k}", patient=True)
         kind = message[:1]
         if kind == _END:
-            with contextlib.suppress(OSError, RuntimeError):
-                if writer.can_write_eof():
-                    writer.write_eof()
+            if local_open:
+                with contextlib.suppress(OSError, RuntimeError):
+                    if writer.can_write_eof():
+                        writer.write_eof()
             return
         if kind != _DATA:
             # Only D and E follow an open: anything else is never guessed to be data.
             raise RemoteProtocolError(f"party {peer!r} sent a tunnel chunk of unknown type")
-        writer.write(memoryview(message)[1:])
-        await writer.drain()
+        if not local_open:
+            continue
+        try:
+            writer.write(memoryview(message)[1:])
+            await writer.drain()
+        except OSError:
+            writer.transport.abort()
+            local_open = False
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 
 import pytest
 
@@ -108,3 +110,64 @@ async def test_chunk_of_unknown_type_is_a_remote_error_not_data() -> None:
         [("tun/a/0/fwd/0", b"O"), ("tun/a/0/fwd/1", b"Xinjected bytes")]
     )
     assert "'a'" in str(error)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close a local socket abruptly: RST (SO_LINGER 0), no FIN, unread data dropped."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@pytest.mark.parametrize("who", ["target", "client"])
+async def test_local_socket_reset_ends_only_that_stream(who: str) -> None:
+    """A local program that resets its connection ends the tunnelled stream: both tunnels finish
+    their streams normally (no untyped ConnectionResetError), the peer's data is drained."""
+    parties = ("a", "b")
+    net = MemoryNetwork()
+    flood = b"x" * (4 << 20)  # more than the sockets buffer: writes into the reset socket fail
+
+    async def target(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if who == "target":
+            _reset(writer)
+            return
+        writer.write(flood)  # towards the client, which resets
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(target, "127.0.0.1", 0)
+    target_port = server.sockets[0].getsockname()[1]
+    a_port, b_port = free_ports(2)
+    configs = {
+        "a": TunnelConfig({"b": ("127.0.0.1", a_port)}, ("127.0.0.1", 1), streams_per_peer=1),
+        "b": TunnelConfig(
+            {"a": ("127.0.0.1", b_port)}, ("127.0.0.1", target_port), streams_per_peer=1
+        ),
+    }
+
+    async def tunnel(p: str) -> None:
+        async with Mesh(MeshConfig(p, parties), net.transport(p)) as mesh:
+            await run_tunnel(mesh, configs[p])
+
+    async def client() -> None:
+        for _ in range(100):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", a_port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        if who == "client":
+            await reader.readexactly(1)  # the target's flood has started
+            _reset(writer)
+            return
+        with contextlib.suppress(OSError):
+            writer.write(flood)
+            await writer.drain()
+            await reader.read()
+        writer.close()
+
+    try:
+        await asyncio.wait_for(asyncio.gather(client(), tunnel("a"), tunnel("b")), 20)
+    finally:
+        server.close()

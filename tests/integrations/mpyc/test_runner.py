@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import re
 import uuid
+from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -19,6 +22,35 @@ PARTIES = ("h0", "h1", "h2")
 INPUTS = {"h0": (10.0, 4), "h1": (20.0, 4), "h2": (30.5, 2)}
 
 
+class TallyingMesh(Mesh):
+    """A mesh that tallies, per peer, the tunnelled program bytes it sends and receives: the
+    payload of data chunks (type D) under `tun/` tags, not the open and end markers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tunnel_sent: Counter[str] = Counter()
+        self.tunnel_received: Counter[str] = Counter()
+
+    async def send(self, peer: str, tag: str, data: bytes | memoryview) -> None:
+        await super().send(peer, tag, data)
+        if tag.startswith("tun/") and bytes(data[:1]) == b"D":
+            self.tunnel_sent[peer] += len(data) - 1
+
+    async def recv(self, peer: str, tag: str, *, patient: bool = False) -> bytes:
+        data = await super().recv(peer, tag, patient=patient)
+        if tag.startswith("tun/") and data[:1] == b"D":
+            self.tunnel_received[peer] += len(data) - 1
+        return data
+
+
+MPYC_HEADER = 12
+"""Bytes of MPyC's header on every message (8-byte program counter, 4-byte length; see
+mpyc/asyncoro.py `MessageExchanger.send`)."""
+MPYC_MESSAGES_PER_LINK = 4
+"""Messages each party must send each other one here: its shares of the two secret inputs and
+of the two opened outputs (3 parties, Shamir with t = 1)."""
+
+
 @pytest.mark.slow
 async def test_secure_mean_through_tunnels() -> None:
     qkd = InMemoryKeyPool()
@@ -27,21 +59,28 @@ async def test_secure_mean_through_tunnels() -> None:
     net = TcpBasePorts({p: ("127.0.0.1", port) for p, port in zip(PARTIES, ports, strict=True)})
     mesh_id = f"mpyc-{uuid.uuid4().hex[:8]}"
 
-    async def party(p: str) -> tuple[str, dict[str, int]]:
+    async def party(p: str) -> tuple[str, TallyingMesh]:
         transport = ChannelMeshTransport(p, PARTIES, configs[p], net, mesh_id=mesh_id)
-        async with Mesh(MeshConfig(p, PARTIES, mesh_id=mesh_id), transport) as mesh:
+        async with TallyingMesh(MeshConfig(p, PARTIES, mesh_id=mesh_id), transport) as mesh:
             s, c = INPUTS[p]
             program = ["-m", "integrations.mpyc.secure_mean", "--sum", str(s), "--count", str(c)]
-            out = await run_mpyc_party(mesh, program, time_limit=30)
-            tunnelled = {q: st.bytes_sent for q, st in mesh.stats().items()}
-            return out, tunnelled
+            return await run_mpyc_party(mesh, program, time_limit=30), mesh
 
     results = await asyncio.wait_for(asyncio.gather(*(party(p) for p in PARTIES)), 120)
+    outputs = {p: out for p, (out, _) in zip(PARTIES, results, strict=True)}
+    meshes = {p: mesh for p, (_, mesh) in zip(PARTIES, results, strict=True)}
     expected = (10.0 + 20.0 + 30.5) / 10
-    for out, tunnelled in results:
+    for p, out in outputs.items():
         line = next(line for line in out.splitlines() if line.startswith("MEAN "))
         assert abs(float(line.split()[1]) - expected) < 1e-6
-        assert all(n > 0 for n in tunnelled.values())  # MPyC's bytes went through the mesh
+        # Every byte MPyC counts as sent (its own log line at shutdown) crossed the mesh.
+        reported = re.search(r"bytes sent: (\d+)", out)
+        assert reported is not None, out
+        assert sum(meshes[p].tunnel_sent.values()) >= int(reported[1]) > 0
+    for a, b in itertools.permutations(PARTIES, 2):
+        sent = meshes[a].tunnel_sent[b]
+        assert sent >= MPYC_MESSAGES_PER_LINK * MPYC_HEADER, (a, b, sent)
+        assert sent == meshes[b].tunnel_received[a]  # and all of it reached the peer's program
     for a, b in itertools.combinations(PARTIES, 2):
         assert qkd.issued(a, b) == 1  # one quantum-keyed channel per pair
 

@@ -13,33 +13,12 @@ Importing this module imports numba (nothing is compiled until the first call; c
 cached on disk). Without numba the same functions run as plain Python: correct, but slow.
 """
 
-import functools
 from typing import Any
 
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is in the `sim` extra
-    numba = None
-
-
-def _compile(**options: Any) -> Any:
-    if numba is None:  # pragma: no cover
-        return _plain
-    return numba.njit(**options)
-
-
-def _plain(function: Any) -> Any:  # pragma: no cover
-    """Without numba: the function as it is, with numpy's uint64 wrap-around (which the
-    compiled code relies on) not reported as overflow."""
-
-    @functools.wraps(function)
-    def wrapped(*args: Any) -> Any:
-        with np.errstate(over="ignore"):
-            return function(*args)
-
-    return wrapped
+from protocols.bb84._jit import kernel as _compile
+from protocols.bb84._jit import numba
 
 
 def _jit(function: Any) -> Any:
@@ -559,13 +538,14 @@ if numba is None:  # pragma: no cover
     _pcg_step = _pcg_step_split
 else:
     from llvmlite import ir
+    from numba import types
     from numba.extending import intrinsic
 
     @intrinsic
     def _pcg_step(typingctx, state_hi, state_lo, inc_hi, inc_lo):
         """state * multiplier + inc (mod 2^128) as one LLVM i128 multiply-add."""
-        word = numba.types.uint64
-        signature = numba.types.UniTuple(word, 2)(word, word, word, word)
+        word = types.uint64
+        signature = types.UniTuple(word, 2)(word, word, word, word)
 
         def codegen(context, builder, sig, args):
             wide = ir.IntType(128)

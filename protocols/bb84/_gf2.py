@@ -41,6 +41,7 @@ def available() -> bool:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     try:
+        import numba  # noqa: F401  (the kernels are compiled by numba, in the `sim` extra)
         from llvmlite import binding
     except ImportError:
         return False

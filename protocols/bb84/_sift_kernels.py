@@ -10,21 +10,9 @@ Importing this module imports numba (nothing is compiled until the first call; c
 cached on disk). Without numba the same functions run as plain Python: correct, but slow.
 """
 
-from typing import Any
-
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - numba is in the `sim` extra
-    numba = None
-
-
-def _compile(**options: Any) -> Any:
-    if numba is None:  # pragma: no cover
-        return lambda function: function
-    return numba.njit(**options)
-
+from protocols.bb84._jit import kernel as _compile
 
 numba_int = np.int64
 """Widens a byte before shifting (compiled or not)."""

@@ -14,6 +14,7 @@ import pytest
 
 from integrations.hospitals import format_report
 from integrations.hospitals._data import HOSPITALS
+from integrations.hospitals._scenario import REKEY_BYTES
 from qkdlink.errors import ConfigurationError
 from qkdlink.keysource import LinkStatistics
 from simulators.bb84 import LinkConfig, default_block_pulses
@@ -143,6 +144,13 @@ def test_demo_cli_over_tcp_on_bb84_links_prints_json() -> None:
     assert keys["delivered_by_kme"] == keys["fetched_by_sae"]
     assert keys["consumed_by_purpose"]["handshakes"] == 3
     assert keys["consumed_by_purpose"]["seeds"] == {"przs/training": 3}
+    # The ~35 MB CKKS context exceeds the channels' rekey byte limit: the rekey keys the SAEs
+    # fetched are the rekeys the channels themselves completed, and they are in the sums below.
+    rekeys = keys["consumed_by_purpose"]["rekeys"]
+    assert rekeys >= 1
+    assert rekeys == keys["rekeys_completed_by_channels"]
+    context_link = next(t for t in report["traffic"] if t["link"] == "hospital-a--hospital-c")
+    assert rekeys >= context_link["bytes_b_to_a"] // REKEY_BYTES - 1
     _assert_keys_add_up(keys)
     assert [t["link"] for t in report["traffic"]] == [link["link"] for link in report["links"]]
     assert all(t["bytes_a_to_b"] > 0 and t["bytes_b_to_a"] > 0 for t in report["traffic"])

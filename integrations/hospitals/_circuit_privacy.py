@@ -3,7 +3,7 @@
 `encrypted.dot(w) + b` leaves running partial sums of x * w in the other CKKS slots (TenSEAL
 rotates and adds), so a client holding the secret key would read the weights off one reply.
 The server therefore multiplies by the plaintext mask [1, 0, 0, ...] (every other slot becomes
-CKKS noise, ~1e-8) and then adds a fresh public-key encryption of uniform noise in [-B, B] in
+CKKS error, ~1e-7) and then adds a fresh public-key encryption of uniform noise in [-B, B] in
 the real and imaginary part of every slot: noise flooding (smudging), the counter-measure of
 Li and Micciancio, "On the Security of Homomorphic Encryption on Approximate Numbers",
 EUROCRYPT 2021; being a fresh encryption, it also re-randomizes both ciphertext components.

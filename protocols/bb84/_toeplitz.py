@@ -22,9 +22,10 @@ between, all batched along one axis of a 2-D array (which numpy runs vectorised 
 Each pass works on cache-sized pieces instead of striding over the whole array: 1.5-1.9x
 faster than one 1-D transform on the shared test machine for L = 3 · 10^4 .. 5.6 · 10^6. The
 twiddles are computed from reduced exponents, as products of two directly evaluated tables,
-so they are within a few ulp of exact and do not change the error bound. A few rows
-(verification tags) are computed directly on bit-packed words instead, which is an order of
-magnitude cheaper.
+so they are within a few ulp of exact and do not change the error bound. Without the
+carry-less multiply, a few rows (verification tags) are computed directly on bit-packed words
+instead, an order of magnitude cheaper than the FFT (with it, the carry-less window is another
+20x cheaper: 3 ms for 64 rows of 5.3 · 10^6 bits).
 """
 
 from __future__ import annotations
@@ -80,10 +81,10 @@ def toeplitz_multiply(
         raise LocalProtocolError("seed must have len(x) + rows - 1 bits (and len(x), rows <= 2^24)")
     if rows == 0 or n == 0:
         return np.zeros(rows, dtype=np.uint8)
-    if rows <= _PACKED_ROWS:
-        return _packed_rows(seed, x, rows)
     if _gf2.available():
         return _clmul_rows(seed, x, rows)
+    if rows <= _PACKED_ROWS:
+        return _packed_rows(seed, x, rows)
     return _fft_rows(seed, x, rows)
 
 

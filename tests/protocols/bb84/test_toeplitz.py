@@ -17,6 +17,7 @@ from protocols.bb84._toeplitz import (
     _clmul_rows,
     _fft_rows,
     _four_step_convolution,
+    _packed_rows,
     _row_count,
     fast_length,
     privacy_amplify,
@@ -118,6 +119,10 @@ def test_packed_and_fft_paths_agree(rows: int) -> None:
     y = toeplitz_multiply(s, x, rows)
     for i in {0, rows // 2, rows - 1}:
         assert y[i] == int(np.dot(s[i : i + n][::-1].astype(np.int64), x)) & 1
+    # Every path computes the same rows (packed: the tag path without a carry-less multiply).
+    assert np.array_equal(_fft_rows(s, x, rows), y)
+    if rows <= 256:
+        assert np.array_equal(_packed_rows(s, x, rows), y)
 
 
 @settings(max_examples=80, deadline=None)

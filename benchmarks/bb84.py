@@ -86,17 +86,14 @@ def bench_bb84_quantum(options: BenchOptions) -> list[Record]:
 
 
 def bench_bb84_pipeline(options: BenchOptions) -> list[Record]:
-    from simulators.bb84 import LinkConfig, auth_material, block_rng, run_block
+    from simulators.bb84 import LinkConfig, auth_material, block_rng, run_block, warm_up
 
     config = LinkConfig(distance_km=10.0, pulse_rate_hz=1e9)
     pulses = 3 * 10**8 if options.quick else 10**9
     blocks = 1 if options.quick else 3
-    # One smaller untimed block first: a running link pays the one-off costs (the qiskit outcome
-    # table, loading or compiling the numba kernels) once, not per block. It must make key, so
-    # that every stage ran (smaller blocks abort on the finite-key bound before Cascade).
-    warm = run_block(config, 2 * 10**8, rng=block_rng(2025, 0), auth_key=auth_material(2025, 0))
-    if warm.aborted:
-        raise RuntimeError(f"warm-up block aborted: {warm.abort_reason}")
+    # One smaller untimed block first (`warm_up`): a running link pays the one-off costs (the
+    # qiskit outcome table, loading or compiling the numba kernels) once, not per block.
+    warm_up()
     key_bits = 0
     link_seconds = 0.0
     cpu_seconds = 0.0

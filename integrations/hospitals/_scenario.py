@@ -222,6 +222,14 @@ async def run_scenario(options: ScenarioOptions) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="qkdlink-hospitals-") as tmp:
         with clock.phase("lab"):
+            if source == "bb84":
+                from simulators.bb84 import warm_up
+
+                # Six simulated links would otherwise compile the kernels inside their first
+                # blocks, with nothing on screen for half a minute on a fresh checkout.
+                clock.say("loading the BB84 kernels (compiled by numba on a first run, ~30 s)")
+                await asyncio.to_thread(warm_up)
+                clock.say("BB84 kernels ready")
             # A small pool cap: the KMEs store only a few blocks, and a full pool stops the
             # simulated links after one block read ahead (they resume as keys are taken), so
             # they do not compete with the phases for CPU. The report's per-link figures count

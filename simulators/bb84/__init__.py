@@ -8,7 +8,7 @@ from simulators.bb84._keysource import (
     default_block_pulses,
     make_key_source,
 )
-from simulators.bb84._link import BlockResult, auth_material, block_rng, run_block
+from simulators.bb84._link import BlockResult, auth_material, block_rng, run_block, warm_up
 from simulators.bb84._qubit import (
     EveAction,
     bb84_circuit,
@@ -39,4 +39,5 @@ __all__ = [
     "run_block",
     "run_exact",
     "simulate",
+    "warm_up",
 ]

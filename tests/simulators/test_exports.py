@@ -27,6 +27,7 @@ BB84 = {
     "run_block",
     "run_exact",
     "simulate",
+    "warm_up",
 }
 KEYRATE = {
     "DecoyMethod",

@@ -128,3 +128,14 @@ def test_unknown_error_correction_is_refused_clearly() -> None:
             auth_key=auth_material(1),
             reconciliation="turbo",
         )
+
+
+def test_warm_up_reaches_privacy_amplification() -> None:
+    # It must run every stage, or the kernels it is meant to compile stay cold.
+    from simulators.bb84 import warm_up
+
+    result = warm_up()
+    assert not result.aborted
+    assert result.keys_equal
+    assert result.net_key_bits > 0
+    assert result.ec_leaked_bits > 0

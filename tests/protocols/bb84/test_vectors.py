@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from protocols.bb84 import run_in_memory
+from tests.protocols.bb84._synthetic import make_records
 from tests.protocols.bb84.conftest import endpoints, lab_block, lab_config
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "postprocessing.json").read_text())
@@ -22,9 +23,24 @@ def test_vector_file_records_its_source() -> None:
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=lambda case: case["name"])
 def test_vector(case: dict[str, Any]) -> None:
     records = dict(case["records"])
-    del records["pulses"]  # lab_block's default; kept in the file for the reader
-    alice_record, bob_record = lab_block(**records)
-    config = lab_config(reconciliation=case["reconciliation"])
+    if "link" in case:
+        # A decoy-state block: the synthetic link's intensities, class probabilities, η and Y0.
+        link = case["link"]
+        alice_record, bob_record = make_records(
+            records.pop("pulses"),
+            **records,
+            intensities=tuple(link["intensities"]),
+            probabilities=tuple(link["probabilities"]),
+            eta=link["eta"],
+            y0=link["y0"],
+        )
+        config = lab_config(
+            intensities=tuple(link["intensities"]), reconciliation=case["reconciliation"]
+        )
+    else:
+        del records["pulses"]  # lab_block's default; kept in the file for the reader
+        alice_record, bob_record = lab_block(**records)
+        config = lab_config(reconciliation=case["reconciliation"])
     result = run_in_memory(*endpoints(alice_record, bob_record, config, seed=case["random_seed"]))
     expected = case["expected"]
     assert result.classical_bytes == expected["classical_bytes"]

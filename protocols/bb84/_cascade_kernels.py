@@ -521,25 +521,44 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @_inline
-def _pcg_step_split(state_hi, state_lo, inc_hi, inc_lo):
-    """state * multiplier + inc (mod 2^128) on 64-bit halves (plain Python, no numba)."""
+def _lcg_split(state_hi, state_lo, mult_hi, mult_lo, inc_hi, inc_lo):
+    """state * mult + inc (mod 2^128) on 64-bit halves (plain Python, no numba)."""
     a0, a1 = state_lo & _LOW32, state_lo >> np.uint64(32)
-    b0, b1 = _PCG_MULT_LO & _LOW32, _PCG_MULT_LO >> np.uint64(32)
+    b0, b1 = mult_lo & _LOW32, mult_lo >> np.uint64(32)
     p01 = a0 * b1
     p10 = a1 * b0
     mid = ((a0 * b0) >> np.uint64(32)) + (p01 & _LOW32) + (p10 & _LOW32)
     carry = a1 * b1 + (p01 >> np.uint64(32)) + (p10 >> np.uint64(32)) + (mid >> np.uint64(32))
-    high = state_hi * _PCG_MULT_LO + state_lo * _PCG_MULT_HI + carry
-    low = state_lo * _PCG_MULT_LO + inc_lo
+    high = state_hi * mult_lo + state_lo * mult_hi + carry
+    low = state_lo * mult_lo + inc_lo
     return high + inc_hi + (np.uint64(1) if low < inc_lo else np.uint64(0)), low
+
+
+@_inline
+def _pcg_step_split(state_hi, state_lo, inc_hi, inc_lo):
+    """state * multiplier + inc (mod 2^128) on 64-bit halves (plain Python, no numba)."""
+    return _lcg_split(state_hi, state_lo, _PCG_MULT_HI, _PCG_MULT_LO, inc_hi, inc_lo)
 
 
 if numba is None:  # pragma: no cover
     _pcg_step = _pcg_step_split
+    _lcg = _lcg_split
 else:
     from llvmlite import ir
     from numba import types
     from numba.extending import intrinsic
+
+    def _wide(builder, high, low):
+        """The 128-bit integer high:low."""
+        wide = ir.IntType(128)
+        shifted = builder.shl(builder.zext(high, wide), ir.Constant(wide, 64))
+        return builder.or_(shifted, builder.zext(low, wide))
+
+    def _halves(context, builder, signature, value):
+        """(high, low) 64-bit halves of a 128-bit integer, as a numba tuple."""
+        low = builder.trunc(value, ir.IntType(64))
+        high = builder.trunc(builder.lshr(value, ir.Constant(value.type, 64)), ir.IntType(64))
+        return context.make_tuple(builder, signature.return_type, [high, low])
 
     @intrinsic
     def _pcg_step(typingctx, state_hi, state_lo, inc_hi, inc_lo):
@@ -549,16 +568,21 @@ else:
 
         def codegen(context, builder, sig, args):
             wide = ir.IntType(128)
-
-            def join(high, low):
-                shifted = builder.shl(builder.zext(high, wide), ir.Constant(wide, 64))
-                return builder.or_(shifted, builder.zext(low, wide))
-
             multiplier = ir.Constant(wide, (int(_PCG_MULT_HI) << 64) | int(_PCG_MULT_LO))
-            state = builder.add(builder.mul(join(*args[:2]), multiplier), join(*args[2:]))
-            low = builder.trunc(state, ir.IntType(64))
-            high = builder.trunc(builder.lshr(state, ir.Constant(wide, 64)), ir.IntType(64))
-            return context.make_tuple(builder, sig.return_type, [high, low])
+            product = builder.mul(_wide(builder, *args[:2]), multiplier)
+            return _halves(context, builder, sig, builder.add(product, _wide(builder, *args[2:])))
+
+        return signature, codegen
+
+    @intrinsic
+    def _lcg(typingctx, state_hi, state_lo, mult_hi, mult_lo, inc_hi, inc_lo):
+        """state * mult + inc (mod 2^128) as one LLVM i128 multiply-add."""
+        word = types.uint64
+        signature = types.UniTuple(word, 2)(word, word, word, word, word, word)
+
+        def codegen(context, builder, sig, args):
+            product = builder.mul(_wide(builder, *args[:2]), _wide(builder, *args[2:4]))
+            return _halves(context, builder, sig, builder.add(product, _wide(builder, *args[4:])))
 
         return signature, codegen
 
@@ -571,37 +595,64 @@ def _output(state_hi, state_lo):
     return (mixed >> turn) | (mixed << ((np.uint64(64) - turn) & np.uint64(63)))
 
 
+# Four interleaved streams: lane l holds the states l+1, l+5, l+9, ... after the start, each
+# advanced by the jump state -> a^4 state + inc (1 + a + a^2 + a^3) (mod 2^128), so the four
+# 128-bit multiply chains run side by side instead of one after the other.
+_MULT4 = pow((int(_PCG_MULT_HI) << 64) | int(_PCG_MULT_LO), 4, 1 << 128)
+_MULT4_HI = np.uint64(_MULT4 >> 64)
+_MULT4_LO = np.uint64(_MULT4 & 0xFFFFFFFFFFFFFFFF)
+_GEOM4 = sum(pow((int(_PCG_MULT_HI) << 64) | int(_PCG_MULT_LO), k, 1 << 128) for k in range(4))
+_GEOM4 &= (1 << 128) - 1
+_GEOM4_HI = np.uint64(_GEOM4 >> 64)
+_GEOM4_LO = np.uint64(_GEOM4 & 0xFFFFFFFFFFFFFFFF)
+_DRAWS = 4096
+"""PCG64 outputs computed ahead at a time by `_shuffle` (a multiple of 4)."""
+
+
 @_inline
-def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo):
+def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws):
     """out = offset + numpy's `Generator(PCG64).permutation(len(out))` from the given fresh
     state: Fisher-Yates from the top, each index drawn by numpy's `random_interval` (masked
-    rejection on 32-bit halves of the 64-bit outputs, low half first)."""
+    rejection on 32-bit halves of the 64-bit outputs, low half first).
+
+    The outputs are computed ahead into `draws` (four interleaved streams), and the rejection
+    loop is branch-free: a rejected draw swaps out[i] with itself and keeps i."""
     n = out.shape[0]
     for i in range(n):
         out[i] = offset + i
-    mask = _LOW32  # the smallest 2^k - 1 >= i, shrinking with i
-    word = np.uint64(0)
-    high_left = False
-    for i in range(n - 1, 0, -1):
-        bound = np.uint64(i)
-        while (mask >> _ONE) >= bound:
-            mask >>= _ONE
-        while True:
-            if high_left:
-                value = word >> np.uint64(32)
-                high_left = False
-            else:
-                state_hi, state_lo = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
-                word = _output(state_hi, state_lo)
-                value = word & _LOW32
-                high_left = True
-            value &= mask
-            if value <= bound:
+    if n < 2:
+        return
+    jump_hi, jump_lo = _lcg(inc_hi, inc_lo, _GEOM4_HI, _GEOM4_LO, np.uint64(0), np.uint64(0))
+    s0h, s0l = _pcg_step(state_hi, state_lo, inc_hi, inc_lo)
+    s1h, s1l = _pcg_step(s0h, s0l, inc_hi, inc_lo)
+    s2h, s2l = _pcg_step(s1h, s1l, inc_hi, inc_lo)
+    s3h, s3l = _pcg_step(s2h, s2l, inc_hi, inc_lo)
+    i = np.int64(n - 1)
+    mask = _LOW32  # the smallest 2^k - 1 >= i
+    while (mask >> _ONE) >= np.uint64(i):
+        mask >>= _ONE
+    while i > 0:
+        for k in range(0, _DRAWS, 4):
+            draws[k] = _output(s0h, s0l)
+            draws[k + 1] = _output(s1h, s1l)
+            draws[k + 2] = _output(s2h, s2l)
+            draws[k + 3] = _output(s3h, s3l)
+            s0h, s0l = _lcg(s0h, s0l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
+            s1h, s1l = _lcg(s1h, s1l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
+            s2h, s2l = _lcg(s2h, s2l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
+            s3h, s3l = _lcg(s3h, s3l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
+        for t in range(2 * _DRAWS):
+            value = (draws[t >> 1] >> np.uint64((t & 1) << 5)) & mask
+            bound = np.uint64(i)
+            j = np.int64(value) if value <= bound else i
+            held = out[i]
+            out[i] = out[j]
+            out[j] = held
+            i -= np.int64(value <= bound)
+            if (mask >> _ONE) >= np.uint64(i):
+                mask >>= _ONE
+            if i == 0:
                 break
-        j = np.int64(value)
-        held = out[i]
-        out[i] = out[j]
-        out[j] = held
 
 
 # numpy's SeedSequence (O'Neill's seed_seq design, numpy/random/bit_generator.pyx): constants.
@@ -676,7 +727,8 @@ def _seeded(seed_words, index, frame):
 def frame_permutation(out, offset, seed_words, index, frame):
     """out = offset + default_rng([seed, index, frame]).permutation(len(out))."""
     state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, frame)
-    _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo)
+    draws = np.empty(_DRAWS, dtype=np.uint64)
+    _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws)
 
 
 @_jit_allocating
@@ -695,10 +747,11 @@ def frame_bytes(out, seed_words, index, frame):
 def pass_permutations(order, frame_sizes, seed_words, index, first_frame):
     """Every frame's permutation (`frame_permutation`), frame after frame, into one order."""
     offset = 0
+    draws = np.empty(_DRAWS, dtype=np.uint64)
     for frame in range(frame_sizes.shape[0]):
         n = frame_sizes[frame]
         state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, first_frame + frame)
-        _shuffle(order[offset : offset + n], offset, state_hi, state_lo, inc_hi, inc_lo)
+        _shuffle(order[offset : offset + n], offset, state_hi, state_lo, inc_hi, inc_lo, draws)
         offset += n
 
 

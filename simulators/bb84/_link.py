@@ -48,6 +48,9 @@ class BlockResult:
     detections: int
     sifted_bits: int
     qber: float
+    """Error rate of the sifted Z-basis key bits (all intensity classes) before error correction:
+    errors corrected / key bits on accepted blocks, counted from the simulated records on aborted
+    ones (the same quantity; an abort reason quotes Alice's X-basis estimate instead)."""
     ec_leaked_bits: int
     ec_efficiency: float
     ec_frame_error: bool
@@ -247,7 +250,7 @@ def _result(
         pulses=record.pulses,
         detections=record.detections,
         sifted_bits=int(np.count_nonzero(record.sifted_mask())),
-        qber=record.qber(0),
+        qber=_key_error_rate(record),
         ec_leaked_bits=0,
         ec_efficiency=float("nan"),
         ec_frame_error="verification" in reason or "frame error" in reason,
@@ -262,6 +265,18 @@ def _result(
         assessment=verdict,
         key=b"",
     )
+
+
+def _key_error_rate(record: DetectionRecord) -> float:
+    """Fraction of the sifted Z-basis bits (the raw key) where Bob's bit differs from Alice's;
+    NaN without any."""
+    from protocols.bb84 import BASIS_Z
+
+    key = (record.alice_basis == BASIS_Z) & (record.bob_basis == BASIS_Z)
+    n = int(np.count_nonzero(key))
+    if n == 0:
+        return float("nan")
+    return int(np.count_nonzero(record.alice_bit[key] != record.bob_bit[key])) / n
 
 
 def warm_up() -> BlockResult:

@@ -610,13 +610,14 @@ _DRAWS = 4096
 
 
 @_inline
-def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws):
+def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws, picks):
     """out = offset + numpy's `Generator(PCG64).permutation(len(out))` from the given fresh
     state: Fisher-Yates from the top, each index drawn by numpy's `random_interval` (masked
     rejection on 32-bit halves of the 64-bit outputs, low half first).
 
-    The outputs are computed ahead into `draws` (four interleaved streams), and the rejection
-    loop is branch-free: a rejected draw swaps out[i] with itself and keeps i."""
+    The outputs are computed ahead into `draws` (four interleaved streams); then, per buffer,
+    a branch-free loop picks the accepted indices into `picks` (a rejected draw is overwritten
+    by the next one) and a second loop does their swaps."""
     n = out.shape[0]
     for i in range(n):
         out[i] = offset + i
@@ -641,18 +642,25 @@ def _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws):
             s1h, s1l = _lcg(s1h, s1l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
             s2h, s2l = _lcg(s2h, s2l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
             s3h, s3l = _lcg(s3h, s3l, _MULT4_HI, _MULT4_LO, jump_hi, jump_lo)
+        # The accepted indices first (a short dependency chain through i), then the swaps.
+        top = i
+        m = 0
         for t in range(2 * _DRAWS):
             value = (draws[t >> 1] >> np.uint64((t & 1) << 5)) & mask
-            bound = np.uint64(i)
-            j = np.int64(value) if value <= bound else i
-            held = out[i]
-            out[i] = out[j]
-            out[j] = held
-            i -= np.int64(value <= bound)
+            accepted = value <= np.uint64(i)
+            picks[m] = np.int64(value)
+            m += np.int64(accepted)
+            i -= np.int64(accepted)
             if (mask >> _ONE) >= np.uint64(i):
                 mask >>= _ONE
             if i == 0:
                 break
+        for k in range(m):
+            at = top - k
+            j = picks[k]
+            held = out[at]
+            out[at] = out[j]
+            out[j] = held
 
 
 # numpy's SeedSequence (O'Neill's seed_seq design, numpy/random/bit_generator.pyx): constants.
@@ -728,7 +736,8 @@ def frame_permutation(out, offset, seed_words, index, frame):
     """out = offset + default_rng([seed, index, frame]).permutation(len(out))."""
     state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, frame)
     draws = np.empty(_DRAWS, dtype=np.uint64)
-    _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws)
+    picks = np.empty(2 * _DRAWS, dtype=np.int64)
+    _shuffle(out, offset, state_hi, state_lo, inc_hi, inc_lo, draws, picks)
 
 
 @_jit_allocating
@@ -748,10 +757,13 @@ def pass_permutations(order, frame_sizes, seed_words, index, first_frame):
     """Every frame's permutation (`frame_permutation`), frame after frame, into one order."""
     offset = 0
     draws = np.empty(_DRAWS, dtype=np.uint64)
+    picks = np.empty(2 * _DRAWS, dtype=np.int64)
     for frame in range(frame_sizes.shape[0]):
         n = frame_sizes[frame]
         state_hi, state_lo, inc_hi, inc_lo = _seeded(seed_words, index, first_frame + frame)
-        _shuffle(order[offset : offset + n], offset, state_hi, state_lo, inc_hi, inc_lo, draws)
+        _shuffle(
+            order[offset : offset + n], offset, state_hi, state_lo, inc_hi, inc_lo, draws, picks
+        )
         offset += n
 
 

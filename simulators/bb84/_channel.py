@@ -205,6 +205,11 @@ def _bits(rng: np.random.Generator, n: int) -> npt.NDArray[np.uint8]:
     return np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8))[:n]
 
 
+def _bits_into(rng: np.random.Generator, out: npt.NDArray[np.uint8]) -> None:
+    """`out[:] = _bits(rng, len(out))`, unpacked straight into `out` (the same draws)."""
+    _compiled().unpack_bits(np.frombuffer(rng.bytes((out.shape[0] + 7) // 8), np.uint8), out)
+
+
 @functools.cache
 def _compiled() -> ModuleType:
     """The numba kernels (compiled on first use, or loaded from the on-disk cache)."""
@@ -377,13 +382,13 @@ class BlockSampler:
         pz = config.basis_probability_z
         for name in ("alice_basis", "bob_basis"):
             if pz == 0.5:
-                a[name][:] = _bits(rng, n)
+                _bits_into(rng, a[name])
             else:
                 flags = a[name].view(np.bool_)
                 for b0, b1 in self._batches(n):
                     uniform = rng.random(dtype=np.float32, out=self._scratch32[: b1 - b0])
                     np.greater_equal(uniform, pz, out=flags[b0:b1])
-        a["alice_bit"][:] = _bits(rng, n)
+        _bits_into(rng, a["alice_bit"])
 
         eve_action = a["eve_action"]
         eve_action.fill(0)
@@ -395,7 +400,7 @@ class BlockSampler:
             eve_action[intercepted] = 1 + eve_basis[intercepted]
 
         bob_bit = a["bob_bit"]
-        bob_bit[:] = _bits(rng, n)  # background clicks: a random bit (e0 = 1/2)
+        _bits_into(rng, bob_bit)  # background clicks: a random bit (e0 = 1/2)
         photons = int(np.count_nonzero(a["photon"]))
         if self._exact:
             photon_idx = np.flatnonzero(a["photon"])

@@ -43,6 +43,20 @@ def geometric_positions(exp, log1m_p, last, pulses, out, start, offset):  # type
     return count, last, False
 
 
+@njit(cache=True, nogil=True)
+def unpack_bits(raw, out):  # type: ignore[no-untyped-def]
+    """out[i] = bit i of the bytes `raw`, most significant bit first (`np.unpackbits` order),
+    for every i < len(out), written in place (no unpacked temporary)."""
+    n = out.shape[0]
+    full = n >> 3
+    for b in range(full):
+        byte = raw[b]
+        for k in range(8):
+            out[8 * b + k] = (byte >> (7 - k)) & 1
+    for i in range(8 * full, n):
+        out[i] = (raw[i >> 3] >> (7 - (i & 7))) & 1
+
+
 _BATCH = 1024
 
 

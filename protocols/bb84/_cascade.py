@@ -73,6 +73,7 @@ __all__ = [
 _MIN_QBER = 1e-4
 _I64 = np.int64
 _IDX = np.int32  # key-length index arrays: half the memory traffic of int64 (n < 2^28)
+_NO_REPLIES = np.zeros(0, dtype=np.uint8)
 
 
 class CascadeQueryError(Exception):
@@ -539,7 +540,9 @@ class CascadeAlice:
         if not passes.size:
             return np.empty(0, dtype=np.uint8)
         out = np.empty(passes.shape[0], dtype=np.uint8)
-        code = kernels.answer(passes.astype(np.uint8), nodes.astype(np.uint32), *self._args, out)
+        passes = np.ascontiguousarray(passes, dtype=np.uint8)  # read only: no copies
+        nodes = np.ascontiguousarray(nodes, dtype=np.uint32)
+        code = kernels.answer(passes, nodes, *self._args, out)
         if code:
             raise CascadeQueryError("no such pass" if code == 1 else "no such node")
         self.disclosed += int(passes.shape[0])
@@ -631,7 +634,7 @@ class CascadeBob:
             raise LocalProtocolError("replies to the previous queries are still outstanding")
         while True:
             if self._ready is None:
-                self._ready = self._step(np.zeros(0, dtype=np.uint8))
+                self._ready = self._step(_NO_REPLIES)
             count, self._ready = self._ready, None
             if count > 0:
                 break
@@ -656,7 +659,7 @@ class CascadeBob:
         if parities.shape[0] != count:
             self._ctl[kernels.C_PENDING] = 0  # the same level is asked again
             raise LocalProtocolError("reply length does not match the queries")
-        self._ready = self._step(parities.astype(np.uint8))
+        self._ready = self._step(np.ascontiguousarray(parities, dtype=np.uint8))
         if self._ready == -2:
             raise CascadeQueryError("inconsistent parities: a bit was located twice")
 

@@ -133,7 +133,7 @@ class MessageAuthenticator:
         for frame in frames:
             pieces = (frame,) if isinstance(frame, bytes | memoryview) else frame
             # Length-prefix each frame so frame boundaries are authenticated too.
-            pending.append(_LENGTH.pack(sum(len(piece) for piece in pieces)))
+            pending.append(_LENGTH.pack(sum(map(len, pieces))))
             for piece in pieces:
                 if len(piece) < _JOIN_BELOW:
                     pending.append(piece)

@@ -133,8 +133,9 @@ class Buffer:
         self._push(value)
 
     def push_bits(self, bits: NDArray[np.uint8]) -> None:
-        self.push_u32(int(bits.shape[0]))
-        self._push(np.packbits(bits).tobytes())
+        packed = np.packbits(bits).tobytes()
+        self._out += (_U32.pack(bits.shape[0]), packed)
+        self._size += 4 + len(packed)
 
     def push_array(self, values: NDArray[np.generic], dtype: str) -> None:
         self.push_u32(int(values.shape[0]))
@@ -407,7 +408,12 @@ def encode_payload(message: Message) -> bytes:
 def encode_payload_buffer(message: Message) -> Buffer:
     """The payload of a message as pushed fields (`Buffer.parts`), not yet joined."""
     buf = Buffer()
-    if isinstance(message, Sift):
+    # Cascade's rounds are most of a block's messages: tested first.
+    if type(message) is ParityReply:
+        buf.push_bits(message.parities)
+    elif type(message) is ParityQuery:
+        _push_query(buf, message)
+    elif isinstance(message, Sift):
         index = message.pulse_index
         buf.push_u32(int(index.shape[0]))
         if index.shape[0]:
@@ -436,14 +442,7 @@ def encode_payload_buffer(message: Message) -> Buffer:
         buf.push_bytes(message.cascade_seed)
         buf.push_bits(message.top_parities)
     elif isinstance(message, ParityQuery):
-        # Small and frequent: one bytes object rather than four pushed fields.
-        passes, nodes = message.passes, message.nodes
-        buf.push_raw(
-            _U32.pack(passes.shape[0])
-            + passes.astype(np.uint8, copy=False).tobytes()
-            + _U32.pack(nodes.shape[0])
-            + nodes.astype(_wire(">u4"), copy=False).tobytes()
-        )
+        _push_query(buf, message)
     elif isinstance(message, ParityReply):
         buf.push_bits(message.parities)
     elif isinstance(message, Verify):
@@ -456,6 +455,17 @@ def encode_payload_buffer(message: Message) -> Buffer:
     elif isinstance(message, Abort):
         buf.push_bytes(message.reason.encode("utf-8"))
     return buf
+
+
+def _push_query(buf: Buffer, message: ParityQuery) -> None:
+    """Small and frequent: one bytes object rather than four pushed fields."""
+    passes, nodes = message.passes, message.nodes
+    buf.push_raw(
+        _U32.pack(passes.shape[0])
+        + passes.astype(np.uint8, copy=False).tobytes()
+        + _U32.pack(nodes.shape[0])
+        + nodes.astype(_wire(">u4"), copy=False).tobytes()
+    )
 
 
 def _decode_query(payload: bytes | memoryview, cap: int) -> ParityQuery:

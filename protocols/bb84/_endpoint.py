@@ -125,7 +125,8 @@ class Endpoint(abc.ABC):
                 data = bytes(self._inbox)
                 self._inbox.clear()
             view = memoryview(data)
-            while not self._machine.terminal:
+            end = len(data)
+            while pos < end and not self._machine.terminal:
                 found = self._frame_at(view, pos)
                 if found is None:
                     break

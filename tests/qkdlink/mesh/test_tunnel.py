@@ -15,6 +15,28 @@ from qkdlink.mesh import MemoryNetwork, Mesh, MeshConfig, TunnelConfig, run_tunn
 from ._helpers import free_ports
 
 
+def _a_to_b_tunnels(target_port: int) -> tuple[int, dict[str, TunnelConfig]]:
+    """a's local port and both tunnel configs: connections to a's port reach b's target."""
+    a_port, b_port = free_ports(2)
+    configs = {
+        "a": TunnelConfig({"b": ("127.0.0.1", a_port)}, ("127.0.0.1", 1), streams_per_peer=1),
+        "b": TunnelConfig(
+            {"a": ("127.0.0.1", b_port)}, ("127.0.0.1", target_port), streams_per_peer=1
+        ),
+    }
+    return a_port, configs
+
+
+async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to a tunnel's local port, retrying while the tunnel starts listening."""
+    for _ in range(100):
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
 async def test_tunnel_forwards_both_directions_and_ends() -> None:
     parties = ("a", "b")
     net = MemoryNetwork()
@@ -29,25 +51,14 @@ async def test_tunnel_forwards_both_directions_and_ends() -> None:
 
     server = await asyncio.start_server(echo_upper, "127.0.0.1", 0)
     target_port = server.sockets[0].getsockname()[1]
-    a_port, b_port = free_ports(2)
-    configs = {
-        "a": TunnelConfig({"b": ("127.0.0.1", a_port)}, ("127.0.0.1", 1), streams_per_peer=1),
-        "b": TunnelConfig(
-            {"a": ("127.0.0.1", b_port)}, ("127.0.0.1", target_port), streams_per_peer=1
-        ),
-    }
+    a_port, configs = _a_to_b_tunnels(target_port)
 
     async def tunnel(p: str) -> None:
         async with Mesh(MeshConfig(p, parties), net.transport(p)) as mesh:
             await run_tunnel(mesh, configs[p])
 
     async def client() -> bytes:
-        for _ in range(100):
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", a_port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        reader, writer = await _connect(a_port)
         payload = b"secret share " * 200_000  # several chunks
         writer.write(payload)
         await writer.drain()
@@ -138,25 +149,14 @@ async def test_local_socket_reset_ends_only_that_stream(who: str) -> None:
 
     server = await asyncio.start_server(target, "127.0.0.1", 0)
     target_port = server.sockets[0].getsockname()[1]
-    a_port, b_port = free_ports(2)
-    configs = {
-        "a": TunnelConfig({"b": ("127.0.0.1", a_port)}, ("127.0.0.1", 1), streams_per_peer=1),
-        "b": TunnelConfig(
-            {"a": ("127.0.0.1", b_port)}, ("127.0.0.1", target_port), streams_per_peer=1
-        ),
-    }
+    a_port, configs = _a_to_b_tunnels(target_port)
 
     async def tunnel(p: str) -> None:
         async with Mesh(MeshConfig(p, parties), net.transport(p)) as mesh:
             await run_tunnel(mesh, configs[p])
 
     async def client() -> None:
-        for _ in range(100):
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", a_port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        reader, writer = await _connect(a_port)
         if who == "client":
             await reader.readexactly(1)  # the target's flood has started
             _reset(writer)

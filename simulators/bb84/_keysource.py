@@ -81,8 +81,8 @@ class SimulatedLinkKeySource:
         self._link_word = int.from_bytes(hashlib.sha256(link_id.encode()).digest()[:8], "big")
         self.link_seconds_per_attempt = block_pulses / config.pulse_rate_hz
         """Link time one attempt stands for (pulses / pulse rate)."""
-        self._statistics: LinkStatistics | None = None
         self._history: deque[LinkStatistics] = deque(maxlen=_HISTORY_ATTEMPTS)
+        """The figures after each of the last attempts; the newest is `statistics`."""
 
     @property
     def link_id(self) -> str:
@@ -99,18 +99,19 @@ class SimulatedLinkKeySource:
     @property
     def statistics(self) -> LinkStatistics | None:
         """The link's figures over the attempts `blocks()` finished; None before the first."""
-        return self._statistics
+        return self._history[-1] if self._history else None
 
     def statistics_after(self, attempts: int) -> LinkStatistics | None:
         """The figures after `attempts` attempts, if among the last `_HISTORY_ATTEMPTS`."""
-        if self._statistics is None or not 1 <= attempts <= self._statistics.attempts:
+        latest = self.statistics
+        if latest is None or not 1 <= attempts <= latest.attempts:
             return None
-        back = self._statistics.attempts - attempts
+        back = latest.attempts - attempts
         return self._history[-1 - back] if back < len(self._history) else None
 
     def _record(self, result: BlockResult, accepted: bool) -> None:
         """Count one finished attempt (an aborted one: its link time and clicks, no key)."""
-        self._statistics = (self._statistics or LinkStatistics()).after_attempt(
+        figures = (self.statistics or LinkStatistics()).after_attempt(
             pulses=int(result.pulses),
             link_seconds=float(result.link_seconds),
             detections=int(result.detections),
@@ -119,7 +120,7 @@ class SimulatedLinkKeySource:
             qber=float(result.qber) if accepted else None,
             net_key_bits=int(result.net_key_bits) if accepted else 0,
         )
-        self._history.append(self._statistics)
+        self._history.append(figures)
 
     def attempt(self, block_id: int, attempt: int) -> BlockResult:
         """Run attempt `attempt` of block `block_id` (deterministic; CPU-heavy)."""

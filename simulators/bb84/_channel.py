@@ -358,8 +358,7 @@ class BlockSampler:
         kernels = _compiled()
         model, config = self._model, self._config
         n = self._slots(rng, pulses, self._pulses)
-        lo, hi = self._size, self._size + n
-        self._reserve(hi)
+        lo, hi = self._size, self._size + n  # `_slots` reserved room for them
         a = {name: array[lo:hi] for name, array in self._arrays.items()}
 
         # Class and category of each detection: one uniform and a search in the cumulative table.

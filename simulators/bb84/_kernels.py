@@ -14,9 +14,11 @@ import math
 import numpy as np
 from numba import njit
 
-CATEGORIES = 4
-"""Photon categories per class (`_channel._N_CAT`), a power of two: cells split by shifts."""
+from simulators.bb84._channel import _N_CAT as CATEGORIES
+from simulators.bb84._channel import CAT_PHOTON, CAT_SPLIT_PHOTON
+
 _CATEGORY_BITS = 2
+"""log2 of the photon categories per class (a power of two: cells split by shifts)."""
 
 _INT64_CAP = 9.223372036854776e18
 """numpy's `random_geometric_inversion` returns INT64_MAX from this value on."""
@@ -86,8 +88,8 @@ def classify(u, edges, repeats, cells, pulse_class, photon, split, detected):  #
             k = code >> _CATEGORY_BITS
             cat = code & (CATEGORIES - 1)
             pulse_class[b0 + i] = k
-            photon[b0 + i] = (cat == 1) | (cat == 2)
-            split[b0 + i] = cat >= 2
+            photon[b0 + i] = (cat == CAT_PHOTON) | (cat == CAT_SPLIT_PHOTON)
+            split[b0 + i] = cat >= CAT_SPLIT_PHOTON
     for k in range(detected.shape[0]):
         total = 0
         for i in range(pulse_class.shape[0]):

@@ -1,7 +1,8 @@
 """Counting wrappers over a hospital's KME key provider: how many keys its SAE fetched, for what.
 
 The KMEs count what they delivered themselves (`qkdlink.kme.KmeServer.delivered`); these
-client-side counts give the purposes, and the report checks the two agree.
+client-side counts give the purposes. The report prints both; the scenario tests check they
+agree.
 """
 
 from __future__ import annotations

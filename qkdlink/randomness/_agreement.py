@@ -57,6 +57,11 @@ class SeedExchange(Protocol):
         ...
 
 
+def _pair_tag(purpose: str) -> str:
+    """The mesh tag of a pairwise seed's key ID (`seed/` is a tag prefix the mesh reserves)."""
+    return f"seed/{purpose}"
+
+
 async def _refuse(exchange: SeedExchange, peer: str, tag: str, reason: Reason) -> None:
     """Tell `peer`, waiting under `tag`, that no seed comes (best effort: it may be gone)."""
     with contextlib.suppress(QkdlinkError, OSError):
@@ -99,7 +104,7 @@ async def agree_pair_seed(
     """
     if me == peer:
         raise ConfigurationError("cannot agree a seed with oneself")
-    tag = f"seed/{purpose}"
+    tag = _pair_tag(purpose)
     if me < peer:
         try:
             key_id, key = await _fresh_key(keys, peer)
@@ -170,7 +175,7 @@ async def agree_group_seed(
         for m in others[: len(pairs)]:
             await _refuse(exchange, m, tag, reason)
         for m in others[len(pairs) + 1 :]:
-            await _refuse(exchange, m, f"seed/{wrap_purpose}", reason)
+            await _refuse(exchange, m, _pair_tag(wrap_purpose), reason)
         raise
     group = leader_group_seed(pairs[0], ordered, purpose)
     messages = [encode_confirmation()] + [

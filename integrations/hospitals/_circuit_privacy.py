@@ -13,6 +13,7 @@ statistical distance full circuit privacy needs (docs/integrations.md, what each
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -64,15 +65,14 @@ def flood(vector: Any, context: Any, bound: float = FLOOD_BOUND) -> Any:
     if len(ciphertexts) != 1:
         raise LocalProtocolError("only a single-ciphertext CKKS vector can be flooded")
     result = ciphertexts[0]
-    seal_context = context.seal_context().data
-    encoder = sealapi.CKKSEncoder(seal_context)
+    seal_context, encoder, encryptor, evaluator = _seal_tools(context)
     slots = encoder.slot_count()
     noise = _uniform(slots, bound) + 1j * _uniform(slots, bound)
     plain = sealapi.Plaintext()
     encoder.encode(noise.tolist(), result.parms_id(), result.scale, plain)
     fresh = sealapi.Ciphertext(seal_context)
-    sealapi.Encryptor(seal_context, context.public_key().data).encrypt(plain, fresh)
-    sealapi.Evaluator(seal_context).add_inplace(result, fresh)
+    encryptor.encrypt(plain, fresh)
+    evaluator.add_inplace(result, fresh)
     with tempfile.TemporaryDirectory(prefix="qkdlink-ckks-") as tmp:
         path = Path(tmp) / "ciphertext"
         result.save(str(path))  # SEAL's stream format, the one TenSEAL's vectors embed
@@ -80,6 +80,21 @@ def flood(vector: Any, context: Any, bound: float = FLOOD_BOUND) -> Any:
     import tenseal as ts
 
     return ts.ckks_vector_from(context, _with_ciphertext(vector.serialize(), raw))
+
+
+@functools.lru_cache(maxsize=4)
+def _seal_tools(context: Any) -> tuple[Any, Any, Any, Any]:
+    """SEAL's context, encoder, public-key encryptor and evaluator for a TenSEAL context, built
+    once per context rather than once per flooded reply."""
+    import tenseal.sealapi as sealapi
+
+    seal_context = context.seal_context().data
+    return (
+        seal_context,
+        sealapi.CKKSEncoder(seal_context),
+        sealapi.Encryptor(seal_context, context.public_key().data),
+        sealapi.Evaluator(seal_context),
+    )
 
 
 _CIPHERTEXTS = 2

@@ -131,10 +131,6 @@ class MessageAuthenticator:
         # than hashing it); large ones are fed in place.
         pending: list[bytes | memoryview] = [_HEADER.pack(sender, counter)]
         for frame in frames:
-            if type(frame) is bytes and len(frame) < _JOIN_BELOW:
-                # Cascade's frames: small bytes, prefixed and kept for one update.
-                pending += (_LENGTH.pack(len(frame)), frame)
-                continue
             pieces = (frame,) if isinstance(frame, bytes | memoryview) else frame
             # Length-prefix each frame so frame boundaries are authenticated too.
             pending.append(_LENGTH.pack(sum(map(len, pieces))))

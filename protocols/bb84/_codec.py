@@ -441,10 +441,6 @@ def encode_payload_buffer(message: Message) -> Buffer:
             buf.push_f64(value)
         buf.push_bytes(message.cascade_seed)
         buf.push_bits(message.top_parities)
-    elif isinstance(message, ParityQuery):
-        _push_query(buf, message)
-    elif isinstance(message, ParityReply):
-        buf.push_bits(message.parities)
     elif isinstance(message, Verify):
         buf.push_u32(message.errors_corrected)
         buf.push_bytes(message.seed)

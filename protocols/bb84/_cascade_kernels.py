@@ -256,19 +256,13 @@ def answer(passes, nodes, blk, pas, words, masks, ones, out):
             return 1
     for i in range(count):
         p = np.int64(passes[i])
-        span = pas[P_DEPTH, p] + 1
-        node = np.int64(nodes[i])
-        block = node >> span
-        local = node - (block << span)
-        if block >= pas[P_BLOCKS, p] or local == 0:
-            return 2
-    for i in range(count):
-        p = np.int64(passes[i])
         depth = pas[P_DEPTH, p]
         span = depth + 1
         node = np.int64(nodes[i])
         block = node >> span
         local = node - (block << span)
+        if block >= pas[P_BLOCKS, p] or local == 0:
+            return 2  # (the caller discards `out` on any error)
         level = _bit_length(local) - 1
         full = np.int64(1) << depth
         width = full >> level

@@ -26,19 +26,22 @@ class CountingSource:
 
     def __init__(self, link_id: str, *, seed: str) -> None:
         self._blocks = TestKeySource(link_id, seed=seed.encode(), block_bytes=1024)
-        self.statistics: LinkStatistics | None = None
         self.history: list[LinkStatistics] = []
 
     @property
     def link_id(self) -> str:
         return self._blocks.link_id
 
+    @property
+    def statistics(self) -> LinkStatistics | None:
+        return self.history[-1] if self.history else None
+
     def statistics_after(self, attempts: int) -> LinkStatistics | None:
         return self.history[attempts - 1] if 1 <= attempts <= len(self.history) else None
 
     def _count(self, attempt: int) -> bool:
         accepted = attempt % 3 != 2
-        self.statistics = (self.statistics or LinkStatistics()).after_attempt(
+        figures = (self.statistics or LinkStatistics()).after_attempt(
             pulses=PULSES,
             link_seconds=SECONDS,
             detections=DETECTIONS,
@@ -47,7 +50,7 @@ class CountingSource:
             qber=0.25 if accepted else None,
             net_key_bits=8 * 1024 if accepted else 0,
         )
-        self.history.append(self.statistics)
+        self.history.append(figures)
         return accepted
 
     async def blocks(self, start: int = 0) -> AsyncIterator[KeyBlock]:
